@@ -1,0 +1,120 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""``galssl`` command: ``demo`` (the main job on the bundled sample) and ``cutouts``."""
+
+import argparse
+import os
+import sys
+
+__all__ = ["main"]
+
+
+def _parser():
+    from .. import __version__
+
+    p = argparse.ArgumentParser(
+        prog="galssl",
+        description="Self-supervised representations of multi-band galaxy images.")
+    p.add_argument("--version", action="version", version=f"galssl {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the main job on the bundled real SDSS sample")
+    demo.add_argument("--out", default="galssl-demo",
+                      help="output directory (default: ./galssl-demo)")
+    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    cut = sub.add_parser("cutouts", help="cut multi-band cutouts out of frames into HDF5")
+    cut.add_argument("frames", nargs="+", help="frame files, glob patterns or directories")
+    cut.add_argument("--out", required=True, help="output HDF5 file")
+    src = cut.add_mutually_exclusive_group()
+    src.add_argument("--detect", action="store_true",
+                     help="detect the galaxies in the frames (default without --table)")
+    src.add_argument("--table", help="a table of positions (any astropy-readable format)")
+    cut.add_argument("--ra", help="right ascension column of --table")
+    cut.add_argument("--dec", help="declination column of --table")
+    cut.add_argument("--bands", default="ugriz")
+    cut.add_argument("--size", type=int, default=107)
+    cut.add_argument("--all-sources", action="store_true",
+                     help="with --detect, keep stars as well as galaxies")
+    cut.add_argument("--missing-band", choices=("raise", "flag"), default="raise")
+    cut.add_argument("--overwrite", action="store_true")
+    cut.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _summary(cat):
+    import numpy as np
+
+    from ..cutouts import CutoutFlag
+
+    flags = np.asarray(cat.table["flags"])
+    print(f"{len(cat)} objects, {int((flags == 0).sum())} without flags")
+    for flag in CutoutFlag:
+        n = int(((flags & flag) > 0).sum())
+        if n:
+            print(f"  {flag.name:<12s} {n}")
+
+
+def _demo(args):
+    from ..cutouts import CutoutCatalog
+    from ..datasets import SAMPLE_FIELD, sample_frames
+
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "cutouts.h5")
+    print(f"galssl demo: galaxies of the bundled SDSS sample (field {SAMPLE_FIELD}, ugriz)")
+    cat = CutoutCatalog.from_frames(sample_frames(), out=path, overwrite=True,
+                                    progress=not args.no_progress)
+    _summary(cat)
+    cols = [c for c in ("ra", "dec", "mag_r", "r50", "ebv", "flags") if c in cat.table.colnames]
+    view = cat.table[cols]
+    for c in ("ra", "dec"):
+        view[c].info.format = ".5f"
+    for c in ("mag_r", "r50", "ebv"):
+        view[c].info.format = ".3f"
+    view.pprint(max_lines=-1, max_width=-1)
+    print(f"cutouts written to {path}")
+    try:
+        import matplotlib
+
+        matplotlib.use("agg")
+        from ..visualization import plot_cutouts
+
+        fig = plot_cutouts(cat, label="mag_r")
+        png = os.path.join(args.out, "cutouts.png")
+        fig.savefig(png, dpi=100)
+        print(f"colour images (i, r, g) written to {png}")
+    except ImportError:
+        print("install matplotlib to get a picture of the cutouts")
+    return 0
+
+
+def _cutouts(args):
+    from astropy.table import QTable
+
+    from ..cutouts import CutoutCatalog
+
+    progress = not args.no_progress
+    if args.table:
+        table = QTable.read(args.table)
+        cat = CutoutCatalog.from_table(table, args.frames, bands=args.bands, size=args.size,
+                                       ra=args.ra, dec=args.dec, out=args.out,
+                                       overwrite=args.overwrite,
+                                       missing_band=args.missing_band, progress=progress)
+    else:
+        cat = CutoutCatalog.from_frames(args.frames, bands=args.bands, size=args.size,
+                                        galaxies_only=not args.all_sources, out=args.out,
+                                        overwrite=args.overwrite, progress=progress)
+    _summary(cat)
+    print(f"cutouts written to {args.out}")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of the ``galssl`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        return _cutouts(args)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"galssl {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,19 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""
+Cutouts: calibrated multi-band images of galaxies from survey frames.
+
+`CutoutCatalog` turns frames plus a table (or SkyCoord) of positions, or the galaxies
+detected in the frames, into (N, n_bands, size, size) cutouts in nanomaggies with a table of
+per-object information (E(B-V), flags), stored in chunked HDF5.
+"""
+
+from ._catalog import SDSS_PIXEL_SCALE, CutoutCatalog, cutout_wcs  # noqa: F401
+from ._detect import concentration_index, detect_sources, tile_positions  # noqa: F401
+from ._flags import CutoutFlag  # noqa: F401
+from ._frames import find_frames, group_fields  # noqa: F401
+from ._sdss import conf  # noqa: F401
+from ._storage import HDF5Images  # noqa: F401
+
+__all__ = ["CutoutCatalog", "CutoutFlag", "HDF5Images", "SDSS_PIXEL_SCALE", "cutout_wcs",
+           "detect_sources", "tile_positions", "concentration_index", "find_frames",
+           "group_fields", "conf"]

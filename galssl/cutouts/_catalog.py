@@ -1,0 +1,472 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""CutoutCatalog: calibrated multi-band cutouts of galaxies, with their table."""
+
+import os
+import warnings
+
+import numpy as np
+
+from ..dust._coefficients import parse_bands
+from ..utils._coords import parse_positions
+from ..utils._progress import progress_bar
+from ._flags import CutoutFlag
+from ._frames import find_frames, group_fields, read_frame_data
+from ._storage import HDF5Images, read_hdf5, write_hdf5
+
+__all__ = ["CutoutCatalog", "SDSS_PIXEL_SCALE"]
+
+#: SDSS imaging pixel scale in arcsec per pixel; galssl cutouts use it by default.
+SDSS_PIXEL_SCALE = 0.396
+
+#: Columns galssl writes into a catalogue table (user columns of these names are replaced).
+_OWN_COLUMNS = ("ra", "dec", "field", "flags", "nan_fraction", "ebv", "ebv_source")
+
+
+def _check_size(size):
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size must be an integer number of pixels, got {size!r}")
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    return int(size)
+
+
+def _check_pixel_scale(pixel_scale):
+    import astropy.units as u
+
+    if isinstance(pixel_scale, u.Quantity):
+        pixel_scale = pixel_scale.to_value(u.arcsec)
+    try:
+        value = float(pixel_scale)
+    except (TypeError, ValueError):
+        raise TypeError(f"pixel_scale must be a number of arcsec, got {pixel_scale!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"pixel_scale must be positive, got {pixel_scale!r}")
+    return value
+
+
+def cutout_wcs(ra, dec, size, pixel_scale=SDSS_PIXEL_SCALE):
+    """The output grid of a cutout: TAN, north up, east left, centred on (ra, dec).
+
+    The object sits at the centre of the array: pixel ``(size - 1) / 2`` (0-based) in both
+    axes, i.e. pixel 53 of a 107-pixel cutout.
+    """
+    from astropy.wcs import WCS
+
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [ra, dec]
+    w.wcs.crpix = [(size + 1) / 2.0, (size + 1) / 2.0]
+    w.wcs.cdelt = [-pixel_scale / 3600.0, pixel_scale / 3600.0]
+    w.wcs.radesys = "ICRS"
+    return w
+
+
+class CutoutCatalog:
+    """Multi-band cutouts of astronomical objects, one row per input object.
+
+    Parameters
+    ----------
+    table : `~astropy.table.QTable`
+        One row per object, in input order: ``ra``, ``dec`` (deg), ``field``, ``flags``
+        (`CutoutFlag` bits), ``nan_fraction``, ``ebv`` and ``ebv_source``, and the caller's
+        own columns.
+    images : ndarray or `HDF5Images`
+        (N, n_bands, size, size) float32 in nanomaggies per pixel, NaN where there are no
+        data. An `HDF5Images` is read lazily.
+    bands : str or sequence of str
+        Band of each channel, e.g. ``"ugriz"``.
+    pixel_scale : float, optional
+        Arcsec per pixel of the cutouts.
+
+    Notes
+    -----
+    Build catalogues with `from_table` (given positions), `from_frames` (galaxies detected in
+    the frames) or `from_sdss` (frames fetched from the SDSS archive), and store them with
+    `write` / `read`. Cutouts are on a TAN grid aligned north up / east left, centred on the
+    object, resampled with `reproject` from each band's own WCS: the bands of an SDSS field
+    are not pixel-aligned.
+
+    Examples
+    --------
+    >>> from astropy.coordinates import SkyCoord
+    >>> from galssl.cutouts import CutoutCatalog
+    >>> from galssl.datasets import sample_frames
+    >>> coords = SkyCoord([229.5251, 0.0], [42.7449, 0.0], unit="deg")
+    >>> cat = CutoutCatalog.from_table(coords, sample_frames(), size=64, progress=False)
+    >>> cat.images.shape
+    (2, 5, 64, 64)
+    >>> cat.table["flags"].tolist()       # the second position is on no frame
+    [0, 1]
+    """
+
+    def __init__(self, table, images, *, bands="ugriz", pixel_scale=SDSS_PIXEL_SCALE):
+        from astropy.table import QTable, Table
+
+        if not isinstance(table, Table):
+            raise TypeError(f"table must be an astropy Table, got {type(table).__name__}")
+        self.bands = parse_bands(bands)
+        if not isinstance(images, HDF5Images):
+            images = np.asarray(images, dtype=np.float32)
+        if images.ndim != 4 or images.shape[0] != len(table) or \
+                images.shape[1] != len(self.bands) or images.shape[2] != images.shape[3]:
+            raise ValueError(f"images must have shape (N={len(table)}, n_bands="
+                             f"{len(self.bands)}, size, size), got {images.shape}")
+        self.table = table if isinstance(table, QTable) else QTable(table)
+        self.images = images
+        self.pixel_scale = _check_pixel_scale(pixel_scale)
+
+    # ------------------------------------------------------------------ containers
+    def __len__(self):
+        return len(self.table)
+
+    @property
+    def size(self):
+        """Side of the square cutouts in pixels."""
+        return int(self.images.shape[-1])
+
+    def __repr__(self):
+        kind = "HDF5-backed" if isinstance(self.images, HDF5Images) else "in memory"
+        return (f"<CutoutCatalog {len(self)} objects, bands={''.join(self.bands)}, "
+                f"size={self.size}, pixel_scale={self.pixel_scale}\", {kind}>")
+
+    def __getitem__(self, index):
+        """Rows selected by a slice, integer array or boolean mask, as a CutoutCatalog."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        if isinstance(self.images, HDF5Images):
+            images = self.images.subset(index)
+        else:
+            images = self.images[index]
+        table = self.table[index]
+        return CutoutCatalog(table, images, bands=self.bands, pixel_scale=self.pixel_scale)
+
+    @property
+    def good(self):
+        """Boolean mask of rows with no flag set."""
+        return np.asarray(self.table["flags"]) == 0
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_table(cls, table_or_skycoord, frames, *, bands="ugriz", size=107,
+                   pixel_scale=SDSS_PIXEL_SCALE, missing_band="raise", order="bilinear",
+                   ebv_source=None, ra=None, dec=None, out=None, overwrite=False,
+                   progress=True):
+        """Cut every object of a table (or SkyCoord) out of the given frames.
+
+        Parameters
+        ----------
+        table_or_skycoord : `~astropy.table.Table` or `~astropy.coordinates.SkyCoord`
+            Positions. Table columns are kept; rows come out in input order, one per input
+            row, whatever happens to them (see the ``flags`` column).
+        frames : str, path, or list of them
+            Frame files (``.fits``, ``.fits.bz2``, ``.fits.gz``), glob patterns or
+            directories. Frames are grouped by field (SDSS RUN/CAMCOL/FRAME) and band
+            (FILTER); each is read and decompressed once.
+        bands : str or sequence of str, optional
+            Bands to cut, in channel order.
+        size : int, optional
+            Side of the cutouts in pixels (107 in Hayat et al. 2021).
+        pixel_scale : float or `~astropy.units.Quantity`, optional
+            Output pixel scale, arcsec per pixel (default the SDSS 0.396").
+        missing_band : {"raise", "flag"}, optional
+            What to do when a field has no frame for a requested band: raise a ValueError
+            naming band and field (default), or cut the other bands and flag the rows that
+            fall in that field `CutoutFlag.MISSING_BAND`, with NaN in the missing plane.
+        order : str, optional
+            Interpolation order for `reproject.reproject_interp` (``"bilinear"``,
+            ``"bicubic"``, ``"nearest-neighbor"``).
+        ebv_source : str, optional
+            Force the E(B-V) source (see `galssl.dust.ebv_for`); default tries a table
+            ``ebv`` column, SDSS extinction columns, dustmaps, then the bundled SFD map.
+        ra, dec : str, optional
+            Names of the coordinate columns, when not ``ra``/``dec``.
+        out : str or path, optional
+            Write the cutouts into this HDF5 file field by field, never holding more than
+            one field's cutouts in memory, and return the HDF5-backed catalogue.
+        overwrite : bool, optional
+            Replace ``out`` if it exists.
+        progress : bool, optional
+            Show a progress bar.
+
+        Returns
+        -------
+        CutoutCatalog
+            Objects on several (overlapping) fields are cut from the one where they lie
+            deepest inside (largest distance to the frame edge in the worst band).
+        """
+        positions = parse_positions(table_or_skycoord, ra=ra, dec=dec)
+        bands = parse_bands(bands)
+        size = _check_size(size)
+        pixel_scale = _check_pixel_scale(pixel_scale)
+        if missing_band not in ("raise", "flag"):
+            raise ValueError(f"missing_band must be 'raise' or 'flag', got {missing_band!r}")
+        fields = group_fields(find_frames(frames))
+        fields = {name: f for name, f in fields.items() if set(f.frames) & set(bands)}
+        if not fields:
+            raise ValueError(f"none of the frames is in the requested bands {''.join(bands)}")
+        for name, field in fields.items():
+            missing = [b for b in bands if b not in field.frames]
+            if missing and missing_band == "raise":
+                raise ValueError(
+                    f"field {name} has no {', '.join(missing)}-band frame (bands present: "
+                    f"{''.join(b for b in 'ugriz' if b in field.frames)}); pass bands= to cut "
+                    "only the bands you have, or missing_band='flag' to flag those objects")
+
+        n = len(positions)
+        table = _output_table(positions)
+        flags = np.where(positions.valid, 0, int(CutoutFlag.BAD_COORDS)).astype(np.int32)
+        field_of = np.full(n, "", dtype="U16")
+
+        # Choose for every object the field where it lies deepest inside, worst band first.
+        # An object is on a field when its centre lies on at least one band's frame.
+        best_depth = np.full(n, -np.inf)
+        best_field = np.full(n, -1)
+        names = list(fields)
+        valid = np.flatnonzero(positions.valid)
+        for k, name in enumerate(names):
+            if valid.size == 0:
+                break
+            worst = np.full(valid.size, np.inf)
+            covered = np.zeros(valid.size, dtype=bool)
+            for band in bands:
+                frame = fields[name].frames.get(band)
+                if frame is None:
+                    continue
+                x, y = frame.pixel(positions.ra[valid], positions.dec[valid])
+                d = frame.depth(x, y)
+                d = np.where(np.isfinite(d), d, -np.inf)
+                worst = np.minimum(worst, d)
+                covered |= d >= 0
+            better = covered & (worst > best_depth[valid])
+            best_depth[valid[better]] = worst[better]
+            best_field[valid[better]] = k
+        on_frame = best_field >= 0
+        flags[positions.valid & ~on_frame] |= int(CutoutFlag.OFF_FRAMES)
+
+        sink = _ImageSink(n, len(bands), size, out=out, overwrite=overwrite)
+        total = int(on_frame.sum()) * len(bands)
+        with progress_bar(total=total, desc="cutting", progress=progress, unit="cutout") as bar:
+            for k, name in enumerate(names):
+                idx = np.flatnonzero(best_field == k)
+                if idx.size == 0:
+                    continue
+                field_of[idx] = name
+                block = np.full((idx.size, len(bands), size, size), np.nan, dtype=np.float32)
+                for j, band in enumerate(bands):
+                    frame = fields[name].frames.get(band)
+                    if frame is None:
+                        flags[idx] |= int(CutoutFlag.MISSING_BAND)
+                        continue
+                    partial = _cut_frame(frame, positions.ra[idx], positions.dec[idx], size,
+                                         pixel_scale, order, block[:, j], bar)
+                    flags[idx[partial]] |= int(CutoutFlag.PARTIAL)
+                sink.put(idx, block)
+        nan_fraction = sink.nan_fraction
+        flags[(nan_fraction > 0) & on_frame] |= int(CutoutFlag.NAN_PIXELS)
+
+        table["field"] = field_of
+        table["flags"] = flags
+        table["nan_fraction"] = nan_fraction
+        table["nan_fraction"].info.description = "fraction of cutout pixels that are NaN"
+        _add_ebv(table, ebv_source)
+        table.meta.update({
+            "galssl_bands": "".join(bands), "galssl_size": size,
+            "galssl_pixel_scale": pixel_scale, "galssl_units": "nanomaggy per pixel",
+            "galssl_frames": sorted(f.path for fld in fields.values()
+                                    for f in fld.frames.values()),
+        })
+        return sink.finish(table, bands, pixel_scale, progress=progress)
+
+    @classmethod
+    def from_frames(cls, frames, *, bands="ugriz", size=107, detect=True, galaxies_only=True,
+                    detect_band="r", pixel_scale=SDSS_PIXEL_SCALE, out=None, overwrite=False,
+                    progress=True, **detect_kwargs):
+        """Find the objects in the frames themselves and cut them.
+
+        Parameters
+        ----------
+        frames : str, path, or list of them
+            Frame files, globs or directories (see `from_table`).
+        bands, size, pixel_scale, out, overwrite, progress
+            As in `from_table`.
+        detect : bool, optional
+            Detect sources with `galssl.cutouts.detect_sources` (default). With
+            ``detect=False`` the frames are tiled with a regular grid of non-overlapping
+            cutouts instead (for artefact hunting or background studies).
+        galaxies_only : bool, optional
+            Keep only sources classified as galaxies (see `detect_sources` for the
+            criterion); with False, stars are kept too and the ``is_galaxy`` column tells.
+        detect_band : str, optional
+            Band used for detection and measurement.
+        **detect_kwargs
+            Passed to `detect_sources` (``thresh``, ``minarea``, ``min_snr``...).
+
+        Returns
+        -------
+        CutoutCatalog
+            With the detection columns (``flux_r``, ``mag_r``, ``r50``, ``is_galaxy``...).
+        """
+        from ._detect import detect_sources, tile_positions
+
+        if detect:
+            sources = detect_sources(frames, band=detect_band, progress=progress,
+                                     **detect_kwargs)
+            if galaxies_only:
+                sources = sources[sources["is_galaxy"]]
+            sources.rename_column("field", "detect_field")
+        else:
+            sources = tile_positions(frames, size=size, pixel_scale=pixel_scale,
+                                     band=detect_band)
+        cat = cls.from_table(sources, frames, bands=bands, size=size, pixel_scale=pixel_scale,
+                             out=out, overwrite=overwrite, progress=progress)
+        if detect:
+            cat.table["flags"] |= cat.table["detect_flags"]
+            if out is not None:  # keep the file's table in step with the returned one
+                cat.table.write(out, path="table", format="hdf5", serialize_meta=True,
+                                append=True, overwrite=True)
+        return cat
+
+    @classmethod
+    def from_sdss(cls, table_or_skycoord, *, bands="ugriz", size=107, data_release=17,
+                  progress=True, **kwargs):
+        """Cut objects from SDSS frames fetched from the SDSS archive (needs the network).
+
+        The fields covering each position are found with `astroquery.sdss`, and their
+        ``frame-*.fits.bz2`` files downloaded through astropy's download cache
+        (``pkgname="galssl"``), so each frame is fetched once. Other keywords go to
+        `from_table`.
+
+        Raises
+        ------
+        ImportError
+            If astroquery is not installed.
+        ConnectionError
+            If the SDSS archive cannot be reached (for example offline).
+        """
+        from ._sdss import fetch_sdss_frames
+
+        positions = parse_positions(table_or_skycoord, ra=kwargs.get("ra"),
+                                    dec=kwargs.get("dec"))
+        paths = fetch_sdss_frames(positions, bands=parse_bands(bands),
+                                  data_release=data_release, progress=progress)
+        return cls.from_table(table_or_skycoord, paths, bands=bands, size=size,
+                              progress=progress, **kwargs)
+
+    # ------------------------------------------------------------------ storage
+    def write(self, path, *, overwrite=False, compression=None, progress=True):
+        """Write the catalogue to one chunked HDF5 file (images and table).
+
+        Parameters
+        ----------
+        path : str or path
+        overwrite : bool, optional
+        compression : str, optional
+            h5py compression filter for the images (e.g. ``"lzf"``, ``"gzip"``).
+        progress : bool, optional
+        """
+        write_hdf5(path, self.table, self.images, self._attrs(), overwrite=overwrite,
+                   compression=compression, progress=progress)
+
+    @classmethod
+    def read(cls, path):
+        """Open a catalogue written by `write`; images are read lazily on access."""
+        table, images, attrs = read_hdf5(path)
+        return cls(table, images, bands=str(attrs["bands"]),
+                   pixel_scale=float(attrs["pixel_scale"]))
+
+    def _attrs(self):
+        return _file_attrs(self.bands, self.pixel_scale, self.size)
+
+
+def _file_attrs(bands, pixel_scale, size):
+    """Attributes stored with the images of a galssl HDF5 file."""
+    from .. import __version__
+    from ._storage import FORMAT_VERSION
+
+    return {"bands": "".join(bands), "pixel_scale": pixel_scale, "size": size,
+            "units": "nanomaggy per pixel", "galssl_version": __version__,
+            "format_version": FORMAT_VERSION}
+
+
+# ---------------------------------------------------------------------- helpers
+def _output_table(positions):
+    """Copy of the user's rows with normalised ``ra``/``dec`` columns (deg)."""
+    import astropy.units as u
+    from astropy.table import QTable
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    table = QTable(positions.table, copy=True) if len(positions.table.colnames) else QTable()
+    replaced = [c for c in _OWN_COLUMNS if c in table.colnames and c not in ("ra", "dec", "ebv")]
+    if replaced:
+        warnings.warn(f"input columns {replaced} are replaced by galssl's own", AstropyUserWarning)
+        table.remove_columns(replaced)
+    for name in ("ra", "dec"):
+        if name in table.colnames:
+            table.remove_column(name)
+    table.add_column(positions.ra * u.deg, name="ra", index=0)
+    table.add_column(positions.dec * u.deg, name="dec", index=1)
+    return table
+
+
+def _add_ebv(table, source):
+    from ..dust import ebv_for
+
+    result = ebv_for(table, source=source)
+    table["ebv"] = result["ebv"]
+    table["ebv_source"] = result["ebv_source"]
+
+
+def _cut_frame(frame, ra, dec, size, pixel_scale, order, out, bar):
+    """Resample one frame onto the cutout grid of each object; fills ``out`` in place.
+
+    Returns a boolean array: True where the cutout extends beyond the frame.
+    """
+    from reproject import reproject_interp
+
+    data = read_frame_data(frame)
+    partial = np.zeros(len(ra), dtype=bool)
+    for i in range(len(ra)):
+        image, footprint = reproject_interp(
+            (data, frame.wcs), cutout_wcs(ra[i], dec[i], size, pixel_scale),
+            shape_out=(size, size), order=order, roundtrip_coords=False)
+        out[i] = image
+        partial[i] = not np.all(footprint > 0)
+        bar.update(1)
+    return partial
+
+
+class _ImageSink:
+    """Destination of the cutouts: an in-memory array, or an HDF5 file written per field."""
+
+    def __init__(self, n, n_bands, size, *, out=None, overwrite=False):
+        self.shape = (n, n_bands, size, size)
+        self.nan_fraction = np.ones(n)
+        self.path = None if out is None else os.fspath(out)
+        if self.path is None:
+            self.images = np.full(self.shape, np.nan, dtype=np.float32)
+        else:
+            import h5py
+
+            if os.path.exists(self.path) and not overwrite:
+                raise OSError(f"{self.path!r} exists; pass overwrite=True to replace it")
+            self._file = h5py.File(self.path, "w")
+            self.images = self._file.create_dataset(
+                "images", shape=self.shape, dtype="float32", fillvalue=np.nan,
+                chunks=(1,) + self.shape[1:] if n else None)
+
+    def put(self, idx, block):
+        self.nan_fraction[idx] = np.mean(~np.isfinite(block), axis=(1, 2, 3))
+        if self.path is None:
+            self.images[idx] = block
+        else:
+            order = np.argsort(idx)  # h5py writes need increasing indices
+            self.images[idx[order]] = block[order]
+
+    def finish(self, table, bands, pixel_scale, *, progress=True):
+        if self.path is None:
+            return CutoutCatalog(table, self.images, bands=bands, pixel_scale=pixel_scale)
+        for key, value in _file_attrs(bands, pixel_scale, self.shape[-1]).items():
+            self._file.attrs[key] = value
+        self._file.close()
+        table.write(self.path, path="table", format="hdf5", serialize_meta=True, append=True)
+        return CutoutCatalog.read(self.path)

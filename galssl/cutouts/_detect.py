@@ -1,0 +1,236 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Detection of sources in frames (sep), star/galaxy separation and centroid refinement."""
+
+import numpy as np
+
+from ..utils._progress import progress_bar
+from ._flags import CutoutFlag
+from ._frames import find_frames, group_fields, read_frame_data
+
+__all__ = ["detect_sources", "tile_positions", "concentration_index"]
+
+#: Raw counts (DN) above which an SDSS pixel is treated as saturated.
+SDSS_SATURATION_DN = 50000.0
+
+#: Concentration index of stars in SDSS r (1.4" seeing), measured on field 003918-3-0213.
+TYPICAL_SDSS_STELLAR_CONCENTRATION = 0.47
+
+
+def concentration_index(image, x, y, *, r_inner=1.5, r_outer=4.0, err=None):
+    """Ratio of the flux within ``r_inner`` to that within ``r_outer`` pixels.
+
+    Point sources have the concentration of the point-spread function; extended sources
+    (galaxies) are less concentrated. The same idea as SDSS's psfMag - modelMag > 0.145
+    criterion, measured with two circular apertures.
+    """
+    import sep
+
+    f_in, _, _ = sep.sum_circle(image, x, y, r_inner, err=err, subpix=5)
+    f_out, _, _ = sep.sum_circle(image, x, y, r_outer, err=err, subpix=5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(f_out > 0, f_in / f_out, np.nan)
+
+
+def _measure(data, frame, *, thresh, minarea, deblend_nthresh, deblend_cont, bw):
+    import sep
+
+    bkg = sep.Background(data, bw=bw, bh=bw, fw=3, fh=3)
+    sub = data - bkg.back()
+    rms = bkg.rms()
+    sep.set_extract_pixstack(max(300000, data.size // 2))
+    sep.set_sub_object_limit(4096)
+    objs = sep.extract(sub, thresh, err=rms, minarea=minarea, deblend_nthresh=deblend_nthresh,
+                       deblend_cont=deblend_cont)
+    x, y = objs["x"].astype(float), objs["y"].astype(float)
+    a, b = objs["a"].astype(float), objs["b"].astype(float)
+    theta = np.clip(objs["theta"].astype(float), -np.pi / 2, np.pi / 2)
+    kron, _ = sep.kron_radius(sub, x, y, a, b, theta, 6.0)
+    kron = np.where(np.isfinite(kron) & (kron > 0), kron, 1.0)
+    flux, flux_err, _ = sep.sum_ellipse(sub, x, y, a, b, theta, 2.5 * np.maximum(kron, 1.4),
+                                        err=rms, subpix=1)
+    r50, _ = sep.flux_radius(sub, x, y, 6.0 * a, 0.5, normflux=flux, subpix=5)
+    conc = concentration_index(sub, x, y, err=rms)
+    nmgy = float(frame.header.get("NMGY", np.nan))
+    peak_dn = (objs["peak"] + bkg.back()[objs["ypeak"], objs["xpeak"]]) / nmgy \
+        if np.isfinite(nmgy) and nmgy > 0 else np.zeros(len(objs))
+    return dict(x=x, y=y, a=a, b=b, theta=theta, flux=flux, flux_err=flux_err, r50=r50,
+                concentration=conc, sep_flag=objs["flag"], peak_dn=peak_dn), sub
+
+
+def _refine_centroids(sub, x, y, *, box_size=7, max_shift=1.5):
+    """photutils quadratic-peak centroids, kept where they move less than ``max_shift`` px."""
+    from photutils.centroids import centroid_quadratic, centroid_sources
+
+    ny, nx = sub.shape
+    h = box_size // 2
+    inside = (x > h) & (x < nx - 1 - h) & (y > h) & (y < ny - 1 - h)
+    xc, yc = x.copy(), y.copy()
+    if np.any(inside):
+        import warnings
+
+        with warnings.catch_warnings():
+            # photutils warns when a quadratic fit fails and returns NaN for that source;
+            # those sources keep their sep position below.
+            warnings.simplefilter("ignore")
+            rx, ry = centroid_sources(sub, x[inside], y[inside], box_size=box_size,
+                                      centroid_func=centroid_quadratic)
+        ok = np.isfinite(rx) & np.isfinite(ry) & \
+            (np.hypot(rx - x[inside], ry - y[inside]) < max_shift)
+        xc[np.flatnonzero(inside)[ok]] = rx[ok]
+        yc[np.flatnonzero(inside)[ok]] = ry[ok]
+    return xc, yc
+
+
+def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=32,
+                   deblend_cont=0.005, min_snr=10.0, concentration_margin=0.07,
+                   stellar_concentration=None, background_box=64, progress=True):
+    """Detect, measure and classify sources in the ``band`` frame of every field.
+
+    Sources are found with sep (SExtractor's algorithm: a mesh background of
+    ``background_box`` pixels, detection at ``thresh`` times the background rms over at least
+    ``minarea`` connected pixels, multi-threshold deblending), measured (Kron-aperture flux,
+    half-light radius, concentration), re-centred with photutils' quadratic peak fit, and
+    classified as stars or galaxies.
+
+    Star/galaxy separation: the concentration index c = F(<1.5 px) / F(<4 px) of a point
+    source is that of the PSF. Per field, the stellar locus c_* is the 90th percentile of c
+    among sources with S/N > 30 (stars are the most concentrated sources); a source is a
+    galaxy when c < c_* - ``concentration_margin``. On field 003918-3-0213, against the
+    SDSS calibObj classes (372 galaxies, 271 stars), this gives 95 % accuracy for sources
+    with S/N > 10 (97 % of galaxies kept, 7 % of stars let in); see the documentation.
+    Saturated sources (raw counts above 50000 DN) are never galaxies.
+
+    Parameters
+    ----------
+    frames : str, path, or list of them
+        Frames (see `CutoutCatalog.from_table`); only the ``band`` frame of each field is read.
+    band : str, optional
+        Detection band.
+    thresh, minarea, deblend_nthresh, deblend_cont : optional
+        `sep.extract` parameters.
+    min_snr : float, optional
+        Keep sources with flux S/N above this.
+    concentration_margin : float, optional
+        How much less concentrated than the PSF a galaxy must be.
+    stellar_concentration : float, optional
+        The stellar locus c_*; by default measured per field, or 0.47 (typical of SDSS r-band
+        seeing) when a field has fewer than 5 sources with S/N > 30.
+    background_box : int, optional
+        Background mesh size in pixels.
+    progress : bool, optional
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``ra``, ``dec`` (deg), ``field``, ``x``, ``y`` (0-based pixels of the ``band`` frame),
+        ``flux_<band>`` (nanomaggies), ``flux_<band>_err``, ``mag_<band>`` (AB, 22.5 - 2.5
+        log10 flux), ``r50`` (half-light radius, arcsec), ``concentration``, ``snr``, ``a``,
+        ``b`` (arcsec), ``theta`` (rad), ``is_galaxy``, ``detect_flags`` (`CutoutFlag` bits
+        BLENDED, SATURATED). Sources detected twice in overlapping fields are kept once,
+        from the field where they lie deepest inside.
+    """
+    import astropy.units as u
+    from astropy.table import QTable, vstack
+
+    fields = group_fields(find_frames(frames))
+    tables = []
+    for name, field in progress_bar(fields.items(), desc="detecting", progress=progress,
+                                    unit="field"):
+        frame = field.frames.get(band)
+        if frame is None:
+            raise ValueError(f"field {name} has no {band}-band frame to detect sources on")
+        data = read_frame_data(frame)
+        m, sub = _measure(data, frame, thresh=thresh, minarea=minarea,
+                          deblend_nthresh=deblend_nthresh, deblend_cont=deblend_cont,
+                          bw=background_box)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            snr = np.where(m["flux_err"] > 0, m["flux"] / m["flux_err"], 0.0)
+        keep = (snr > min_snr) & np.isfinite(m["flux"])
+        m = {k: v[keep] for k, v in m.items()}
+        snr = snr[keep]
+        x, y = _refine_centroids(sub, m["x"], m["y"])
+        ra, dec = frame.wcs.pixel_to_world_values(x, y)
+        pixscale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
+
+        saturated = m["peak_dn"] > SDSS_SATURATION_DN
+        bright = (snr > 30) & ~saturated & np.isfinite(m["concentration"])
+        if stellar_concentration is not None:
+            c_star = float(stellar_concentration)
+        elif bright.sum() >= 5:
+            c_star = float(np.percentile(m["concentration"][bright], 90))
+        else:  # too few bright sources to see the stellar locus
+            c_star = TYPICAL_SDSS_STELLAR_CONCENTRATION
+        is_galaxy = (m["concentration"] < c_star - concentration_margin) & ~saturated
+        detect_flags = np.where(m["sep_flag"] & 1, int(CutoutFlag.BLENDED), 0) | \
+            np.where(saturated, int(CutoutFlag.SATURATED), 0)
+
+        t = QTable()
+        t["ra"] = np.mod(ra, 360.0) * u.deg
+        t["dec"] = dec * u.deg
+        t["field"] = np.full(len(x), name, dtype="U16")
+        t["x"], t["y"] = x, y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mag = np.where(m["flux"] > 0, 22.5 - 2.5 * np.log10(m["flux"]), np.nan)
+        t[f"flux_{band}"] = m["flux"]
+        t[f"flux_{band}_err"] = m["flux_err"]
+        t[f"mag_{band}"] = mag * u.ABmag
+        t["r50"] = m["r50"] * pixscale * u.arcsec
+        t["concentration"] = m["concentration"]
+        t["snr"] = snr
+        t["a"] = m["a"] * pixscale * u.arcsec
+        t["b"] = m["b"] * pixscale * u.arcsec
+        t["theta"] = m["theta"] * u.rad
+        t["is_galaxy"] = np.asarray(is_galaxy, dtype=bool)
+        t["detect_flags"] = detect_flags.astype(np.int32)
+        t["_depth"] = frame.depth(x, y)
+        t.meta[f"stellar_concentration_{name}"] = float(c_star)
+        tables.append(t)
+    if not tables:
+        raise ValueError("no fields to detect sources on")
+    out = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
+    out = _deduplicate(out)
+    out.remove_column("_depth")
+    out.meta["galssl_detection"] = (f"sep thresh={thresh} minarea={minarea} band={band} "
+                                    f"min_snr={min_snr} concentration_margin="
+                                    f"{concentration_margin}")
+    return out
+
+
+def _deduplicate(table, radius_arcsec=1.0):
+    """Drop repeat detections of one source in overlapping fields (keep the deepest)."""
+    from astropy.coordinates import SkyCoord
+
+    if len(table) < 2 or len(set(table["field"])) < 2:
+        return table
+    sc = SkyCoord(table["ra"], table["dec"])
+    i, j, _, _ = sc.search_around_sky(sc, radius_arcsec / 3600.0 * sc.ra.unit)
+    pair = (i < j) & (np.asarray(table["field"])[i] != np.asarray(table["field"])[j])
+    depth = np.asarray(table["_depth"])
+    drop = np.where(depth[i[pair]] >= depth[j[pair]], j[pair], i[pair])
+    keep = np.ones(len(table), dtype=bool)
+    keep[drop] = False
+    return table[keep]
+
+
+def tile_positions(frames, *, size=107, pixel_scale=0.396, band="r"):
+    """Centres of a regular grid of non-overlapping cutouts covering each field's frame."""
+    import astropy.units as u
+    from astropy.table import QTable, vstack
+
+    fields = group_fields(find_frames(frames))
+    tables = []
+    for name, field in fields.items():
+        frame = field.frames.get(band) or next(iter(field.frames.values()))
+        frame_scale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
+        step = size * pixel_scale / frame_scale
+        ny, nx = frame.shape
+        xs = np.arange(step / 2, nx - step / 2 + 1e-9, step)
+        ys = np.arange(step / 2, ny - step / 2 + 1e-9, step)
+        gx, gy = np.meshgrid(xs, ys)
+        ra, dec = frame.wcs.pixel_to_world_values(gx.ravel(), gy.ravel())
+        t = QTable()
+        t["ra"] = np.mod(ra, 360.0) * u.deg
+        t["dec"] = dec * u.deg
+        t["tile_field"] = np.full(ra.size, name, dtype="U16")
+        tables.append(t)
+    return vstack(tables) if len(tables) > 1 else tables[0]

@@ -1,0 +1,42 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Bit flags of the rows of a cutout catalogue."""
+
+import enum
+
+__all__ = ["CutoutFlag"]
+
+
+class CutoutFlag(enum.IntFlag):
+    """Bits of the ``flags`` column of `~galssl.cutouts.CutoutCatalog.table`.
+
+    A row whose object could not be cut cleanly keeps its place in the table and says why
+    here; its image holds NaN where there are no data.
+
+    Examples
+    --------
+    >>> from galssl.cutouts import CutoutFlag
+    >>> int(CutoutFlag.PARTIAL | CutoutFlag.NAN_PIXELS)
+    6
+    >>> CutoutFlag.describe(6)
+    ['PARTIAL', 'NAN_PIXELS']
+    """
+
+    #: The position lies on none of the frames (image all NaN).
+    OFF_FRAMES = 1
+    #: The cutout extends past the edge of its frame in at least one band (NaN there).
+    PARTIAL = 2
+    #: Some pixels are NaN (see the ``nan_fraction`` column): off the frame or masked.
+    NAN_PIXELS = 4
+    #: The field the object lies in has no frame for a requested band (that plane is NaN).
+    MISSING_BAND = 8
+    #: The input coordinates are missing, not finite or out of range (image all NaN).
+    BAD_COORDS = 16
+    #: Detection: the object was deblended from a neighbour (sep flag).
+    BLENDED = 32
+    #: Detection: the object touches saturated or truncated pixels.
+    SATURATED = 64
+
+    @classmethod
+    def describe(cls, value):
+        """Names of the bits set in an integer flag value."""
+        return [f.name for f in cls if int(value) & int(f)]

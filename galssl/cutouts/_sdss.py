@@ -1,0 +1,76 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Fetching SDSS frames over the network (astroquery + astropy's download cache)."""
+
+import numpy as np
+
+from ..utils._progress import progress_bar
+
+__all__ = ["fetch_sdss_frames", "sdss_frame_url", "conf"]
+
+from astropy import config as _config
+
+
+class Conf(_config.ConfigNamespace):
+    """Configuration of galssl's access to the SDSS archive (read at call time)."""
+
+    sas_url = _config.ConfigItem(
+        "https://data.sdss.org/sas",
+        "Base URL of the SDSS Science Archive Server.")
+    timeout = _config.ConfigItem(
+        30.0, "Timeout in seconds of requests to the SDSS archive.")
+
+
+conf = Conf()
+
+
+def sdss_frame_url(run, camcol, field, band, *, data_release=17, rerun=301):
+    """URL of an SDSS corrected frame (``frame-<band>-<run>-<camcol>-<field>.fits.bz2``)."""
+    base = conf.sas_url.rstrip("/")
+    sub = "eboss/photoObj/frames" if data_release >= 13 else "boss/photoObj/frames"
+    return (f"{base}/dr{data_release}/{sub}/{rerun}/{run}/{camcol}/"
+            f"frame-{band}-{run:06d}-{camcol}-{field:04d}.fits.bz2")
+
+
+def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=True):
+    """Download (once, into astropy's cache) the SDSS frames covering ``positions``.
+
+    Raises
+    ------
+    ImportError
+        If astroquery is not installed.
+    ConnectionError
+        If the archive cannot be reached.
+    """
+    from astropy.utils.data import download_file
+
+    try:
+        from astroquery.sdss import SDSS
+    except ImportError as exc:
+        raise ImportError("CutoutCatalog.from_sdss needs astroquery: "
+                          "pip install astroquery (or galssl[all])") from exc
+    coords = positions.skycoord()[positions.valid]
+    if len(coords) == 0:
+        return []
+    try:
+        found = SDSS.query_region(coords, radius="1 arcsec", spectro=False,
+                                  photoobj_fields=["run", "camcol", "field"],
+                                  data_release=data_release, timeout=conf.timeout)
+    except Exception as exc:
+        raise ConnectionError(f"cannot query the SDSS archive for frames ({exc}); "
+                              "from_sdss needs the network: offline, pass local frames "
+                              "to CutoutCatalog.from_table") from exc
+    if found is None or len(found) == 0:
+        return []
+    keys = sorted({(int(r), int(c), int(f)) for r, c, f in
+                   zip(found["run"], found["camcol"], found["field"])})
+    paths = []
+    for run, camcol, field in progress_bar(keys, desc="fetching SDSS fields",
+                                           progress=progress, unit="field"):
+        for band in bands:
+            url = sdss_frame_url(run, camcol, field, band, data_release=data_release)
+            try:
+                paths.append(download_file(url, cache=True, pkgname="galssl",
+                                           timeout=conf.timeout, show_progress=False))
+            except Exception as exc:
+                raise ConnectionError(f"cannot download SDSS frame {url}: {exc}") from exc
+    return list(np.unique(paths))

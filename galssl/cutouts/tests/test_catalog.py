@@ -1,0 +1,272 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+import os
+import pickle
+import warnings
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.table import QTable, Table
+from astropy.utils.exceptions import AstropyUserWarning
+from numpy.testing import assert_allclose
+
+from galssl.cutouts import CutoutCatalog, CutoutFlag, HDF5Images, cutout_wcs
+from galssl.tests.helpers import SOURCES, make_frames
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    return make_frames(tmp_path_factory.mktemp("frames"))
+
+
+def _centroid(image):
+    yy, xx = np.indices(image.shape)
+    w = np.clip(np.nan_to_num(image), 0, None)
+    return (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()
+
+
+def test_cutouts_are_centred_aligned_and_flux_preserving(frames):
+    t = Table({"ra": [s[0] for s in SOURCES], "dec": [s[1] for s in SOURCES],
+               "name": ["a", "b", "c"]})
+    cat = CutoutCatalog.from_table(t, frames, size=41, progress=False)
+    assert cat.images.shape == (3, 5, 41, 41) and cat.images.dtype == np.float32
+    assert cat.table["name"].tolist() == ["a", "b", "c"]  # user columns, input order
+    assert cat.table["flags"].tolist() == [0, 0, 0]
+    for i, (_, _, flux) in enumerate(SOURCES):
+        for j, band in enumerate("ugriz"):
+            # every band's source lands on the central pixel although the frames are
+            # shifted and rotated differently per band
+            xc, yc = _centroid(cat.images[i, j])
+            assert abs(xc - 20) < 0.05 and abs(yc - 20) < 0.05, (i, band, xc, yc)
+            # same pixel scale: bilinear resampling keeps the total flux (nanomaggies)
+            expected = flux * 1.1 ** ("ugriz".index(band) - 2)
+            assert_allclose(cat.images[i, j].sum(), expected, rtol=0.01)
+
+
+def test_north_up_east_left(frames):
+    # a source 6" north of the centre lands 15 px above; one to the east lands left
+    ra0, dec0 = SOURCES[0][:2]
+    north = SkyCoord(ra0, dec0, unit="deg").directional_offset_by(0 * u.deg, 6 * u.arcsec)
+    cat = CutoutCatalog.from_table(SkyCoord([north.ra], [north.dec]), frames, size=61,
+                                   bands="r", progress=False)
+    xc, yc = _centroid(np.where(cat.images[0, 0] > 1, cat.images[0, 0], 0))
+    assert abs(xc - 30) < 0.1 and abs(yc - (30 - 6 / 0.396)) < 0.1
+    w = cutout_wcs(ra0, dec0, 61)
+    x_east, _ = w.world_to_pixel_values(ra0 + 0.001, dec0)
+    assert x_east < 30
+
+
+def test_input_forms_and_rows_in_equal_rows_out(frames, tmp_path):
+    coords = SkyCoord([150.0, 10.0, 150.006], [2.0, -30.0, 2.004], unit="deg")
+    for positions in (coords, QTable({"RA": coords.ra, "DEC": coords.dec}),
+                      Table({"coord": coords}), QTable({"alpha": coords.ra.deg,
+                                                        "delta": coords.dec.deg})):
+        kw = dict(ra="alpha", dec="delta") if "alpha" in getattr(positions, "colnames", []) \
+            else {}
+        cat = CutoutCatalog.from_table(positions, frames, size=21, progress=False, **kw)
+        assert len(cat) == 3
+        assert cat.table["flags"].tolist() == [0, int(CutoutFlag.OFF_FRAMES), 0]
+        assert np.all(np.isnan(cat.images[1])) and cat.table["nan_fraction"][1] == 1
+        assert_allclose(cat.table["ra"].to_value(u.deg), coords.ra.deg)
+    # compressed frames and directories are accepted; results identical
+    bz = make_frames(tmp_path / "bz", compress=True)
+    a = CutoutCatalog.from_table(coords, frames, size=21, progress=False)
+    b = CutoutCatalog.from_table(coords, os.path.dirname(bz[0]), size=21, progress=False)
+    c = CutoutCatalog.from_table(coords, os.path.join(os.path.dirname(bz[0]), "frame-*"),
+                                 size=21, progress=False)
+    np.testing.assert_array_equal(a.images, b.images)
+    np.testing.assert_array_equal(a.images, c.images)
+
+
+def test_partial_nan_and_bad_coordinate_flags(frames):
+    # the frames span about 79" x 63"; put one object near the corner
+    t = Table({"ra": [150.0 + 35 / 3600 / np.cos(np.deg2rad(2)), np.nan, 150.0],
+               "dec": [2.0 + 28 / 3600, 2.0, 91.0]})
+    cat = CutoutCatalog.from_table(t, frames, size=31, progress=False)
+    f = cat.table["flags"]
+    assert f[0] & CutoutFlag.PARTIAL and f[0] & CutoutFlag.NAN_PIXELS
+    assert 0 < cat.table["nan_fraction"][0] < 1
+    assert f[1] == CutoutFlag.BAD_COORDS and f[2] == CutoutFlag.BAD_COORDS
+    assert cat.table["ebv_source"].tolist()[1:] == ["none", "none"]
+    assert not cat.good.any()
+
+
+def test_overlapping_fields_take_the_deepest(tmp_path):
+    # two fields offset by 30" in RA; an object 25" east of field A's centre is deeper in B
+    a = make_frames(tmp_path / "a", field=(100, 1, 10))
+    b = make_frames(tmp_path / "b", field=(100, 1, 11), crval=(150.0 + 30 / 3600, 2.0))
+    ra = [150.0 + 25 / 3600, 150.0 - 5 / 3600]
+    cat = CutoutCatalog.from_table(SkyCoord(ra, [2.0, 2.0], unit="deg"), a + b, size=11,
+                                   progress=False)
+    assert cat.table["field"].tolist() == ["000100-1-0011", "000100-1-0010"]
+
+
+def test_missing_band_raises_or_flags(tmp_path):
+    paths = make_frames(tmp_path, bands="ugrz")
+    coords = SkyCoord([150.0], [2.0], unit="deg")
+    with pytest.raises(ValueError, match=r"field 000100-1-0010 has no i-band frame"):
+        CutoutCatalog.from_table(coords, paths, progress=False)
+    cat = CutoutCatalog.from_table(coords, paths, bands="ugrz", size=11, progress=False)
+    assert cat.bands == tuple("ugrz") and cat.table["flags"][0] == 0
+    cat = CutoutCatalog.from_table(coords, paths, size=11, missing_band="flag", progress=False)
+    assert cat.table["flags"][0] & CutoutFlag.MISSING_BAND
+    assert np.all(np.isnan(cat.images[0, 3])) and np.isfinite(cat.images[0, 2]).all()
+
+
+def test_empty_input_gives_empty_catalogue(frames):
+    cat = CutoutCatalog.from_table(Table({"ra": np.zeros(0), "dec": np.zeros(0)}), frames,
+                                   size=15, progress=False)
+    assert len(cat) == 0 and cat.images.shape == (0, 5, 15, 15)
+    assert "ebv" in cat.table.colnames
+
+
+@pytest.mark.parametrize("positions, kwargs, exc, match", [
+    ([1, 2], {}, TypeError, "Table/QTable or a SkyCoord"),
+    (Table({"x": [1.0], "dec": [1.0]}), {}, ValueError, "no 'ra' column"),
+    (Table({"ra": ["a"], "dec": [1.0]}), {}, TypeError, "column 'ra' must be numeric"),
+    (Table({"ra": [1.0], "dec": [1.0]}), {"ra": "RAJ"}, ValueError, "column 'RAJ' not found"),
+    (Table({"ra": [[1.0, 2.0]], "dec": [1.0]}), {}, ValueError, "one value per row"),
+    (Table({"ra": [1.0], "dec": [1.0]}), {"size": 10.5}, TypeError, "size must be an integer"),
+    (Table({"ra": [1.0], "dec": [1.0]}), {"size": 0}, ValueError, "size must be a positive"),
+    (Table({"ra": [1.0], "dec": [1.0]}), {"bands": "ugrizy"}, ValueError, "unknown band"),
+    (Table({"ra": [1.0], "dec": [1.0]}), {"pixel_scale": -1}, ValueError, "pixel_scale"),
+    (Table({"ra": [1.0], "dec": [1.0]}), {"missing_band": "zero"}, ValueError, "missing_band"),
+])
+def test_bad_input_errors_name_the_argument(frames, positions, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        CutoutCatalog.from_table(positions, frames, progress=False, **kwargs)
+
+
+def test_bad_frames_errors_name_the_file(tmp_path):
+    coords = SkyCoord([150.0], [2.0], unit="deg")
+    with pytest.raises(FileNotFoundError, match="nothere.fits"):
+        CutoutCatalog.from_table(coords, str(tmp_path / "nothere.fits"))
+    with pytest.raises(FileNotFoundError, match="no files match"):
+        CutoutCatalog.from_table(coords, str(tmp_path / "*.fits"))
+    with pytest.raises(TypeError, match="frames must be"):
+        CutoutCatalog.from_table(coords, 42)
+    good = make_frames(tmp_path / "ok", bands="r")[0]
+    truncated = tmp_path / "frame-r-000100-1-0010.fits"
+    truncated.write_bytes(Path(good).read_bytes()[:5000])
+    with pytest.raises(OSError, match="frame-r-000100-1-0010.fits"):
+        CutoutCatalog.from_table(coords, str(truncated), bands="r", progress=False)
+    garbage = tmp_path / "frame-g-000100-1-0010.fits.bz2"
+    garbage.write_bytes(b"this is not a bz2 stream" * 100)
+    with pytest.raises(OSError, match="frame-g-000100-1-0010.fits.bz2"):
+        CutoutCatalog.from_table(coords, str(garbage), bands="g", progress=False)
+
+
+def test_reserved_columns_are_replaced_with_a_warning(frames):
+    t = Table({"ra": [150.0], "dec": [2.0], "flags": [99]})
+    with pytest.warns(AstropyUserWarning, match="replaced"):
+        cat = CutoutCatalog.from_table(t, frames, size=11, progress=False)
+    assert cat.table["flags"][0] == 0
+
+
+def test_ebv_column_of_the_input_is_used(frames):
+    t = Table({"ra": [150.0, 150.0], "dec": [2.0, 2.0], "ebv": [0.25, np.nan]})
+    cat = CutoutCatalog.from_table(t, frames, size=11, progress=False)
+    assert cat.table["ebv_source"].tolist() == ["column", "sfd_healpix"]
+    assert cat.table["ebv"][0] == 0.25
+
+
+def test_hdf5_round_trip_lazy_slicing_and_pickling(frames, tmp_path):
+    coords = SkyCoord(np.linspace(149.998, 150.002, 7), np.full(7, 2.0), unit="deg")
+    cat = CutoutCatalog.from_table(coords, frames, size=25, progress=False)
+    path = tmp_path / "cat.h5"
+    cat.write(path, progress=False)
+    with pytest.raises(OSError, match="exists"):
+        cat.write(path, progress=False)
+    back = CutoutCatalog.read(path)
+    assert isinstance(back.images, HDF5Images) and back.bands == cat.bands
+    assert back.size == 25 and back.pixel_scale == cat.pixel_scale
+    np.testing.assert_array_equal(np.asarray(back.images), cat.images)
+    assert back.table.colnames == cat.table.colnames
+    assert_allclose(back.table["ra"].to_value(u.deg), cat.table["ra"].to_value(u.deg))
+    # slicing keeps it lazy, in any order, by mask or slice
+    sub = back[[5, 1, 3]]
+    assert isinstance(sub.images, HDF5Images) and len(sub) == 3
+    np.testing.assert_array_equal(sub.images[:], cat.images[[5, 1, 3]])
+    np.testing.assert_array_equal(sub.images[1], cat.images[1])
+    np.testing.assert_array_equal(back[back.table["ra"] > 150 * u.deg].images[:],
+                                  cat.images[cat.table["ra"] > 150 * u.deg])
+    np.testing.assert_array_equal(back[::2].images[:, 2, 10:15, 3], cat.images[::2, 2, 10:15, 3])
+    assert back[2].images.shape == (1, 5, 25, 25)
+    # a pickled copy (what DataLoader workers receive) reopens the file itself
+    clone = pickle.loads(pickle.dumps(sub.images))
+    assert clone._file is None
+    np.testing.assert_array_equal(clone[0], cat.images[5])
+    # in-memory slicing too
+    np.testing.assert_array_equal(cat[1:3].images, cat.images[1:3])
+    with pytest.raises(IndexError):
+        back.images[99]
+
+
+def test_out_streams_to_hdf5(frames, tmp_path):
+    coords = SkyCoord([150.0, 0.0, 150.006], [2.0, 0.0, 2.004], unit="deg")
+    mem = CutoutCatalog.from_table(coords, frames, size=21, progress=False)
+    disk = CutoutCatalog.from_table(coords, frames, size=21, progress=False,
+                                    out=tmp_path / "s.h5")
+    assert isinstance(disk.images, HDF5Images)
+    np.testing.assert_array_equal(np.asarray(disk.images), mem.images)
+    assert disk.table["flags"].tolist() == mem.table["flags"].tolist()
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such cutout file"):
+        CutoutCatalog.read(tmp_path / "none.h5")
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(OSError, match="bad.h5"):
+        CutoutCatalog.read(bad)
+
+
+def test_repr_and_constructor_validation(frames):
+    cat = CutoutCatalog.from_table(SkyCoord([150.0], [2.0], unit="deg"), frames, size=11,
+                                   progress=False)
+    assert "1 objects" in repr(cat) and "ugriz" in repr(cat)
+    with pytest.raises(ValueError, match="images must have shape"):
+        CutoutCatalog(cat.table, np.zeros((2, 5, 11, 11)))
+    with pytest.raises(TypeError, match="table must be"):
+        CutoutCatalog({"a": 1}, np.zeros((1, 5, 11, 11)))
+
+
+def test_progress_bar_is_silenceable(frames, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CutoutCatalog.from_table(SkyCoord([150.0], [2.0], unit="deg"), frames, size=11,
+                                 progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_from_sdss_without_astroquery_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "astroquery.sdss", None)
+    with pytest.raises(ImportError, match="pip install astroquery"):
+        CutoutCatalog.from_sdss(SkyCoord([229.53], [42.74], unit="deg"), progress=False)
+
+
+def test_from_sdss_offline_fails_fast_with_a_clear_message():
+    pytest.importorskip("astroquery")
+    # the test run has no network (pytest-remotedata blocks it): a clear ConnectionError
+    with pytest.raises(ConnectionError, match="from_sdss needs the network"):
+        CutoutCatalog.from_sdss(SkyCoord([229.53], [42.74], unit="deg"), progress=False)
+
+
+def test_sdss_frame_url():
+    from galssl.cutouts._sdss import sdss_frame_url
+
+    assert sdss_frame_url(3918, 3, 213, "r").endswith(
+        "/dr17/eboss/photoObj/frames/301/3918/3/frame-r-003918-3-0213.fits.bz2")
+
+
+@pytest.mark.remote_data
+def test_from_sdss_fetches_real_frames():
+    pytest.importorskip("astroquery")
+    cat = CutoutCatalog.from_sdss(SkyCoord([229.5305], [42.7439], unit="deg"), size=31,
+                                  progress=False)
+    assert len(cat) == 1 and cat.table["flags"][0] == 0
+    assert np.nanmax(cat.images[0, 2]) > 1.0  # a bright galaxy, in nanomaggies

@@ -1,0 +1,126 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+import os
+
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from scipy.spatial import cKDTree
+
+from galssl.cutouts import (CutoutCatalog, CutoutFlag, detect_sources, find_frames,
+                            tile_positions)
+from galssl.cutouts._frames import read_frame_data
+from galssl.datasets import sample_frames
+from galssl.tests.helpers import make_frames, requires_shared_data, shared_data_dir
+
+
+@pytest.fixture(scope="module")
+def sample_catalog():
+    return CutoutCatalog.from_frames(sample_frames(), progress=False)
+
+
+def _centroid(image, radius):
+    """First moment of the positive light within ``radius`` px of the cutout centre."""
+    n = image.shape[-1]
+    yy, xx = np.indices(image.shape)
+    c = (n - 1) / 2
+    w = np.where(np.hypot(xx - c, yy - c) <= radius, np.clip(np.nan_to_num(image), 0, None), 0)
+    return (w * xx).sum() / w.sum() - c, (w * yy).sum() / w.sum() - c
+
+
+def test_detected_galaxies_are_centred_and_bands_aligned(sample_catalog):
+    cat = sample_catalog
+    assert len(cat) >= 5 and np.all(cat.table["is_galaxy"])
+    assert cat.table["mag_r"].unit.to_string() == "mag(AB)"
+    bright = np.flatnonzero((cat.table["snr"] > 100) & (cat.table["flags"] & CutoutFlag.PARTIAL
+                                                        == 0))
+    assert len(bright) >= 3
+    for i in bright:
+        radius = 3.0
+        # subtract the local sky level (median of the cutout border) before the moments
+        img = cat.images[i] - np.nanmedian(np.concatenate(
+            [cat.images[i][:, :5].reshape(5, -1), cat.images[i][:, -5:].reshape(5, -1)],
+            axis=1), axis=1)[:, None, None]
+        dx, dy = _centroid(img[2], radius)
+        assert np.hypot(dx, dy) < 1.0, (i, dx, dy)
+        for j in (1, 3):  # g and i against r
+            bx, by = _centroid(img[j], radius)
+            assert np.hypot(bx - dx, by - dy) < 0.5, (i, "gri"[j - 1], bx - dx, by - dy)
+
+
+def test_detection_columns_and_units(sample_catalog):
+    t = sample_catalog.table
+    for name in ("ra", "dec", "flux_r", "mag_r", "r50", "concentration", "snr", "ebv", "flags",
+                 "is_galaxy", "detect_field"):
+        assert name in t.colnames
+    assert np.all(t["snr"] > 10)
+    assert np.all(t["r50"].to_value("arcsec") > 0)
+    flux = np.asarray(t["flux_r"])
+    np.testing.assert_allclose(t["mag_r"].value, 22.5 - 2.5 * np.log10(flux))
+
+
+def test_stars_are_kept_on_request_and_detection_is_deterministic():
+    a = detect_sources(sample_frames(), progress=False)
+    b = detect_sources(sample_frames(), progress=False)
+    np.testing.assert_array_equal(a["ra"], b["ra"])
+    assert (~a["is_galaxy"]).sum() >= 2  # the sample holds a few stars
+    cat = CutoutCatalog.from_frames(sample_frames(), galaxies_only=False, progress=False,
+                                    size=32)
+    assert len(cat) == len(a)
+
+
+def test_point_sources_are_not_galaxies_and_extended_ones_are(tmp_path):
+    stars = [(150.0 + dx / 3600, 2.0 + dy / 3600, 40.0) for dx, dy in
+             ((-25, -18), (-10, 15), (12, -12), (25, 18), (0, 0), (20, 0))]
+    paths = make_frames(tmp_path / "s", bands="r", sources=stars, noise=0.02, shape=(200, 240))
+    found = detect_sources(paths, progress=False, stellar_concentration=None)
+    assert len(found) == len(stars) and not found["is_galaxy"].any()
+    blobs = make_frames(tmp_path / "g", bands="r", sources=stars, noise=0.02, sigma_pix=4.0,
+                        shape=(200, 240))
+    found = detect_sources(blobs, progress=False, stellar_concentration=0.47)
+    assert len(found) == len(stars) and found["is_galaxy"].all()
+
+
+def test_tiling_covers_the_frame(tmp_path):
+    paths = make_frames(tmp_path, shape=(160, 200))
+    tiles = tile_positions(paths, size=40)
+    assert len(tiles) == 4 * 5
+    cat = CutoutCatalog.from_frames(paths, detect=False, size=40, progress=False)
+    assert len(cat) == 20 and "tile_field" in cat.table.colnames
+
+
+def test_big_endian_frames_are_native_after_reading():
+    frame = find_frames(sample_frames()[2])[0]
+    data = read_frame_data(frame)
+    assert data.dtype == np.dtype("float32") and data.dtype.isnative
+
+
+@requires_shared_data
+def test_star_galaxy_separation_against_sdss_classes():
+    base = shared_data_dir()
+    field = "003918-3-0213"
+    det = detect_sources(os.path.join(base, "sdss_frames", field, f"frame-r-{field}.fits.bz2"),
+                         progress=False)
+    tree = cKDTree(np.c_[det["x"], det["y"]])
+    label = np.full(len(det), -1)
+    for name, value in (("galaxy", 1), ("star", 0)):
+        truth = np.loadtxt(os.path.join(base, "catalogs", f"{field}_{name}_pixels.csv"),
+                           delimiter=",", ndmin=2)
+        dist, idx = tree.query(truth[:, :2], distance_upper_bound=3.0)
+        label[idx[np.isfinite(dist)]] = value
+    matched = label >= 0
+    assert matched.sum() > 250
+    accuracy = np.mean(det["is_galaxy"][matched] == (label[matched] == 1))
+    assert accuracy > 0.9
+
+
+@requires_shared_data
+def test_incomplete_field_names_the_missing_band():
+    folder = os.path.join(shared_data_dir(), "sdss_frames_incomplete", "002188-2-0037")
+    frames = find_frames(folder)
+    assert sorted(f.band for f in frames) == sorted("grzu")
+    centre = frames[0].wcs.pixel_to_world_values(1024, 744)
+    coords = SkyCoord([centre[0]], [centre[1]], unit="deg")
+    with pytest.raises(ValueError, match=r"field 002188-2-0037 has no i-band frame"):
+        CutoutCatalog.from_table(coords, folder, progress=False)
+    cat = CutoutCatalog.from_table(coords, folder, bands="gr", size=21, progress=False)
+    assert cat.images.shape == (1, 2, 21, 21) and cat.table["flags"][0] == 0
