@@ -135,6 +135,8 @@ def parse_positions(positions, *, ra=None, dec=None):
                         f"got {type(positions).__name__}")
 
     valid = np.isfinite(ra_deg) & np.isfinite(dec_deg) & (np.abs(dec_deg) <= 90.0)
-    ra_deg = np.where(valid, np.mod(np.where(valid, ra_deg, 0.0), 360.0), np.nan)
+    ra_deg = np.mod(np.where(valid, ra_deg, 0.0), 360.0)
+    ra_deg[ra_deg >= 360.0] = 0.0  # np.mod(-1e-47, 360) rounds to 360
+    ra_deg[~valid] = np.nan
     dec_deg = np.where(valid, dec_deg, np.nan)
     return Positions(ra_deg, dec_deg, valid, table)

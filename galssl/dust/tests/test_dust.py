@@ -16,8 +16,8 @@ from galssl.tests.helpers import requires_shared_data, shared_data_dir
 
 def test_sf11_coefficients_match_table6():
     assert_allclose(extinction_coefficients(), [4.239, 3.303, 2.285, 1.698, 1.263])
-    assert_allclose(extinction_coefficients("ugriz", r_v=2.1), [5.419, 3.843, 2.255, 1.583,
-                                                                 1.211])
+    assert_allclose(extinction_coefficients("ugriz", r_v=2.1),
+                    [5.419, 3.843, 2.255, 1.583, 1.211])
     assert_allclose(extinction_coefficients("zu", r_v=5.1), [1.300, 3.419])
     assert_allclose(extinction_coefficients(["g", "r"], law="SFD98"), [3.793, 2.751])
 
