@@ -46,10 +46,6 @@ exclude_patterns = ["_build", "api/*.inc", "**.ipynb_checkpoints"]
 # The reST default role (`text`) is "obj" (set by sphinx-astropy): `CutoutCatalog`-style
 # references resolve to Python objects.
 
-rst_epilog += """
-.. |galssl| replace:: ``galssl``
-"""  # noqa: F405
-
 # -- API documentation ---------------------------------------------------------------------
 
 # Graphviz (``dot``) is not a requirement of the documentation: no inheritance diagrams.
@@ -59,8 +55,9 @@ automodsumm_inherited_members = False
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 
-# Unresolved references are not errors (the default); references to galssl's own objects
-# are checked by the API pages themselves.
+# Unresolved references are not errors: offline (no intersphinx) every reference to
+# astropy, numpy, reproject... is unresolved and renders as plain text. ``sphinx-build -n``
+# lists them.
 nitpicky = False
 
 # -- Intersphinx ---------------------------------------------------------------------------
@@ -91,7 +88,6 @@ plot_include_source = True
 plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_formats = [("png", 100)]
-plot_rcparams = {"figure.autolayout": False}
 plot_pre_code = "import numpy as np\nimport matplotlib.pyplot as plt\n"
 
 # -- HTML output -------------------------------------------------------------------------
@@ -108,3 +104,37 @@ html_static_path = []
 
 latex_documents = [("index", project + ".tex", project + " Documentation", author, "manual")]
 man_pages = [("index", project.lower(), project + " Documentation", [author], 1)]
+
+# -- Extension hooks ----------------------------------------------------------------------
+
+
+def _private_module_attr_doc(app, what, name, obj, options, lines):
+    """Document re-exported constants with their ``#:`` comment in the defining module.
+
+    galssl defines constants such as ``SDSS_PIXEL_SCALE`` in private modules
+    (``galssl.cutouts._catalog``) and re-exports them from the subpackage. autodoc looks for
+    the ``#:`` comment in the subpackage's ``__init__`` only, finds none and falls back to
+    the docstring of the value's type ("Convert a string or number to a floating point
+    number..."). Use the comment from the private module that defines the name instead.
+    """
+    if what != "data":
+        return
+    import sys
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    package, _, attr = name.rpartition(".")
+    for modname in sorted(m for m in sys.modules if m.startswith(package + "._")):
+        if getattr(sys.modules[modname], attr, None) is not obj:
+            continue
+        try:
+            comment = ModuleAnalyzer.for_module(modname).find_attr_docs().get(("", attr))
+        except Exception:  # no source available: keep what autodoc found
+            return
+        if comment:
+            lines[:] = list(comment)
+        return
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _private_module_attr_doc)

@@ -424,12 +424,16 @@ def _cut_frame(frame, ra, dec, size, pixel_scale, order, out, bar):
     from reproject import reproject_interp
 
     data = read_frame_data(frame)
+    # resampling moves surface brightness; scale by the pixel areas to keep nanomaggies per
+    # (output) pixel, so that fluxes are conserved at any pixel_scale
+    frame_scale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
+    area_ratio = (pixel_scale / frame_scale) ** 2
     partial = np.zeros(len(ra), dtype=bool)
     for i in range(len(ra)):
         image, footprint = reproject_interp(
             (data, frame.wcs), cutout_wcs(ra[i], dec[i], size, pixel_scale),
             shape_out=(size, size), order=order, roundtrip_coords=False)
-        out[i] = image
+        out[i] = image * area_ratio if area_ratio != 1.0 else image
         partial[i] = not np.all(footprint > 0)
         bar.update(1)
     return partial

@@ -7,7 +7,7 @@ __all__ = ["CutoutFlag"]
 
 
 class CutoutFlag(enum.IntFlag):
-    """Bits of the ``flags`` column of `~galssl.cutouts.CutoutCatalog.table`.
+    """Bits of the ``flags`` column of a `~galssl.cutouts.CutoutCatalog` table.
 
     A row whose object could not be cut cleanly keeps its place in the table and says why
     here; its image holds NaN where there are no data.

@@ -177,7 +177,7 @@ def _identify(header, path):
 
 
 def find_frames(frames):
-    """Read the headers of ``frames`` (paths, globs, directories) into `Frame` records.
+    """Read the headers of ``frames`` (paths, globs, directories) into ``Frame`` records.
 
     Raises
     ------
@@ -198,7 +198,7 @@ def find_frames(frames):
 
 
 def group_fields(frame_list):
-    """Group `Frame` records into `Field` objects (dict name -> Field, sorted by name)."""
+    """Group ``Frame`` records into ``Field`` objects (dict name -> Field, sorted by name)."""
     fields = {}
     for frame in frame_list:
         field = fields.setdefault(frame.field, Field(frame.field))

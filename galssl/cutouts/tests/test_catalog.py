@@ -45,6 +45,16 @@ def test_cutouts_are_centred_aligned_and_flux_preserving(frames):
             assert_allclose(cat.images[i, j].sum(), expected, rtol=0.01)
 
 
+def test_total_flux_is_kept_at_other_pixel_scales(frames):
+    coords = SkyCoord([SOURCES[0][0]], [SOURCES[0][1]], unit="deg")
+    fine = CutoutCatalog.from_table(coords, frames, size=41, bands="r", progress=False)
+    coarse = CutoutCatalog.from_table(coords, frames, size=21, bands="r", pixel_scale=0.792,
+                                      progress=False)
+    assert coarse.pixel_scale == 0.792
+    assert_allclose(coarse.images.sum(), fine.images.sum(), rtol=0.02)
+    assert_allclose(fine.images.sum(), SOURCES[0][2], rtol=0.01)
+
+
 def test_north_up_east_left(frames):
     # a source 6" north of the centre lands 15 px above; one to the east lands left
     ra0, dec0 = SOURCES[0][:2]
