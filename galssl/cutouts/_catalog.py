@@ -9,7 +9,7 @@ import numpy as np
 from ..dust._coefficients import parse_bands
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
-from ._flags import CutoutFlag
+from ._flags import IMAGE_DEFECTS, CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
 from ._storage import HDF5Images, read_hdf5, write_hdf5
 
@@ -142,8 +142,9 @@ class CutoutCatalog:
 
     @property
     def good(self):
-        """Boolean mask of rows with no flag set."""
-        return np.asarray(self.table["flags"]) == 0
+        """Boolean mask of rows whose images are complete: no bit of
+        `~galssl.cutouts.IMAGE_DEFECTS` set (detection notes such as BLENDED do not count)."""
+        return (np.asarray(self.table["flags"]) & int(IMAGE_DEFECTS)) == 0
 
     # ------------------------------------------------------------------ construction
     @classmethod

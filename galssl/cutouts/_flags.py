@@ -3,7 +3,7 @@
 
 import enum
 
-__all__ = ["CutoutFlag"]
+__all__ = ["CutoutFlag", "IMAGE_DEFECTS"]
 
 
 class CutoutFlag(enum.IntFlag):
@@ -40,3 +40,9 @@ class CutoutFlag(enum.IntFlag):
     def describe(cls, value):
         """Names of the bits set in an integer flag value."""
         return [f.name for f in cls if int(value) & int(f)]
+
+
+#: The `CutoutFlag` bits meaning that a cutout itself is incomplete (it holds NaN pixels);
+#: `CutoutCatalog.good` is the rows with none of them.
+IMAGE_DEFECTS = (CutoutFlag.OFF_FRAMES | CutoutFlag.PARTIAL | CutoutFlag.NAN_PIXELS
+                 | CutoutFlag.MISSING_BAND | CutoutFlag.BAD_COORDS)

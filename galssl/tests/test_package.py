@@ -24,6 +24,9 @@ def test_lazy_public_names():
     from galssl.cutouts import CutoutCatalog
 
     assert galssl.CutoutCatalog is CutoutCatalog
+    from galssl.augment import ExtinctionAugment
+
+    assert galssl.ExtinctionAugment is ExtinctionAugment
     assert "CutoutCatalog" in dir(galssl)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         galssl.Nope
