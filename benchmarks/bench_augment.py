@@ -33,7 +33,12 @@ import numpy as np
 import torch
 
 
-def real_cutouts(n, data):
+def real_cutouts(n, data, saved=None):
+    if saved:  # an .npz with "images" and "ebv" written by --save-cutouts
+        with np.load(saved) as f:
+            images, ebv = f["images"], f["ebv"]
+        reps = int(np.ceil(n / len(images)))
+        return np.tile(images, (reps, 1, 1, 1))[:n], np.tile(ebv, reps)[:n]
     from galssl.cutouts import CutoutCatalog
 
     fields = []
@@ -149,6 +154,8 @@ def main():
     parser.add_argument("--ref-images", type=int, default=64,
                         help="images run through the (slow) reference pipeline")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--cutouts", help="read the cutouts from this .npz instead")
+    parser.add_argument("--save-cutouts", help="write the first 128 cutouts to this .npz")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,7 +163,9 @@ def main():
     print("galssl augmentation benchmark")
     print(f"platform: {platform.platform()}, {os.cpu_count()} CPU cores, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads")
-    images, ebv = real_cutouts(args.batch, args.data)
+    images, ebv = real_cutouts(args.batch, args.data, args.cutouts)
+    if args.save_cutouts:
+        np.savez(args.save_cutouts, images=images[:128], ebv=ebv[:128])
     noise_mad = estimate_noise_mad(images, progress=False)
     print(f"batch: {images.shape} real cutouts, noise_mad = {np.round(noise_mad, 4)}")
     x, e = torch.from_numpy(images), torch.from_numpy(ebv)

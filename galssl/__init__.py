@@ -25,13 +25,14 @@ except ImportError:  # pragma: no cover - only without a build step (plain sourc
     except Exception:
         __version__ = "0.0.0"
 
-__all__ = ["__version__", "CutoutCatalog", "ExtinctionAugment"]
+__all__ = ["__version__", "CutoutCatalog", "ExtinctionAugment", "ContrastiveEncoder"]
 
 # Public name -> submodule that defines it; resolved lazily on first attribute access so that
 # ``import galssl`` stays cheap (PEP 562).
 _LAZY = {
     "CutoutCatalog": "galssl.cutouts",
     "ExtinctionAugment": "galssl.augment",
+    "ContrastiveEncoder": "galssl.ssl",
 }
 
 

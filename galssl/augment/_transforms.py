@@ -455,9 +455,10 @@ class Compose(torch.nn.Module):
     def run(self, images, params):
         """Apply the steps with parameters from `plan`.
 
-        The work is fused where that is exact: a rotation followed by a crop becomes one
-        resampling of the crop only, and per-band flux factors (extinction), which commute
-        with rotations, crops and blurs, are deferred and folded into the noise step.
+        The work is fused where the result is mathematically the same (equal to float
+        rounding, ~1e-7 relative): a rotation followed by a crop becomes one resampling of
+        the crop only, and per-band flux factors (extinction), which commute with rotations,
+        crops and blurs, are deferred and folded into the noise step.
         """
         steps = list(self.transforms)
         factor = None

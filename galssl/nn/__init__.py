@@ -1,0 +1,14 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""
+Neural-network building blocks: encoders (backbones) and the MoCo v2 pieces.
+
+torch modules and pure tensor functions only; the training loop lives in `galssl.ssl`.
+"""
+
+from ._backbones import Backbone, count_parameters, create_backbone, list_backbones  # noqa
+from ._moco import (MoCoQueue, ProjectionHead, check_queue_size, default_queue_size,  # noqa
+                    info_nce, momentum_update)
+
+__all__ = ["Backbone", "create_backbone", "list_backbones", "count_parameters",
+           "ProjectionHead", "MoCoQueue", "info_nce", "momentum_update", "default_queue_size",
+           "check_queue_size"]

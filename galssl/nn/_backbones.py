@@ -1,0 +1,134 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Encoders (backbones) for multi-band cutouts, built on torchvision's ResNets."""
+
+from torch import nn
+
+__all__ = ["create_backbone", "list_backbones", "Backbone", "count_parameters"]
+
+
+class Backbone(nn.Module):
+    """A convolutional encoder: (B, C, H, W) images to (B, D) representations.
+
+    ``num_features`` is D, the output of the global average pool.
+    """
+
+    def __init__(self, body, num_features, arch, in_chans):
+        super().__init__()
+        self.body = body
+        self.num_features = int(num_features)
+        self.arch = arch
+        self.in_chans = int(in_chans)
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_chans:
+            raise ValueError(f"{self.arch} expects (B, {self.in_chans}, H, W) images, got shape "
+                             f"{tuple(x.shape)}")
+        return self.body(x)
+
+    def extra_repr(self):
+        return f"arch={self.arch!r}, in_chans={self.in_chans}, num_features={self.num_features}"
+
+
+def _torchvision_resnet(depth, in_chans, paper_stem):
+    import torchvision
+
+    net = getattr(torchvision.models, f"resnet{depth}")(weights=None)
+    if paper_stem:
+        # Hayat et al. (2021): a stride-1 first convolution and no max-pool, for 64x64 inputs
+        net.conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=1, padding=3, bias=False)
+        net.maxpool = nn.Identity()
+    else:
+        net.conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+    dim = net.fc.in_features
+    net.fc = nn.Identity()
+    return net, dim
+
+
+def _small_resnet(in_chans, widths=(32, 64, 128, 256)):
+    """A ResNet-10 of quarter width: one BasicBlock per stage, 3x3 stride-1 stem, no max-pool
+    (1.2 M parameters; the CPU default)."""
+    from torchvision.models.resnet import BasicBlock, conv1x1
+
+    layers = [nn.Conv2d(in_chans, widths[0], kernel_size=3, stride=1, padding=1, bias=False),
+              nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True),
+              nn.MaxPool2d(kernel_size=2, stride=2)]
+    inplanes = widths[0]
+    for i, planes in enumerate(widths):
+        stride = 1 if i == 0 else 2
+        down = None
+        if stride != 1 or inplanes != planes:
+            down = nn.Sequential(conv1x1(inplanes, planes, stride), nn.BatchNorm2d(planes))
+        layers.append(BasicBlock(inplanes, planes, stride, down))
+        inplanes = planes
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    body = nn.Sequential(*layers)
+    for m in body.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return body, widths[-1]
+
+
+_ARCHS = {
+    "resnet50-paper": ("ResNet-50 with the seed paper's stride-1 7x7 stem and no max-pool "
+                       "(Hayat et al. 2021); 2048-d", lambda c: _torchvision_resnet(50, c, True)),
+    "resnet50": ("torchvision ResNet-50, standard stem; 2048-d",
+                 lambda c: _torchvision_resnet(50, c, False)),
+    "resnet18-paper": ("ResNet-18 with the paper's stride-1 stem; 512-d",
+                       lambda c: _torchvision_resnet(18, c, True)),
+    "resnet18": ("torchvision ResNet-18, standard stem (7x7 stride 2 + max-pool); 512-d",
+                 lambda c: _torchvision_resnet(18, c, False)),
+    "resnet10-small": ("ResNet-10 at quarter width (32-64-128-256), 3x3 stem, 2x2 max-pool; "
+                       "256-d, 1.2 M parameters: the CPU default", lambda c: _small_resnet(c)),
+}
+
+
+def list_backbones():
+    """Names and one-line descriptions of the available architectures.
+
+    Examples
+    --------
+    >>> from galssl.nn import list_backbones
+    >>> sorted(list_backbones())[:2]
+    ['resnet10-small', 'resnet18']
+    """
+    return {name: desc for name, (desc, _) in _ARCHS.items()}
+
+
+def create_backbone(arch="resnet10-small", in_chans=5):
+    """Build an encoder by name.
+
+    Parameters
+    ----------
+    arch : str
+        One of `list_backbones`: ``"resnet50-paper"`` is the seed configuration (a ResNet-50
+        whose first convolution is a stride-1 7x7 convolution on 5 channels and whose first
+        max-pool is removed; 2048-d); ``"resnet18"`` and ``"resnet10-small"`` make CPU
+        training practical.
+    in_chans : int
+        Number of input channels (bands).
+
+    Returns
+    -------
+    Backbone
+        With ``num_features`` the dimension of the representation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from galssl.nn import create_backbone
+    >>> net = create_backbone("resnet18", in_chans=5)
+    >>> net(torch.zeros(2, 5, 64, 64)).shape, net.num_features
+    (torch.Size([2, 512]), 512)
+    """
+    if arch not in _ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(_ARCHS)}")
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
+        raise ValueError(f"in_chans must be a positive integer, got {in_chans!r}")
+    body, dim = _ARCHS[arch][1](in_chans)
+    return Backbone(body, dim, arch, in_chans)
+
+
+def count_parameters(module):
+    """Number of parameters of a module."""
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,68 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""torch datasets over cutout catalogues (in memory or HDF5-backed, read per worker)."""
+
+import numpy as np
+import torch
+
+__all__ = ["CutoutDataset", "as_image_source", "collate_batch"]
+
+
+def as_image_source(data, *, bands=None):
+    """(images, ebv, good) from a CutoutCatalog, an array/tensor of images, or a Table with
+    an ``images`` column; ``ebv`` is None when unknown."""
+    from ..cutouts import CutoutCatalog
+
+    if isinstance(data, CutoutCatalog):
+        if bands is not None and tuple(data.bands) != tuple(bands):
+            raise ValueError(f"the catalogue has bands {''.join(data.bands)}, the model "
+                             f"expects {''.join(bands)}")
+        ebv = np.asarray(data.table["ebv"], dtype=np.float32) if "ebv" in data.table.colnames \
+            else None
+        return data.images, ebv, np.asarray(data.good)
+    if isinstance(data, torch.Tensor):
+        data = data.detach().cpu().numpy()
+    if isinstance(data, np.ndarray):
+        if data.ndim == 3:
+            data = data[None]
+        if data.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W) or (C, H, W), got shape {data.shape}")
+        good = np.isfinite(data).all(axis=(1, 2, 3))
+        return data, None, good
+    raise TypeError("expected a CutoutCatalog or an (N, C, H, W) array/tensor of images, got "
+                    f"{type(data).__name__}")
+
+
+class CutoutDataset(torch.utils.data.Dataset):
+    """Images (NaN set to 0) and E(B-V) of the selected rows of an image source.
+
+    Reads a whole batch of rows at once (``__getitems__``), so an HDF5-backed catalogue is
+    read in one call per batch, in each DataLoader worker separately.
+    """
+
+    def __init__(self, images, ebv=None, rows=None):
+        self.images = images
+        n = len(images)
+        self.ebv = np.zeros(n, np.float32) if ebv is None else np.asarray(ebv, np.float32)
+        self.rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def _fetch(self, idx):
+        rows = self.rows[np.asarray(idx, dtype=np.int64)]
+        block = np.asarray(self.images[rows], dtype=np.float32)
+        block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+        return torch.from_numpy(block), torch.from_numpy(np.nan_to_num(self.ebv[rows]))
+
+    def __getitem__(self, i):
+        x, e = self._fetch([i])
+        return x[0], e[0]
+
+    def __getitems__(self, indices):
+        """A whole batch (images, ebv) at once; use with `collate_batch`."""
+        return self._fetch(indices)
+
+
+def collate_batch(batch):
+    """DataLoader ``collate_fn`` for `CutoutDataset`, whose batches come ready-made."""
+    return batch

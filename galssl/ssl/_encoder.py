@@ -1,0 +1,373 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""ContrastiveEncoder: MoCo v2 pretraining on cutout catalogues, and representations."""
+
+import os
+import warnings
+
+import numpy as np
+import torch
+
+from ..dust._coefficients import parse_bands
+from ..nn import check_queue_size, create_backbone, default_queue_size
+from ..utils._progress import progress_bar
+from ._data import as_image_source
+
+__all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT"]
+
+#: Version of the plain-dict checkpoint written by `ContrastiveEncoder.save`.
+CHECKPOINT_FORMAT = 1
+
+
+def _resolve_device(device):
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but CUDA is not available")
+    return device
+
+
+class ContrastiveEncoder:
+    """Self-supervised representations of multi-band cutouts with MoCo v2.
+
+    Parameters
+    ----------
+    arch : str, optional
+        Encoder architecture (`galssl.nn.list_backbones`): ``"resnet50-paper"`` is the
+        seed configuration (Hayat et al. 2021); ``"resnet10-small"`` (default) trains at a
+        practical speed on a CPU.
+    in_chans : int, optional
+        Number of bands.
+    bands : str, optional
+        Band of each channel.
+    queue_size : int, optional
+        Number of negatives. Default: ~5 % of the training set, a multiple of the global
+        batch (the seed's rule; `galssl.nn.default_queue_size`).
+    momentum, temperature, lr, weight_decay : float, optional
+        MoCo v2: momentum encoder m = 0.999, InfoNCE temperature 0.1, SGD learning rate 0.03
+        (cosine schedule), weight decay 1e-4 (SGD momentum 0.9).
+    proj_dim : int, optional
+        Output dimension of the projection head (128).
+    crop, jitter, ebv_max, psf, noise_scale : optional
+        Pretraining augmentations (`galssl.augment.default_pretraining_views`).
+    noise_mad : array-like, optional
+        Per-band noise level; estimated from the training catalogue by default.
+    bn_splits : int, optional
+        On one device, number of interleaved batch-norm groups emulating shuffle-BN
+        (default 2); with several devices shuffle-BN runs across them.
+    augment : bool, optional
+        With False both views are the deterministic evaluation view (debugging only).
+
+    Examples
+    --------
+    >>> from galssl import ContrastiveEncoder
+    >>> enc = ContrastiveEncoder(arch="resnet10-small")
+    >>> enc.num_features
+    256
+
+    References
+    ----------
+    Chen, X., Fan, H., Girshick, R. & He, K. 2020, arXiv:2003.04297 (MoCo v2).
+    Hayat, M. A., Stein, G., Harrington, P., Lukic, Z. & Mustafa, M. 2021, ApJL 911, L33.
+    """
+
+    def __init__(self, arch="resnet10-small", in_chans=5, *, bands="ugriz", queue_size=None,
+                 momentum=0.999, temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128,
+                 crop=64, jitter=7, ebv_max=0.5, psf=False, noise_scale=(1.0, 3.0),
+                 noise_mad=None, bn_splits=2, augment=True, channels_last=False):
+        bands = parse_bands(bands)
+        if len(bands) != in_chans:
+            raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
+                             f"{len(bands)} bands")
+        if not 0 <= momentum <= 1 or not temperature > 0 or not lr > 0:
+            raise ValueError("momentum must be in [0, 1], temperature and lr positive")
+        if int(bn_splits) < 1:
+            raise ValueError(f"bn_splits must be a positive integer, got {bn_splits!r}")
+        self.config = dict(
+            arch=arch, in_chans=int(in_chans), bands="".join(bands), queue_size=queue_size,
+            momentum=float(momentum), temperature=float(temperature), lr=float(lr),
+            weight_decay=float(weight_decay), proj_dim=int(proj_dim), crop=int(crop),
+            jitter=int(jitter), ebv_max=float(ebv_max), psf=bool(psf),
+            noise_scale=[float(v) for v in noise_scale], bn_splits=int(bn_splits),
+            augment=bool(augment), channels_last=bool(channels_last))
+        self.noise_mad = None if noise_mad is None else [float(v) for v in noise_mad]
+        self.backbone = create_backbone(arch, in_chans)
+        self.module = None  # the MoCoModule after fit (projection head, momentum encoder)
+        self.history = None
+        self._trained = False  # True once the weights come from training or a checkpoint
+
+    @property
+    def bands(self):
+        return tuple(self.config["bands"])
+
+    @property
+    def num_features(self):
+        """Dimension of the representation."""
+        return self.backbone.num_features
+
+    def __repr__(self):
+        return (f"<ContrastiveEncoder arch={self.config['arch']!r} bands="
+                f"{self.config['bands']} D={self.num_features} "
+                f"{'trained' if self.module is not None else 'untrained'}>")
+
+    # ------------------------------------------------------------------ training
+    def fit(self, catalog, *, epochs=1, batch_size=256, devices=None, accelerator=None,
+            num_nodes=1, strategy=None, checkpoint_dir=None, resume=False, seed=0,
+            num_workers=0, precision=None, deterministic=False, max_steps=-1,
+            callbacks=None, progress=True):
+        """Pretrain with MoCo v2 on the complete cutouts of ``catalog``.
+
+        Parameters
+        ----------
+        catalog : `~galssl.cutouts.CutoutCatalog` or array
+            Training images (rows with incomplete images, see ``CutoutCatalog.good``, are
+            left out); the catalogue's ``ebv`` column feeds the extinction augmentation.
+        epochs : int
+        batch_size : int
+            Global batch (split across devices).
+        devices, accelerator, num_nodes, strategy : optional
+            Passed to `lightning.Trainer`; ``None`` chooses (all GPUs if any, else one CPU;
+            DDP when several devices). Multi-node runs under torchrun or SLURM as usual for
+            Lightning.
+        checkpoint_dir : str, optional
+            Where checkpoints (``last.ckpt`` after every epoch) and CSV logs go.
+        resume : bool, optional
+            Continue from ``checkpoint_dir/last.ckpt``: model, momentum encoder, queue,
+            optimiser, schedule, epoch and step, RNG states.
+        seed : int, optional
+            Seeds initialisation (of an encoder that holds no trained weights yet), data order
+            (per epoch), augmentations and shuffle-BN (per step), so that a run is
+            reproducible and a resumed run equals an uninterrupted one.
+        precision : str, optional
+            Lightning precision; default mixed bf16/fp16 on CUDA, fp32 on CPU.
+        deterministic : bool, optional
+            Ask torch for deterministic algorithms.
+
+        Returns
+        -------
+        self
+        """
+        import lightning as L
+        from lightning.pytorch.callbacks import ModelCheckpoint
+        from lightning.pytorch.loggers import CSVLogger
+
+        from ._module import MoCoModule
+
+        images, ebv, good = as_image_source(catalog, bands=self.bands)
+        if images.shape[1] != self.config["in_chans"]:
+            raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "
+                             f"{self.config['in_chans']} ({self.config['bands']})")
+        rows = np.flatnonzero(good)
+        if len(rows) == 0:
+            raise ValueError("no complete images to train on (empty catalogue, or every row "
+                             "flagged)")
+        if int(batch_size) < 2:
+            raise ValueError(f"batch_size must be at least 2, got {batch_size}")
+        if len(rows) < batch_size:
+            raise ValueError(f"{len(rows)} training images cannot fill one batch of "
+                             f"{batch_size}")
+        if resume and checkpoint_dir is None:
+            raise ValueError("resume=True needs the checkpoint_dir of the run to continue")
+        ckpt = None
+        if resume:
+            ckpt = os.path.join(checkpoint_dir, "last.ckpt")
+            if not os.path.isfile(ckpt):
+                raise FileNotFoundError(f"no checkpoint to resume from: {ckpt!r}")
+
+        config = dict(self.config)
+        if config["queue_size"] is None:
+            config["queue_size"] = default_queue_size(len(rows), batch_size)
+        check_queue_size(config["queue_size"], len(rows))
+        if self.noise_mad is None:
+            from ..augment import estimate_noise_mad
+
+            sample = rows[:: max(1, len(rows) // 2000)]
+            self.noise_mad = [float(v) for v in estimate_noise_mad(
+                np.asarray(images[np.sort(sample)]), progress=False)]
+        config.update(seed=int(seed), batch_size=int(batch_size), num_workers=int(num_workers))
+
+        L.seed_everything(seed, workers=True, verbose=False)
+        module = MoCoModule(config, self.noise_mad, data=(images, ebv, rows))
+        if self._trained:  # continue from the weights held; else a fresh init from `seed`
+            module.backbone.load_state_dict(self.backbone.state_dict())
+            module.backbone_k.load_state_dict(self.backbone.state_dict())
+            if self.module is not None:
+                for name in ("head", "head_k", "backbone_k"):
+                    getattr(module, name).load_state_dict(getattr(self.module, name)
+                                                          .state_dict())
+
+        cuda = torch.cuda.is_available() and accelerator in (None, "gpu", "cuda", "auto")
+        if precision is None:
+            precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") \
+                if cuda else "32-true"
+        n_dev = devices if devices is not None else ("auto" if cuda else 1)
+        if strategy is None:
+            many = (isinstance(n_dev, int) and n_dev > 1) or num_nodes > 1 or \
+                (n_dev == "auto" and torch.cuda.device_count() > 1)
+            strategy = "ddp" if many else "auto"
+        cbs = list(callbacks or [])
+        logger = False
+        if checkpoint_dir is not None:
+            cbs.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True,
+                                       every_n_epochs=1, save_top_k=1))
+            logger = CSVLogger(checkpoint_dir, name="logs")
+        quiet = _QuietLightning(not progress)
+        with warnings.catch_warnings(), quiet:
+            # Lightning's advice on dataloader workers and logging intervals, not errors
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            # checkpoints and logs share checkpoint_dir, which a resumed run finds full
+            warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is "
+                                    "not empty")
+            trainer = L.Trainer(
+                max_epochs=int(epochs), max_steps=max_steps, accelerator=accelerator or "auto",
+                devices=n_dev, num_nodes=num_nodes, strategy=strategy, precision=precision,
+                callbacks=cbs, logger=logger, enable_progress_bar=progress,
+                enable_model_summary=False, enable_checkpointing=checkpoint_dir is not None,
+                deterministic=deterministic, use_distributed_sampler=False,
+                default_root_dir=checkpoint_dir, log_every_n_steps=1)
+            trainer.fit(module, ckpt_path=ckpt)
+        module._data = None
+        self._trained = True
+        self.module = module.cpu()
+        self.backbone = self.module.backbone
+        self.config = {k: config[k] for k in self.config}
+        self.config["queue_size"] = config["queue_size"]
+        self.history = {"loss": list(module.loss_history),
+                        **{k: float(v) for k, v in trainer.callback_metrics.items()}}
+        return self
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def encode(self, data, *, batch_size=256, device=None, progress=True):
+        """Representations of images: deredden, centre-crop, encode (no projection head).
+
+        Parameters
+        ----------
+        data : `~galssl.cutouts.CutoutCatalog` or array
+            Cutouts (HDF5-backed catalogues are streamed batch by batch). NaN pixels count
+            as 0; rows with no data at all get NaN representations.
+        batch_size : int, optional
+        device : str, optional
+            ``None`` chooses CUDA when available; ``"cuda"`` without CUDA raises.
+
+        Returns
+        -------
+        ndarray
+            (N, D) float32, one row per input row, in order.
+        """
+        from ..augment import eval_transform
+
+        images, ebv, _ = as_image_source(data, bands=self.bands)
+        n = len(images)
+        if n and images.shape[1] != self.config["in_chans"]:
+            raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "
+                             f"{self.config['in_chans']} ({self.config['bands']})")
+        dev = _resolve_device(device)
+        net = self.backbone.to(dev).eval()
+        transform = eval_transform(bands=self.bands, out=self.config["crop"])
+        out = np.full((n, self.num_features), np.nan, dtype=np.float32)
+        for start in progress_bar(range(0, n, batch_size), desc="encoding",
+                                  progress=progress, unit="batch"):
+            block = np.asarray(images[start:start + batch_size], dtype=np.float32)
+            empty = ~np.isfinite(block).any(axis=(1, 2, 3))
+            x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)).to(dev)
+            e = torch.zeros(len(x)) if ebv is None else \
+                torch.from_numpy(np.nan_to_num(ebv[start:start + batch_size]))
+            reps = net(transform(x, ebv=e.to(dev))).float().cpu().numpy()
+            reps[empty] = np.nan
+            out[start:start + len(block)] = reps
+        self.backbone.cpu()
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self):
+        """The plain-dict checkpoint (tensors, numbers, strings only)."""
+        from .. import __version__
+
+        state = {"format": "galssl.ContrastiveEncoder", "format_version": CHECKPOINT_FORMAT,
+                 "galssl_version": __version__, "config": dict(self.config),
+                 "noise_mad": self.noise_mad,
+                 "backbone": self.backbone.state_dict()}
+        if self.module is not None:
+            m = self.module
+            state.update(head=m.head.state_dict(), backbone_k=m.backbone_k.state_dict(),
+                         head_k=m.head_k.state_dict(), queue=m.queue.state_dict())
+        return state
+
+    def save(self, path):
+        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``)."""
+        torch.save(self.state_dict(), os.fspath(path))
+
+    @classmethod
+    def load(cls, path, *, map_location="cpu"):
+        """Load a checkpoint written by `save`; keys must match exactly."""
+        try:
+            state = torch.load(os.fspath(path), map_location=map_location, weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise ValueError(f"{os.fspath(path)!r} is not a readable galssl checkpoint: "
+                             f"{exc}") from exc
+        return cls.from_state_dict(state, source=os.fspath(path))
+
+    @classmethod
+    def from_state_dict(cls, state, *, source="state dict"):
+        if not isinstance(state, dict) or state.get("format") != "galssl.ContrastiveEncoder":
+            raise ValueError(f"{source} is not a galssl ContrastiveEncoder checkpoint")
+        if state.get("format_version", 0) > CHECKPOINT_FORMAT:
+            raise ValueError(f"{source} has checkpoint format {state['format_version']}; "
+                             f"this galssl reads up to {CHECKPOINT_FORMAT}: upgrade galssl")
+        config = dict(state["config"])
+        queue_size = config.pop("queue_size", None)
+        enc = cls(**config, noise_mad=state.get("noise_mad"))
+        enc.config["queue_size"] = queue_size
+        _load_strict(enc.backbone, state["backbone"], "backbone", source)
+        enc._trained = True
+        if "head" in state:
+            from ._module import MoCoModule
+
+            mc = dict(enc.config, seed=0, batch_size=2, num_workers=0,
+                      queue_size=state["queue"]["queue"].shape[0])
+            module = MoCoModule(mc, enc.noise_mad or [1.0] * config["in_chans"])
+            module.backbone = enc.backbone
+            for name in ("head", "backbone_k", "head_k", "queue"):
+                _load_strict(getattr(module, name), state[name], name, source)
+            enc.module = module
+        return enc
+
+
+class _QuietLightning:
+    """Lower Lightning's informational logging (device summary, tips) while active."""
+
+    def __init__(self, active):
+        self.active = active
+
+    def __enter__(self):
+        import logging
+
+        self.loggers = [logging.getLogger(n) for n in ("lightning.pytorch",
+                                                        "lightning.fabric")]
+        self.levels = [lg.level for lg in self.loggers]
+        if self.active:
+            for lg in self.loggers:
+                lg.setLevel(logging.WARNING)
+        return self
+
+    def __exit__(self, *exc):
+        for lg, level in zip(self.loggers, self.levels):
+            lg.setLevel(level)
+        return False
+
+
+def _load_strict(module, state, name, source):
+    own = set(module.state_dict())
+    got = set(state)
+    missing, unexpected = sorted(own - got), sorted(got - own)
+    if missing or unexpected:
+        raise ValueError(f"{source}: the {name} weights do not match the architecture; "
+                         f"missing keys {missing[:10]}{'...' if len(missing) > 10 else ''}, "
+                         f"unexpected keys {unexpected[:10]}"
+                         f"{'...' if len(unexpected) > 10 else ''}")
+    module.load_state_dict(state, strict=True)

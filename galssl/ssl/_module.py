@@ -1,0 +1,183 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""The MoCo v2 LightningModule: training step, shuffle-BN, queue, optimiser, checkpoints."""
+
+import copy
+import random
+
+import lightning as L
+import numpy as np
+import torch
+
+from ..augment import default_pretraining_views, eval_transform
+from ..nn import MoCoQueue, ProjectionHead, create_backbone, info_nce, momentum_update
+from ._data import CutoutDataset, collate_batch
+
+__all__ = ["MoCoModule"]
+
+
+def _seed(*parts):
+    """A 63-bit seed from integers, stable across processes and runs."""
+    h = 1469598103934665603
+    for p in parts:
+        h = ((h ^ (int(p) & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
+    return h
+
+
+def _interleave_order(n, splits):
+    """Positions of rows 0..n-1 after ``cat([x[r::splits] for r in range(splits)])``."""
+    idx = torch.arange(n)
+    return torch.cat([idx[r::splits] for r in range(splits)])
+
+
+class MoCoModule(L.LightningModule):
+    """MoCo v2 (Chen et al. 2020) as a LightningModule.
+
+    Batch-norm statistics never mix a positive pair: across devices the key batch is
+    shuffled between ranks before the momentum encoder (shuffle-BN, He et al. 2020); on one
+    device this is emulated by computing batch-norm statistics over ``bn_splits`` interleaved
+    groups of the batch, the keys' groups drawn after a shuffle. Keys of all ranks are
+    gathered before they enter the queue.
+    """
+
+    def __init__(self, config, noise_mad, data=None):
+        super().__init__()
+        self.config = dict(config)
+        c = self.config
+        self.backbone = create_backbone(c["arch"], c["in_chans"])
+        dim = self.backbone.num_features
+        self.head = ProjectionHead(dim, dim, c["proj_dim"])
+        self.backbone_k = copy.deepcopy(self.backbone)
+        self.head_k = copy.deepcopy(self.head)
+        for p in list(self.backbone_k.parameters()) + list(self.head_k.parameters()):
+            p.requires_grad_(False)
+        self.queue = MoCoQueue(c["proj_dim"], c["queue_size"], seed=c["seed"])
+        if c["augment"]:
+            self.views = default_pretraining_views(
+                noise_mad, bands=c["bands"], ebv_max=c["ebv_max"], out=c["crop"],
+                jitter=c["jitter"], noise_scale=tuple(c["noise_scale"]), psf=c["psf"])
+        else:  # deterministic views: for debugging and equivalence tests
+            self.views = eval_transform(bands=c["bands"], out=c["crop"])
+        self._data = data  # (images, ebv, rows) used by train_dataloader
+        self.loss_history = []  # per-step training loss of this process
+
+    # ------------------------------------------------------------------ data
+    def train_dataloader(self):
+        images, ebv, rows = self._data
+        c = self.config
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        sampler = torch.utils.data.DistributedSampler(
+            range(len(rows)), num_replicas=world, rank=rank, shuffle=True, seed=c["seed"],
+            drop_last=True)
+        # Lightning calls sampler.set_epoch through the batch sampler every epoch
+        batch_sampler = torch.utils.data.BatchSampler(sampler, c["batch_size"] // world,
+                                                      drop_last=True)
+        return torch.utils.data.DataLoader(
+            CutoutDataset(images, ebv, rows), batch_sampler=batch_sampler,
+            collate_fn=collate_batch, num_workers=c["num_workers"],
+            persistent_workers=c["num_workers"] > 0, pin_memory=self.device.type == "cuda")
+
+    # ------------------------------------------------------------------ model
+    def _world(self):
+        return self.trainer.world_size if self._trainer is not None else 1
+
+    def _splits(self):
+        if self._world() > 1:
+            return 1
+        return self.config["bn_splits"]
+
+    def _encode_query(self, x):
+        splits = self._splits()
+        if splits == 1:
+            return self.head(self.backbone(x))
+        order = _interleave_order(len(x), splits).to(x.device)
+        chunks = [self.head(self.backbone(x[r::splits])) for r in range(splits)]
+        out = torch.empty((len(x), chunks[0].shape[1]), dtype=chunks[0].dtype,
+                          device=x.device)
+        out[order] = torch.cat(chunks)
+        return out
+
+    @torch.no_grad()
+    def _encode_key(self, x, step):
+        """Momentum-encoder projections with shuffled batch-norm groups."""
+        g = torch.Generator().manual_seed(_seed(self.config["seed"], step, 7))
+        world = self._world()
+        if world > 1:  # shuffle-BN across ranks
+            xs = self.all_gather(x).reshape(-1, *x.shape[1:])  # rank-major
+            perm = torch.randperm(len(xs), generator=g).to(x.device)
+            b, rank = len(x), self.global_rank
+            k_local = self.head_k(self.backbone_k(xs[perm[rank * b:(rank + 1) * b]]))
+            k_all = self.all_gather(k_local).reshape(len(xs), -1)
+            k = torch.empty_like(k_all)
+            k[perm] = k_all
+            return k[rank * b:(rank + 1) * b]
+        splits = self.config["bn_splits"]
+        if splits == 1:
+            return self.head_k(self.backbone_k(x))
+        order = _interleave_order(len(x), splits).to(x.device)
+        xs = x[order]  # the rank-major order of a DDP run with `splits` ranks
+        perm = torch.randperm(len(xs), generator=g).to(x.device)
+        c = len(xs) // splits
+        k_s = torch.cat([self.head_k(self.backbone_k(xs[perm[r * c:(r + 1) * c]]))
+                         for r in range(splits)])
+        k_xs = torch.empty_like(k_s)
+        k_xs[perm] = k_s
+        k = torch.empty_like(k_xs)
+        k[order] = k_xs
+        return k
+
+    def training_step(self, batch, batch_idx):
+        x, ebv = batch
+        c = self.config
+        step = self.global_step
+        g = torch.Generator().manual_seed(_seed(c["seed"], step, self.global_rank))
+        if c["augment"]:
+            v1, v2 = self.views(x, ebv=ebv, generator=g)
+        else:
+            v1 = v2 = self.views(x, ebv=ebv)
+        if self.device.type == "cpu" and c["channels_last"]:
+            v1 = v1.contiguous(memory_format=torch.channels_last)
+            v2 = v2.contiguous(memory_format=torch.channels_last)
+        q = self._encode_query(v1)
+        with torch.no_grad():
+            momentum_update(self.backbone, self.backbone_k, c["momentum"])
+            momentum_update(self.head, self.head_k, c["momentum"])
+            k = self._encode_key(v2, step)
+        loss, logits = info_nce(q, k, self.queue.queue.clone(), c["temperature"])
+        keys = self.all_gather(k).reshape(-1, k.shape[1]) if self._world() > 1 else k
+        self.queue.enqueue(keys)
+        acc = (logits.argmax(dim=1) == 0).float().mean()
+        self.loss_history.append(float(loss.detach()))
+        self.log("train_loss", loss, prog_bar=True, sync_dist=self._world() > 1)
+        self.log("train_acc", acc, prog_bar=True, sync_dist=self._world() > 1)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        return loss
+
+    def configure_optimizers(self):
+        c = self.config
+        params = list(self.backbone.parameters()) + list(self.head.parameters())
+        opt = torch.optim.SGD(params, lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["galssl_config"] = dict(self.config)
+        checkpoint["galssl_rng"] = {
+            "torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
+            "numpy_pos": int(np.random.get_state()[2]),
+            "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+            "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available()
+            else []}
+
+    def on_load_checkpoint(self, checkpoint):
+        rng = checkpoint.get("galssl_rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            state = np.random.get_state()
+            np.random.set_state((state[0], np.array(rng["numpy"], dtype=np.uint32),
+                                 rng["numpy_pos"], 0, 0.0))
+            version, internal, gauss = rng["python"]
+            random.setstate((version, tuple(internal), gauss))
+            if rng["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])

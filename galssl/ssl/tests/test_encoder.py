@@ -1,0 +1,177 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+import csv
+import os
+
+import numpy as np
+import pytest
+import torch
+from astropy.table import QTable
+
+from galssl import ContrastiveEncoder
+from galssl.cutouts import CutoutCatalog
+from galssl.tests.helpers import requires_shared_data, shared_data_dir
+
+SMALL = dict(arch="resnet10-small", crop=32, jitter=4, queue_size=32)
+
+
+def _toy_catalog(n=64, size=48, seed=0):
+    """Noise plus a centred blob of random brightness, colour and width per object."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    width = rng.uniform(1.5, 5.0, n)
+    prof = np.exp(-(xx**2 + yy**2)[None] / (2 * width[:, None, None] ** 2))
+    colour = rng.uniform(0.2, 1.0, (n, 5))
+    images = colour[:, :, None, None] * prof[:, None] + rng.normal(0, 0.02, (n, 5, size, size))
+    table = QTable({"ra": np.zeros(n), "dec": np.zeros(n), "flags": np.zeros(n, int),
+                    "ebv": rng.uniform(0, 0.1, n)})
+    return CutoutCatalog(table, images.astype(np.float32))
+
+
+def _weights(enc):
+    return {k: v.clone() for k, v in enc.backbone.state_dict().items()}
+
+
+def test_fit_encode_save_load_round_trip(tmp_path):
+    cat = _toy_catalog()
+    enc = ContrastiveEncoder(**SMALL).fit(cat, epochs=1, batch_size=16, progress=False)
+    assert len(enc.history["loss"]) == 4  # 64 images / 16 per batch
+    reps = enc.encode(cat, batch_size=20, progress=False)
+    assert reps.shape == (64, 256) and reps.dtype == np.float32 and np.isfinite(reps).all()
+    path = tmp_path / "enc.pt"
+    enc.save(path)
+    state = torch.load(path, weights_only=True)  # a plain dict of tensors and numbers
+    assert state["format"] == "galssl.ContrastiveEncoder" and "queue" in state
+    back = ContrastiveEncoder.load(path)
+    np.testing.assert_allclose(back.encode(cat, progress=False), reps, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(back.module.queue.queue, enc.module.queue.queue)
+    assert back.config == enc.config and "trained" in repr(back)
+
+
+def test_load_reports_mismatched_keys(tmp_path):
+    enc = ContrastiveEncoder(**SMALL)
+    state = enc.state_dict()
+    state["backbone"]["extra.weight"] = torch.zeros(1)
+    del state["backbone"]["body.0.weight"]
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"missing keys \['body.0.weight'\].*unexpected keys "
+                                         r"\['extra.weight'\]"):
+        ContrastiveEncoder.load(tmp_path / "bad.pt")
+    torch.save({"hello": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a galssl ContrastiveEncoder checkpoint"):
+        ContrastiveEncoder.load(tmp_path / "other.pt")
+
+
+def test_bad_input_errors():
+    cat = _toy_catalog(n=8)
+    enc = ContrastiveEncoder(**SMALL)
+    with pytest.raises(ValueError, match="4 channels, the encoder expects 5"):
+        enc.fit(np.zeros((8, 4, 48, 48), np.float32), batch_size=4, progress=False)
+    with pytest.raises(ValueError, match="no complete images"):
+        enc.fit(cat[np.zeros(8, bool)], progress=False)
+    with pytest.raises(ValueError, match="cannot fill one batch"):
+        enc.fit(cat, batch_size=16, progress=False)
+    with pytest.raises(ValueError, match="as large as the training set"):
+        ContrastiveEncoder(arch="resnet10-small", queue_size=8).fit(cat, batch_size=4,
+                                                                   progress=False)
+    with pytest.raises(ValueError, match="in_chans=4"):
+        ContrastiveEncoder(in_chans=4)
+    with pytest.raises(ValueError, match="4 channels"):
+        enc.encode(np.zeros((2, 4, 48, 48), np.float32), progress=False)
+    with pytest.raises(FileNotFoundError, match="last.ckpt"):
+        enc.fit(cat, batch_size=4, checkpoint_dir="/nonexistent-dir", resume=True,
+                progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            enc.encode(cat, device="cuda", progress=False)
+
+
+def test_encode_keeps_rows_and_flags_empty_images():
+    cat = _toy_catalog(n=6)
+    cat.images[2] = np.nan
+    cat.images[4, :, :3] = np.nan  # partly missing: NaN pixels count as zero
+    reps = ContrastiveEncoder(**SMALL).encode(cat, progress=False)
+    assert reps.shape[0] == 6
+    assert np.isnan(reps[2]).all() and np.isfinite(np.delete(reps, 2, axis=0)).all()
+
+
+class _Kill(Exception):
+    pass
+
+
+def _killer(epoch, batch):
+    import lightning as L
+
+    class Kill(L.Callback):
+        def on_train_batch_start(self, trainer, module, b, batch_idx):
+            if trainer.current_epoch == epoch and batch_idx == batch:
+                raise _Kill("simulated crash")
+    return Kill()
+
+
+def test_killed_and_resumed_training_equals_an_uninterrupted_run(tmp_path):
+    cat = _toy_catalog(n=48)
+    kw = dict(epochs=3, batch_size=16, seed=5, deterministic=True, progress=False)
+    straight = ContrastiveEncoder(**SMALL).fit(cat, checkpoint_dir=tmp_path / "a", **kw)
+    crashed = ContrastiveEncoder(**SMALL)
+    with pytest.raises(_Kill):
+        crashed.fit(cat, checkpoint_dir=tmp_path / "b", callbacks=[_killer(2, 1)], **kw)
+    assert os.path.isfile(tmp_path / "b" / "last.ckpt")  # written at the end of epoch 2
+    resumed = ContrastiveEncoder(**SMALL).fit(cat, checkpoint_dir=tmp_path / "b",
+                                              resume=True, **kw)
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=k)
+    torch.testing.assert_close(resumed.module.queue.queue, straight.module.queue.queue,
+                               rtol=0, atol=0)
+    assert int(resumed.module.queue.ptr) == int(straight.module.queue.ptr)
+
+
+def _losses(folder):
+    path = os.path.join(folder, "logs", "version_0", "metrics.csv")
+    with open(path) as f:
+        return [float(r["train_loss"]) for r in csv.DictReader(f) if r.get("train_loss")]
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path, monkeypatch):
+    """Two gloo ranks of 8 images each = one process of 16 with two batch-norm groups.
+
+    With deterministic views (augment=False), shuffle-BN across two ranks and its emulation
+    on one device (bn_splits=2) see the same batch-norm groups, so losses and weights agree.
+    """
+    import socket
+
+    with socket.socket() as s:  # a free loopback port for the gloo rendezvous
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MASTER_PORT", str(s.getsockname()[1]))
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    cat = _toy_catalog(n=64)
+    cfg = dict(SMALL, augment=False, bn_splits=2)
+    kw = dict(epochs=1, batch_size=16, seed=3, progress=False)
+    one = ContrastiveEncoder(**cfg).fit(cat, checkpoint_dir=tmp_path / "one", **kw)
+    two = ContrastiveEncoder(**cfg).fit(cat, checkpoint_dir=tmp_path / "two", devices=2,
+                                        accelerator="cpu", strategy="ddp_spawn", **kw)
+    l1, l2 = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(l1) == len(l2) == 4
+    np.testing.assert_allclose(l2, l1, atol=1e-4)
+    # the learnt weights agree; batch-norm running statistics (used at inference only) do
+    # not: DDP keeps rank 0's, accumulated on its half of each batch
+    p1, p2 = dict(one.backbone.named_parameters()), dict(two.backbone.named_parameters())
+    assert p1.keys() == p2.keys()
+    for k, v in p1.items():
+        torch.testing.assert_close(p2[k], v, rtol=1e-4, atol=1e-5, msg=k)
+
+
+@requires_shared_data
+def test_a_few_steps_on_real_cutouts_lower_the_loss():
+    folder = os.path.join(shared_data_dir(), "sdss_frames", "003918-3-0213")
+    cat = CutoutCatalog.from_frames(folder, size=72, progress=False)
+    cat = cat[cat.good]
+    assert len(cat) > 100
+    enc = ContrastiveEncoder(arch="resnet10-small", crop=48, jitter=4, queue_size=64, lr=0.06)
+    enc.fit(cat, epochs=6, batch_size=32, seed=0, progress=False)
+    # the first 64 / 32 = 2 steps compare against the random initial queue (an easy task);
+    # from then on the negatives are real keys and the loss must go down as it learns
+    loss = np.array(enc.history["loss"])[2:]
+    assert np.mean(loss[-5:]) < np.mean(loss[:5]) - 0.2, loss
