@@ -1,5 +1,6 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
-"""``galssl`` command: ``demo`` (the main job on the bundled sample) and ``cutouts``."""
+"""``galssl`` command: ``demo`` (the main job on the bundled sample), ``cutouts``,
+``pretrain`` and ``encode``."""
 
 import argparse
 import os
@@ -38,7 +39,70 @@ def _parser():
     cut.add_argument("--missing-band", choices=("raise", "flag"), default="raise")
     cut.add_argument("--overwrite", action="store_true")
     cut.add_argument("--no-progress", action="store_true")
+
+    pre = sub.add_parser("pretrain", help="MoCo v2 pretraining on an HDF5 cutout catalogue")
+    pre.add_argument("--data", required=True, help="cutouts.h5 written by `galssl cutouts`")
+    pre.add_argument("--out", required=True,
+                     help="output folder: encoder.pt, checkpoints/ and CSV logs")
+    pre.add_argument("--arch", default="resnet10-small")
+    pre.add_argument("--epochs", type=int, default=10)
+    pre.add_argument("--batch-size", type=int, default=256, help="global batch")
+    pre.add_argument("--queue-size", type=int, default=None)
+    pre.add_argument("--lr", type=float, default=0.03)
+    pre.add_argument("--crop", type=int, default=64)
+    pre.add_argument("--devices", default=None, help="number of devices (default: choose)")
+    pre.add_argument("--num-nodes", type=int, default=1)
+    pre.add_argument("--num-workers", type=int, default=0)
+    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
+    pre.add_argument("--no-progress", action="store_true")
+
+    enc = sub.add_parser("encode", help="representations of a cutout catalogue")
+    enc.add_argument("--model", required=True, help="encoder.pt, or the folder holding it")
+    enc.add_argument("--data", required=True, help="cutouts.h5")
+    enc.add_argument("--out", required=True, help="output .npy file, (N, D) float32")
+    enc.add_argument("--batch-size", type=int, default=256)
+    enc.add_argument("--device", default=None)
+    enc.add_argument("--no-progress", action="store_true")
     return p
+
+
+def _pretrain(args):
+    from ..cutouts import CutoutCatalog
+    from ..ssl import ContrastiveEncoder
+
+    cat = CutoutCatalog.read(args.data)
+    devices = None if args.devices is None else int(args.devices)
+    enc = ContrastiveEncoder(arch=args.arch, in_chans=len(cat.bands), bands=cat.bands,
+                             queue_size=args.queue_size, lr=args.lr, crop=args.crop)
+    os.makedirs(args.out, exist_ok=True)
+    enc.fit(cat, epochs=args.epochs, batch_size=args.batch_size, devices=devices,
+            num_nodes=args.num_nodes, num_workers=args.num_workers, seed=args.seed,
+            checkpoint_dir=os.path.join(args.out, "checkpoints"), resume=args.resume,
+            progress=not args.no_progress)
+    path = os.path.join(args.out, "encoder.pt")
+    enc.save(path)
+    loss = enc.history.get("train_loss")
+    print(f"trained {enc!r} on {int(cat.good.sum())} images"
+          + (f", final loss {loss:.3f}" if loss is not None else ""))
+    print(f"encoder written to {path}")
+    return 0
+
+
+def _encode(args):
+    import numpy as np
+
+    from ..cutouts import CutoutCatalog
+    from ..ssl import ContrastiveEncoder
+
+    model = os.path.join(args.model, "encoder.pt") if os.path.isdir(args.model) else args.model
+    enc = ContrastiveEncoder.load(model)
+    reps = enc.encode(CutoutCatalog.read(args.data), batch_size=args.batch_size,
+                      device=args.device, progress=not args.no_progress)
+    np.save(args.out, reps)
+    print(f"{reps.shape[0]} representations of dimension {reps.shape[1]} written to "
+          f"{args.out}")
+    return 0
 
 
 def _summary(cat):
@@ -112,9 +176,9 @@ def main(argv=None):
     """Entry point of the ``galssl`` command."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            return _demo(args)
-        return _cutouts(args)
-    except (OSError, ValueError, TypeError) as exc:
+        commands = {"demo": _demo, "cutouts": _cutouts, "pretrain": _pretrain,
+                    "encode": _encode}
+        return commands[args.command](args)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
         print(f"galssl {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,15 @@ __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT"]
 CHECKPOINT_FORMAT = 1
 
 
+def cpu_supports_bf16():
+    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where bf16
+    autocast roughly doubles training speed; elsewhere it would be emulated and slow."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # older torch: no query, no bf16 default
+        return False
+
+
 def _resolve_device(device):
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -139,7 +148,9 @@ class ContrastiveEncoder:
             (per epoch), augmentations and shuffle-BN (per step), so that a run is
             reproducible and a resumed run equals an uninterrupted one.
         precision : str, optional
-            Lightning precision; default mixed bf16/fp16 on CUDA, fp32 on CPU.
+            Lightning precision. Default: mixed precision (bf16, else fp16) on CUDA; on a
+            CPU, bf16 autocast where the CPU has native bfloat16 (AVX512-BF16/AMX: about
+            twice as fast), else fp32. Weights and optimiser state stay fp32.
         deterministic : bool, optional
             Ask torch for deterministic algorithms.
 
@@ -198,8 +209,10 @@ class ContrastiveEncoder:
 
         cuda = torch.cuda.is_available() and accelerator in (None, "gpu", "cuda", "auto")
         if precision is None:
-            precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") \
-                if cuda else "32-true"
+            if cuda:
+                precision = "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+            else:
+                precision = "bf16-mixed" if cpu_supports_bf16() else "32-true"
         n_dev = devices if devices is not None else ("auto" if cuda else 1)
         if strategy is None:
             many = (isinstance(n_dev, int) and n_dev > 1) or num_nodes > 1 or \
@@ -347,8 +360,8 @@ class _QuietLightning:
     def __enter__(self):
         import logging
 
-        self.loggers = [logging.getLogger(n) for n in ("lightning.pytorch",
-                                                        "lightning.fabric")]
+        self.loggers = [logging.getLogger(n)
+                        for n in ("lightning.pytorch", "lightning.fabric")]
         self.levels = [lg.level for lg in self.loggers]
         if self.active:
             for lg in self.loggers:

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from ..augment import default_pretraining_views, eval_transform
-from ..nn import MoCoQueue, ProjectionHead, create_backbone, info_nce, momentum_update
+from ..nn import (MoCoQueue, ProjectionHead, create_backbone, info_nce, momentum_update,
+                  set_batchnorm_splits)
 from ._data import CutoutDataset, collate_batch
 
 __all__ = ["MoCoModule"]
@@ -43,7 +44,10 @@ class MoCoModule(L.LightningModule):
         super().__init__()
         self.config = dict(config)
         c = self.config
-        self.backbone = create_backbone(c["arch"], c["in_chans"])
+        # batch-norm layers become SplitBatchNorm2d now, before any DDP wrapping; only their
+        # number of groups changes later (see _set_splits)
+        self.backbone = set_batchnorm_splits(create_backbone(c["arch"], c["in_chans"]),
+                                             c["bn_splits"])
         dim = self.backbone.num_features
         self.head = ProjectionHead(dim, dim, c["proj_dim"])
         self.backbone_k = copy.deepcopy(self.backbone)
@@ -85,16 +89,18 @@ class MoCoModule(L.LightningModule):
             return 1
         return self.config["bn_splits"]
 
-    def _encode_query(self, x):
+    def _set_splits(self):
+        """Batch-norm groups for this run: one per device under DDP, else ``bn_splits``."""
         splits = self._splits()
-        if splits == 1:
-            return self.head(self.backbone(x))
-        order = _interleave_order(len(x), splits).to(x.device)
-        chunks = [self.head(self.backbone(x[r::splits])) for r in range(splits)]
-        out = torch.empty((len(x), chunks[0].shape[1]), dtype=chunks[0].dtype,
-                          device=x.device)
-        out[order] = torch.cat(chunks)
-        return out
+        if getattr(self, "_bn_splits_set", None) != splits:
+            for net in (self.backbone, self.backbone_k):
+                set_batchnorm_splits(net, splits)
+            self._bn_splits_set = splits
+
+    def _encode_query(self, x):
+        # SplitBatchNorm2d normalises the interleaved groups x[r::splits] separately
+        self._set_splits()
+        return self.head(self.backbone(x))
 
     @torch.no_grad()
     def _encode_key(self, x, step):
@@ -110,31 +116,29 @@ class MoCoModule(L.LightningModule):
             k = torch.empty_like(k_all)
             k[perm] = k_all
             return k[rank * b:(rank + 1) * b]
+        self._set_splits()
         splits = self.config["bn_splits"]
         if splits == 1:
             return self.head_k(self.backbone_k(x))
-        order = _interleave_order(len(x), splits).to(x.device)
+        n = len(x)
+        c = n // splits
+        order = _interleave_order(n, splits).to(x.device)
         xs = x[order]  # the rank-major order of a DDP run with `splits` ranks
-        perm = torch.randperm(len(xs), generator=g).to(x.device)
-        c = len(xs) // splits
-        k_s = torch.cat([self.head_k(self.backbone_k(xs[perm[r * c:(r + 1) * c]]))
-                         for r in range(splits)])
-        k_xs = torch.empty_like(k_s)
-        k_xs[perm] = k_s
+        perm = torch.randperm(n, generator=g).to(x.device)
+        # shuffled group r = xs[perm[r*c:(r+1)*c]], laid out at the interleaved positions
+        # r::splits that SplitBatchNorm2d normalises together
+        groups = perm.view(splits, c).T.reshape(-1)
+        k_laid = self.head_k(self.backbone_k(xs[groups]))
+        k_xs = torch.empty_like(k_laid)
+        k_xs[groups] = k_laid
         k = torch.empty_like(k_xs)
         k[order] = k_xs
         return k
 
-    def training_step(self, batch, batch_idx):
-        x, ebv = batch
+    def moco_loss(self, v1, v2, step):
+        """InfoNCE of one step on two views; updates the momentum encoder and the queue."""
         c = self.config
-        step = self.global_step
-        g = torch.Generator().manual_seed(_seed(c["seed"], step, self.global_rank))
-        if c["augment"]:
-            v1, v2 = self.views(x, ebv=ebv, generator=g)
-        else:
-            v1 = v2 = self.views(x, ebv=ebv)
-        if self.device.type == "cpu" and c["channels_last"]:
+        if c["channels_last"]:
             v1 = v1.contiguous(memory_format=torch.channels_last)
             v2 = v2.contiguous(memory_format=torch.channels_last)
         q = self._encode_query(v1)
@@ -145,6 +149,18 @@ class MoCoModule(L.LightningModule):
         loss, logits = info_nce(q, k, self.queue.queue.clone(), c["temperature"])
         keys = self.all_gather(k).reshape(-1, k.shape[1]) if self._world() > 1 else k
         self.queue.enqueue(keys)
+        return loss, logits
+
+    def training_step(self, batch, batch_idx):
+        x, ebv = batch
+        c = self.config
+        step = self.global_step
+        g = torch.Generator().manual_seed(_seed(c["seed"], step, self.global_rank))
+        if c["augment"]:
+            v1, v2 = self.views(x, ebv=ebv, generator=g)
+        else:
+            v1 = v2 = self.views(x, ebv=ebv)
+        loss, logits = self.moco_loss(v1, v2, step)
         acc = (logits.argmax(dim=1) == 0).float().mean()
         self.loss_history.append(float(loss.detach()))
         self.log("train_loss", loss, prog_bar=True, sync_dist=self._world() > 1)

@@ -43,3 +43,29 @@ def test_cutouts_detect_and_bad_frames(tmp_path, capsys):
     assert main(["cutouts", str(tmp_path / "missing.fits"), "--out", str(out)]) == 2
     assert "missing.fits" in capsys.readouterr().err
     assert len(frames) == 5
+
+
+def test_pretrain_then_encode(tmp_path, capsys):
+    from astropy.table import QTable
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(0, 0.02, (40, 5, 48, 48)).astype(np.float32)
+    images[:, :, 20:28, 20:28] += rng.uniform(0.1, 1, (40, 5, 1, 1)).astype(np.float32)
+    table = QTable({"ra": np.zeros(40), "dec": np.zeros(40), "flags": np.zeros(40, int),
+                    "ebv": np.full(40, 0.02)})
+    CutoutCatalog(table, images).write(tmp_path / "c.h5", progress=False)
+    out = tmp_path / "run"
+    assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(out), "--epochs",
+                 "1", "--batch-size", "8", "--queue-size", "16", "--crop", "32",
+                 "--no-progress"]) == 0
+    assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(out), "--epochs",
+                 "2", "--batch-size", "8", "--queue-size", "16", "--crop", "32", "--resume",
+                 "--no-progress"]) == 0
+    assert main(["encode", "--model", str(out), "--data", str(tmp_path / "c.h5"), "--out",
+                 str(tmp_path / "reps.npy"), "--no-progress"]) == 0
+    reps = np.load(tmp_path / "reps.npy")
+    assert reps.shape == (40, 256) and np.isfinite(reps).all()
+    assert "written to" in capsys.readouterr().out
+    assert main(["encode", "--model", str(tmp_path / "none.pt"), "--data",
+                 str(tmp_path / "c.h5"), "--out", str(tmp_path / "r.npy")]) == 2

@@ -1,0 +1,241 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""MoCo v2 training throughput of galssl against a MoCo v2 built from lightly's blocks.
+
+What is measured
+----------------
+For each encoder architecture, a training step (query forward + backward, momentum update,
+momentum-encoder forward, InfoNCE against the queue, enqueue, SGD step) on the same two
+batches of augmented 64x64 5-band views, batch 64:
+
+* galssl: ``MoCoModule.moco_loss`` (the step ``ContrastiveEncoder.fit`` runs, with its
+  shuffle-BN emulation, ``bn_splits=2``) plus the SGD step;
+* the peer: lightly's ``MoCoProjectionHead``, ``update_momentum`` and ``NTXentLoss`` with a
+  memory bank of the same size, on the same backbone.
+
+Both are timed in the same run (median of ``--repeats`` steps after warm-up). The achieved
+GFLOP/s of the galssl step (FLOPs counted by ``torch.utils.flop_counter``) is compared with
+this machine's fp32 matrix-multiplication peak, measured in the same run. Variants tried:
+``channels_last`` memory format (kept if faster). On a CUDA device the step also runs in
+bf16 autocast.
+
+Run::
+
+    python benchmarks/bench_pretrain.py [--archs resnet10-small resnet18] [--batch 64]
+"""
+
+import argparse
+import copy
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+
+def timed(fn, repeats, sync=None, warmup=2):
+    for _ in range(warmup):
+        fn()
+    if sync:
+        sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def timed_round_robin(fns, repeats, warmup=2):
+    """Median time of each function, timed in alternation (fair under a varying load)."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def matmul_peak(device, n=2048, repeats=5):
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    t = timed(lambda: a @ b, repeats, sync)
+    return 2 * n**3 / t / 1e9
+
+
+def galssl_step_fn(arch, batch, queue, device, channels_last=False, autocast=False,
+                   bn_splits=2):
+    from galssl.augment import default_pretraining_views  # noqa: F401 (module import check)
+    from galssl.ssl._module import MoCoModule
+
+    config = dict(arch=arch, in_chans=5, bands="ugriz", queue_size=queue, momentum=0.999,
+                  temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128, crop=64,
+                  jitter=7, ebv_max=0.5, psf=False, noise_scale=[1.0, 3.0], bn_splits=bn_splits,
+                  augment=True, channels_last=channels_last, seed=0, batch_size=batch,
+                  num_workers=0)
+    m = MoCoModule(config, [0.02] * 5).to(device)
+    if channels_last:
+        m = m.to(memory_format=torch.channels_last)
+    params = list(m.backbone.parameters()) + list(m.head.parameters())
+    opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
+    state = {"step": 0}
+
+    def step(v1, v2):
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=autocast):
+            loss, _ = m.moco_loss(v1, v2, state["step"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        return loss
+    return step
+
+
+def lightly_step_fn(arch, batch, queue, device, channels_last=False):
+    from lightly.loss import NTXentLoss
+    from lightly.models.modules import MoCoProjectionHead
+    from lightly.models.utils import deactivate_requires_grad, update_momentum
+
+    from galssl.nn import create_backbone
+
+    backbone = create_backbone(arch).to(device)
+    dim = backbone.num_features
+    head = MoCoProjectionHead(dim, dim, 128).to(device)
+    backbone_k, head_k = copy.deepcopy(backbone), copy.deepcopy(head)
+    deactivate_requires_grad(backbone_k)
+    deactivate_requires_grad(head_k)
+    if channels_last:
+        for net in (backbone, backbone_k):
+            net.to(memory_format=torch.channels_last)
+    criterion = NTXentLoss(temperature=0.1, memory_bank_size=(queue, 128))
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
+
+    def step(v1, v2):
+        if channels_last:
+            v1 = v1.contiguous(memory_format=torch.channels_last)
+            v2 = v2.contiguous(memory_format=torch.channels_last)
+        q = head(backbone(v1))
+        update_momentum(backbone, backbone_k, 0.999)
+        update_momentum(head, head_k, 0.999)
+        with torch.no_grad():
+            k = head_k(backbone_k(v2))
+        loss = criterion(q, k)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def count_flops(step, v1, v2):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step(v1, v2)
+    return counter.get_total_flops()
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--archs", nargs="+", default=["resnet10-small", "resnet18"])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--queue", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--data", default=os.path.join(here, "..", "..", "shared", "data"))
+    parser.add_argument("--gpu-archs", nargs="+",
+                        default=["resnet10-small", "resnet18", "resnet50-paper"])
+    parser.add_argument("--skip-cpu", action="store_true", help="only the GPU part")
+    parser.add_argument("--gpu-batch", type=int, default=256)
+    args = parser.parse_args()
+
+    print("galssl pretraining benchmark")
+    print(f"platform: {platform.platform()}, {os.cpu_count()} CPU cores, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads")
+    from galssl.augment import default_pretraining_views
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(args.batch, 5, 107, 107, generator=g) * 0.1
+    views = default_pretraining_views([0.02] * 5, seed=0)
+    v1, v2 = views(images, ebv=torch.full((args.batch,), 0.03))
+    from galssl.ssl._encoder import cpu_supports_bf16
+
+    bf16 = cpu_supports_bf16()
+    peak = matmul_peak("cpu")
+    print(f"native bf16 on this CPU: {bf16}")
+    rows = []
+    for arch in ([] if args.skip_cpu else args.archs):
+        # variants: memory format and (where the CPU has native bf16) bf16 autocast; the
+        # fastest is kept, as ContrastiveEncoder.fit's default precision does
+        variants = [(cl, ac) for cl in (False, True) for ac in ((False, True) if bf16
+                                                                else (False,))]
+        steps = [galssl_step_fn(arch, args.batch, args.queue, "cpu", channels_last=cl,
+                                autocast=ac) for cl, ac in variants]
+        times = timed_round_robin([lambda s=s: s(v1, v2) for s in steps],
+                                  max(3, args.repeats // 2))
+        best = int(np.argmin(times))
+        (cl, ac), step = variants[best], steps[best]
+        fp32 = [i for i, v in enumerate(variants) if not v[1]]
+        fp32_step = steps[min(fp32, key=lambda i: times[i])]
+        flops = count_flops(step, v1, v2)
+        one = galssl_step_fn(arch, args.batch, args.queue, "cpu", channels_last=cl,
+                             autocast=ac, bn_splits=1)
+        peer = lightly_step_fn(arch, args.batch, args.queue, "cpu", channels_last=cl)
+        t_g, t_1, t_f, t_l = timed_round_robin(
+            [lambda: step(v1, v2), lambda: one(v1, v2), lambda: fp32_step(v1, v2),
+             lambda: peer(v1, v2)], args.repeats)
+        peak = max(peak, matmul_peak("cpu"))
+        rows.append((arch, args.batch / t_g, args.batch / t_1, args.batch / t_f,
+                     args.batch / t_l, t_l / t_g, t_l / t_f, flops / t_g / 1e9, flops / t_g,
+                     "bf16" if ac else "fp32", "CL" if cl else "NCHW"))
+    print(f"fp32 matmul peak (best of the run): {peak:.1f} GFLOP/s")
+    hdr = ("arch", "galssl", "1 BN grp", "galssl fp32", "lightly", "ratio", "fp32 ratio",
+           "GFLOP/s", "of peak", "kept")
+    line = "=" * 112
+    print(line)
+    print("{:<15} {:>8} {:>9} {:>12} {:>8} {:>7} {:>11} {:>8} {:>8} {:>10}".format(*hdr))
+    for r in rows:
+        print(f"{r[0]:<15} {r[1]:>8.1f} {r[2]:>9.1f} {r[3]:>12.1f} {r[4]:>8.1f} "
+              f"{r[5]:>6.2f}x {r[6]:>10.2f}x {r[7]:>8.1f} {100 * r[8] / 1e9 / peak:>7.1f}% "
+              f"{r[9] + ' ' + r[10]:>10}")
+    print(line)
+    print("images/s at batch", args.batch, "; galssl = ContrastiveEncoder's step with its "
+          "one-device shuffle-BN (bn_splits=2), '1 BN grp' = the same without it, 'galssl "
+          "fp32' = the best fp32 variant; lightly peer in fp32")
+    print("targets: ratio >= 1.0x lightly; >= 35 % of the fp32 matmul peak")
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name()
+        gpeak = matmul_peak("cuda", n=8192)
+        print(f"\nGPU: {name}, fp32 matmul peak {gpeak / 1e3:.1f} TFLOP/s (TF32 off: "
+              f"{not torch.backends.cuda.matmul.allow_tf32})")
+        gi = torch.rand(args.gpu_batch, 5, 107, 107, device="cuda") * 0.1
+        w1, w2 = views(gi, ebv=torch.full((args.gpu_batch,), 0.03, device="cuda"))
+        sync = torch.cuda.synchronize
+        for arch in args.gpu_archs:
+            for ac in (False, True):
+                step = galssl_step_fn(arch, args.gpu_batch, args.queue, "cuda",
+                                      channels_last=True, autocast=ac)
+                t = timed(lambda: step(w1, w2), args.repeats, sync, warmup=3)
+                try:
+                    peer = lightly_step_fn(arch, args.gpu_batch, args.queue, "cuda",
+                                           channels_last=True)
+                    t_l = timed(lambda: peer(w1, w2), args.repeats, sync, warmup=3)
+                    peer_txt = f"lightly (fp32) {args.gpu_batch / t_l:8.0f} img/s"
+                except ImportError as exc:
+                    peer_txt = f"lightly not available ({exc})"
+                mode = "bf16 autocast" if ac else "fp32"
+                print(f"{arch:<16} batch {args.gpu_batch} {mode:>13}: galssl "
+                      f"{args.gpu_batch / t:8.0f} img/s, {peer_txt}")
+
+
+if __name__ == "__main__":
+    main()
