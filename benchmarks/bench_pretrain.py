@@ -221,20 +221,27 @@ def main():
         w1, w2 = views(gi, ebv=torch.full((args.gpu_batch,), 0.03, device="cuda"))
         sync = torch.cuda.synchronize
         for arch in args.gpu_archs:
-            for ac in (False, True):
-                step = galssl_step_fn(arch, args.gpu_batch, args.queue, "cuda",
-                                      channels_last=True, autocast=ac)
-                t = timed(lambda: step(w1, w2), args.repeats, sync, warmup=3)
+            peers = {}
+            for cl in (False, True):
                 try:
                     peer = lightly_step_fn(arch, args.gpu_batch, args.queue, "cuda",
-                                           channels_last=True)
-                    t_l = timed(lambda: peer(w1, w2), args.repeats, sync, warmup=3)
-                    peer_txt = f"lightly (fp32) {args.gpu_batch / t_l:8.0f} img/s"
+                                           channels_last=cl)
+                    peers[cl] = args.gpu_batch / timed(lambda: peer(w1, w2), args.repeats,
+                                                       sync, warmup=3)
                 except ImportError as exc:
-                    peer_txt = f"lightly not available ({exc})"
-                mode = "bf16 autocast" if ac else "fp32"
-                print(f"{arch:<16} batch {args.gpu_batch} {mode:>13}: galssl "
-                      f"{args.gpu_batch / t:8.0f} img/s, {peer_txt}")
+                    print(f"lightly not available: {exc}")
+            for cl in (False, True):
+                for ac in (False, True):
+                    for splits in (2, 1):
+                        step = galssl_step_fn(arch, args.gpu_batch, args.queue, "cuda",
+                                              channels_last=cl, autocast=ac, bn_splits=splits)
+                        t = timed(lambda: step(w1, w2), args.repeats, sync, warmup=3)
+                        mode = f"{'CL' if cl else 'NCHW'} {'bf16' if ac else 'fp32'} " \
+                            f"bn_splits={splits}"
+                        peer_txt = f"lightly fp32 {'CL' if cl else 'NCHW'} " \
+                            f"{peers[cl]:8.0f} img/s" if cl in peers else ""
+                        print(f"{arch:<15} batch {args.gpu_batch} {mode:>22}: galssl "
+                              f"{args.gpu_batch / t:8.0f} img/s   {peer_txt}")
 
 
 if __name__ == "__main__":

@@ -122,12 +122,10 @@ class MoCoQueue(nn.Module):
         n = keys.shape[0]
         if n > self.size:
             raise ValueError(f"cannot enqueue {n} keys into a queue of {self.size}")
-        p = int(self.ptr)
-        first = min(n, self.size - p)
-        self.queue[p:p + first] = keys[:first]
-        if first < n:
-            self.queue[:n - first] = keys[first:]
-        self.ptr.fill_((p + n) % self.size)
+        # positions computed on the queue's device: no host synchronisation on a GPU
+        idx = (self.ptr + torch.arange(n, device=self.ptr.device)) % self.size
+        self.queue.index_copy_(0, idx, keys)
+        self.ptr.copy_((self.ptr + n) % self.size)
 
 
 def default_queue_size(n_train, global_batch, fraction=0.05):

@@ -123,7 +123,7 @@ class ContrastiveEncoder:
     def fit(self, catalog, *, epochs=1, batch_size=256, devices=None, accelerator=None,
             num_nodes=1, strategy=None, checkpoint_dir=None, resume=False, seed=0,
             num_workers=0, precision=None, deterministic=False, max_steps=-1,
-            callbacks=None, progress=True):
+            callbacks=None, log_every_n_steps=10, progress=True):
         """Pretrain with MoCo v2 on the complete cutouts of ``catalog``.
 
         Parameters
@@ -153,6 +153,9 @@ class ContrastiveEncoder:
             twice as fast), else fp32. Weights and optimiser state stay fp32.
         deterministic : bool, optional
             Ask torch for deterministic algorithms.
+        log_every_n_steps : int, optional
+            Interval of the CSV log (``checkpoint_dir/logs``); the per-step losses are
+            always kept in ``history["loss"]``.
 
         Returns
         -------
@@ -239,7 +242,7 @@ class ContrastiveEncoder:
                 callbacks=cbs, logger=logger, enable_progress_bar=progress,
                 enable_model_summary=False, enable_checkpointing=checkpoint_dir is not None,
                 deterministic=deterministic, use_distributed_sampler=False,
-                default_root_dir=checkpoint_dir, log_every_n_steps=1)
+                default_root_dir=checkpoint_dir, log_every_n_steps=log_every_n_steps)
             trainer.fit(module, ckpt_path=ckpt)
         module._data = None
         self._trained = True
@@ -247,7 +250,7 @@ class ContrastiveEncoder:
         self.backbone = self.module.backbone
         self.config = {k: config[k] for k in self.config}
         self.config["queue_size"] = config["queue_size"]
-        self.history = {"loss": list(module.loss_history),
+        self.history = {"loss": [float(v) for v in module.loss_history],
                         **{k: float(v) for k, v in trainer.callback_metrics.items()}}
         return self
 

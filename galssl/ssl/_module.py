@@ -24,10 +24,18 @@ def _seed(*parts):
     return h
 
 
-def _interleave_order(n, splits):
-    """Positions of rows 0..n-1 after ``cat([x[r::splits] for r in range(splits)])``."""
-    idx = torch.arange(n)
-    return torch.cat([idx[r::splits] for r in range(splits)])
+class _RankMajorBatchSampler(torch.utils.data.BatchSampler):
+    """Batches reordered as ``cat([b[r::k] for r in range(k)])``: the batch that ``k``
+    DDP ranks would see together (rank r gets every k-th index of the epoch's order),
+    laid out rank after rank, so that batch-norm group r is virtual rank r."""
+
+    def __init__(self, sampler, batch_size, splits):
+        super().__init__(sampler, batch_size, drop_last=True)
+        self.splits = splits
+
+    def __iter__(self):
+        for batch in super().__iter__():
+            yield [i for r in range(self.splits) for i in batch[r::self.splits]]
 
 
 class MoCoModule(L.LightningModule):
@@ -35,9 +43,10 @@ class MoCoModule(L.LightningModule):
 
     Batch-norm statistics never mix a positive pair: across devices the key batch is
     shuffled between ranks before the momentum encoder (shuffle-BN, He et al. 2020); on one
-    device this is emulated by computing batch-norm statistics over ``bn_splits`` interleaved
-    groups of the batch, the keys' groups drawn after a shuffle. Keys of all ranks are
-    gathered before they enter the queue.
+    device this is emulated: the batch is laid out as ``bn_splits`` virtual ranks, batch-norm
+    statistics are computed per group (`galssl.nn.SplitBatchNorm2d`), and the keys are
+    shuffled across the groups before the momentum encoder, exactly as across ranks. Keys of
+    all ranks are gathered before they enter the queue.
     """
 
     def __init__(self, config, noise_mad, data=None):
@@ -73,8 +82,11 @@ class MoCoModule(L.LightningModule):
             range(len(rows)), num_replicas=world, rank=rank, shuffle=True, seed=c["seed"],
             drop_last=True)
         # Lightning calls sampler.set_epoch through the batch sampler every epoch
-        batch_sampler = torch.utils.data.BatchSampler(sampler, c["batch_size"] // world,
-                                                      drop_last=True)
+        if world == 1 and c["bn_splits"] > 1:
+            batch_sampler = _RankMajorBatchSampler(sampler, c["batch_size"], c["bn_splits"])
+        else:
+            batch_sampler = torch.utils.data.BatchSampler(sampler, c["batch_size"] // world,
+                                                          drop_last=True)
         return torch.utils.data.DataLoader(
             CutoutDataset(images, ebv, rows), batch_sampler=batch_sampler,
             collate_fn=collate_batch, num_workers=c["num_workers"],
@@ -98,7 +110,7 @@ class MoCoModule(L.LightningModule):
             self._bn_splits_set = splits
 
     def _encode_query(self, x):
-        # SplitBatchNorm2d normalises the interleaved groups x[r::splits] separately
+        # SplitBatchNorm2d normalises each of the bn_splits consecutive groups separately
         self._set_splits()
         return self.head(self.backbone(x))
 
@@ -120,19 +132,12 @@ class MoCoModule(L.LightningModule):
         splits = self.config["bn_splits"]
         if splits == 1:
             return self.head_k(self.backbone_k(x))
-        n = len(x)
-        c = n // splits
-        order = _interleave_order(n, splits).to(x.device)
-        xs = x[order]  # the rank-major order of a DDP run with `splits` ranks
-        perm = torch.randperm(n, generator=g).to(x.device)
-        # shuffled group r = xs[perm[r*c:(r+1)*c]], laid out at the interleaved positions
-        # r::splits that SplitBatchNorm2d normalises together
-        groups = perm.view(splits, c).T.reshape(-1)
-        k_laid = self.head_k(self.backbone_k(xs[groups]))
-        k_xs = torch.empty_like(k_laid)
-        k_xs[groups] = k_laid
-        k = torch.empty_like(k_xs)
-        k[order] = k_xs
+        # the batch is rank-major (see _RankMajorBatchSampler): shuffled group r is
+        # x[perm[r*c:(r+1)*c]], the keys DDP rank r would encode
+        perm = torch.randperm(len(x), generator=g).to(x.device)
+        k_shuffled = self.head_k(self.backbone_k(x[perm]))
+        k = torch.empty_like(k_shuffled)
+        k[perm] = k_shuffled
         return k
 
     def moco_loss(self, v1, v2, step):
@@ -162,7 +167,7 @@ class MoCoModule(L.LightningModule):
             v1 = v2 = self.views(x, ebv=ebv)
         loss, logits = self.moco_loss(v1, v2, step)
         acc = (logits.argmax(dim=1) == 0).float().mean()
-        self.loss_history.append(float(loss.detach()))
+        self.loss_history.append(loss.detach())  # a tensor: no host sync per step
         self.log("train_loss", loss, prog_bar=True, sync_dist=self._world() > 1)
         self.log("train_acc", acc, prog_bar=True, sync_dist=self._world() > 1)
         self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"])

@@ -149,7 +149,8 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path, monkeypatch):
     cat = _toy_catalog(n=64)
     cfg = dict(SMALL, augment=False, bn_splits=2)
     # fp32: bf16 rounding would differ between the two ways of grouping the batch
-    kw = dict(epochs=1, batch_size=16, seed=3, progress=False, precision="32-true")
+    kw = dict(epochs=1, batch_size=16, seed=3, progress=False, precision="32-true",
+              log_every_n_steps=1)
     one = ContrastiveEncoder(**cfg).fit(cat, checkpoint_dir=tmp_path / "one", **kw)
     two = ContrastiveEncoder(**cfg).fit(cat, checkpoint_dir=tmp_path / "two", devices=2,
                                         accelerator="cpu", strategy="ddp_spawn", **kw)
