@@ -14,8 +14,8 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
     In training the batch is cut into ``num_splits`` equal consecutive groups, each
     normalised with its own statistics, as if each group ran on its own device (the groups
     are views, so the memory format is kept and each group uses the fast kernel). Running
-    statistics are the average over groups; in evaluation it is a plain BatchNorm2d with
-    the same parameters and state-dict keys.
+    statistics follow the first group, as DDP keeps those of rank 0; in evaluation it is a
+    plain BatchNorm2d with the same parameters and state-dict keys.
 
     Examples
     --------
@@ -41,16 +41,14 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
             raise ValueError(f"a batch of {x.shape[0]} cannot be split into {k} batch-norm "
                              "groups")
         momentum = 0.1 if self.momentum is None else self.momentum
-        means = [self.running_mean.clone() for _ in range(k)]
-        variances = [self.running_var.clone() for _ in range(k)]
-        out = torch.cat([F.batch_norm(chunk, m, v, self.weight, self.bias, True, momentum,
-                                      self.eps)
-                         for chunk, m, v in zip(x.chunk(k), means, variances)])
-        with torch.no_grad():
-            self.running_mean.copy_(torch.stack(means).mean(dim=0))
-            self.running_var.copy_(torch.stack(variances).mean(dim=0))
-            self.num_batches_tracked.add_(1)
-        return out
+        chunks = x.chunk(k)
+        # running statistics follow the first group, as DDP keeps those of rank 0
+        out = [F.batch_norm(chunks[0], self.running_mean, self.running_var, self.weight,
+                            self.bias, True, momentum, self.eps)]
+        out += [F.batch_norm(chunk, None, None, self.weight, self.bias, True, 0.0, self.eps)
+                for chunk in chunks[1:]]
+        self.num_batches_tracked.add_(1)
+        return torch.cat(out)
 
     def extra_repr(self):
         return super().extra_repr() + f", num_splits={self.num_splits}"
