@@ -44,7 +44,7 @@ class BandTransform(torch.nn.Module):
     """Base class: a transform of (B, C, H, W) or (C, H, W) images whose channels are bands.
 
     Subclasses implement ``draw(images, ebv, generator)``, which draws every per-object random
-    parameter in one vectorised call (with `_uniform`/`_normal`) and returns them as a dict,
+    parameter in one vectorised call and returns them as a dict,
     and ``apply(images, params)`` on a (B, C, H, W) batch. Parameters are drawn on the CPU
     from ``generator`` (or the transform's own, seeded from ``seed``, or torch's global
     generator) and moved to the images' device, so a seed gives the same parameters on any
@@ -58,6 +58,7 @@ class BandTransform(torch.nn.Module):
 
     @property
     def n_bands(self):
+        """Number of channels (bands) the transform expects."""
         return len(self.bands)
 
     def forward(self, images, *, ebv=None, generator=None):

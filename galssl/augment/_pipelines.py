@@ -18,7 +18,13 @@ class TwoViews(torch.nn.Module):
     """Two independent random views of every image, for contrastive (MoCo) pretraining.
 
     Calling it returns ``(view_1, view_2)``; both come from the same transform with
-    independent random parameters.
+    independent random parameters, drawn in order from one generator (so a seed fixes both);
+    on a CPU with several threads the two views are computed side by side.
+
+    Parameters
+    ----------
+    transform : `Compose` or callable
+    seed : int or `torch.Generator`, optional
     """
 
     def __init__(self, transform, *, seed=None):
@@ -27,6 +33,7 @@ class TwoViews(torch.nn.Module):
         self.generator = make_generator(seed)
 
     def forward(self, images, *, ebv=None, generator=None):
+        """Two views of ``images`` (B, C, H, W); ``ebv`` per object for the extinction step."""
         g = generator if generator is not None else self.generator
         t = self.transform
         if not (isinstance(t, Compose) and t.fusable):
@@ -69,8 +76,19 @@ def default_pretraining_views(noise_mad, *, bands="ugriz", ebv_max=0.5, out=64, 
     ----------
     noise_mad : array-like
         Per-band noise level in nanomaggies (`estimate_noise_mad` over the training set).
-    bands, ebv_max, out, jitter, noise_scale, psf, psf_sigma, pixel_scale : optional
-    seed : int, optional
+    bands : str, optional
+        Band of each channel.
+    ebv_max : float, optional
+        Upper end of the random E(B-V) (0.5).
+    out, jitter : int, optional
+        Crop size (64) and largest shift (7 pixels).
+    noise_scale : (float, float), optional
+        Range of the noise multiplier (1, 3).
+    psf : bool, optional
+        Add `PSFAugment` after the extinction step (off, as in the paper).
+    psf_sigma, pixel_scale : float, optional
+        Parameters of `PSFAugment`.
+    seed : int or `torch.Generator`, optional
         Seed of the views' random generator (None: torch's global generator).
 
     Returns

@@ -46,10 +46,13 @@ class ExtinctionAugment(BandTransform):
     coefficients : {"SF11", "SFD98"}, optional
         Extinction coefficient set (see `galssl.dust.extinction_coefficients`).
     r_v : float, optional
+        Total-to-selective extinction ratio of the coefficient set (3.1).
     deredden : bool, optional
         Remove each object's own reddening first (needs ``ebv`` at call time).
     bands : str, optional
+        Band of each channel (default ``"ugriz"``).
     seed : int or `torch.Generator`, optional
+        Seed of the transform's own random generator, used when a call passes none.
 
     Examples
     --------
@@ -113,6 +116,19 @@ class PSFAugment(BandTransform):
     Schlafly & Finkbeiner 2011), converted to pixels of ``pixel_scale``. The kernels of all
     objects and bands are applied in one grouped convolution. Hayat et al. (2021) found this
     augmentation to hurt, so it is off in `default_pretraining_views`.
+
+    Parameters
+    ----------
+    sigma : float, optional
+        Scale of the half-normal r-band extra seeing, arcsec (0.13").
+    pixel_scale : float, optional
+        Arcsec per pixel of the images (0.396").
+    exponent : float, optional
+        Wavelength dependence of the seeing, sigma proportional to lambda**exponent.
+    bands : str, optional
+        Band of each channel.
+    seed : int or `torch.Generator`, optional
+        Seed of the transform's own random generator.
 
     Examples
     --------
@@ -207,6 +223,13 @@ def rotate_crop(images, angles, out=None, shifts=None):
 class RandomRotate(BandTransform):
     """Rotation by an angle ~ U(0, 2 pi) per object, bilinear (flux-preserving to < 1 %).
 
+    Parameters
+    ----------
+    bands : str, optional
+        Band of each channel.
+    seed : int or `torch.Generator`, optional
+        Seed of the transform's own random generator.
+
     Examples
     --------
     >>> import torch
@@ -262,6 +285,17 @@ def crop(images, out, shifts=None):
 class JitterCrop(BandTransform):
     """Random integer shift ~ U{-jitter, ..., jitter} per axis and object, then centre crop.
 
+    Parameters
+    ----------
+    out : int, optional
+        Side of the output in pixels (64).
+    jitter : int, optional
+        Largest shift in pixels along each axis (7).
+    bands : str, optional
+        Band of each channel.
+    seed : int or `torch.Generator`, optional
+        Seed of the transform's own random generator.
+
     Examples
     --------
     >>> import torch
@@ -298,7 +332,15 @@ class JitterCrop(BandTransform):
 
 
 class CenterCrop(JitterCrop):
-    """Central ``out`` x ``out`` crop (a `JitterCrop` without jitter)."""
+    """Central ``out`` x ``out`` crop (a `JitterCrop` without jitter).
+
+    Parameters
+    ----------
+    out : int, optional
+        Side of the output in pixels.
+    bands : str, optional
+        Band of each channel.
+    """
 
     def __init__(self, out=64, *, bands="ugriz"):
         super().__init__(out=out, jitter=0, bands=bands)
@@ -316,6 +358,10 @@ class GaussianNoise(BandTransform):
         Per-band noise level (nanomaggies), e.g. from `estimate_noise_mad`.
     scale : (float, float), optional
         Range of the per-object multiplier s (Hayat et al. 2021: U(1, 3)).
+    bands : str, optional
+        Band of each channel.
+    seed : int or `torch.Generator`, optional
+        Seed of the transform's own random generator.
 
     Examples
     --------
@@ -411,7 +457,11 @@ def _randn(like, seeds):
 class Compose(torch.nn.Module):
     """Apply transforms in order, handing each the objects' ``ebv`` and the generator.
 
-    ``seed`` gives the composition a generator of its own, used when none is passed.
+    Parameters
+    ----------
+    transforms : list of `BandTransform` (or callables taking ``ebv=`` and ``generator=``)
+    seed : int or `torch.Generator`, optional
+        A generator of the composition's own, used when a call passes none.
 
     Examples
     --------
@@ -428,6 +478,7 @@ class Compose(torch.nn.Module):
         self.generator = make_generator(seed)
 
     def forward(self, images, *, ebv=None, generator=None):
+        """Transform (B, C, H, W) or (C, H, W) ``images``; ``ebv`` per object, where used."""
         g = generator if generator is not None else self.generator
         if not self.fusable:
             for t in self.transforms:
