@@ -201,7 +201,16 @@ class CutoutCatalog:
         pixel_scale = _check_pixel_scale(pixel_scale)
         if missing_band not in ("raise", "flag"):
             raise ValueError(f"missing_band must be 'raise' or 'flag', got {missing_band!r}")
-        fields = group_fields(find_frames(frames))
+        return cls._from_fields(positions, group_fields(find_frames(frames)), bands=bands,
+                                size=size, pixel_scale=pixel_scale, missing_band=missing_band,
+                                order=order, ebv_source=ebv_source, out=out,
+                                overwrite=overwrite, progress=progress)
+
+    @classmethod
+    def _from_fields(cls, positions, fields, *, bands, size, pixel_scale, missing_band,
+                     order, ebv_source, out, overwrite, progress, reader=read_frame_data):
+        """Cut validated ``positions`` out of grouped ``fields``; ``reader(frame)`` gives a
+        frame's pixels (`read_frame_data`, or modified copies held in memory)."""
         fields = {name: f for name, f in fields.items() if set(f.frames) & set(bands)}
         if not fields:
             raise ValueError(f"none of the frames is in the requested bands {''.join(bands)}")
@@ -258,8 +267,9 @@ class CutoutCatalog:
                     if frame is None:
                         flags[idx] |= int(CutoutFlag.MISSING_BAND)
                         continue
-                    partial = _cut_frame(frame, positions.ra[idx], positions.dec[idx], size,
-                                         pixel_scale, order, block[:, j], bar)
+                    partial = _cut_frame(frame, reader(frame), positions.ra[idx],
+                                         positions.dec[idx], size, pixel_scale, order,
+                                         block[:, j], bar)
                     flags[idx[partial]] |= int(CutoutFlag.PARTIAL)
                 sink.put(idx, block)
         nan_fraction = sink.nan_fraction
@@ -417,14 +427,14 @@ def _add_ebv(table, source):
     table["ebv_source"] = result["ebv_source"]
 
 
-def _cut_frame(frame, ra, dec, size, pixel_scale, order, out, bar):
-    """Resample one frame onto the cutout grid of each object; fills ``out`` in place.
+def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out, bar):
+    """Resample one frame's pixels ``data`` onto the cutout grid of each object; fills
+    ``out`` in place.
 
     Returns a boolean array: True where the cutout extends beyond the frame.
     """
     from reproject import reproject_interp
 
-    data = read_frame_data(frame)
     # resampling moves surface brightness; scale by the pixel areas to keep nanomaggies per
     # (output) pixel, so that fluxes are conserved at any pixel_scale
     frame_scale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
