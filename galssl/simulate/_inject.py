@@ -18,6 +18,20 @@ SDSS_GAIN = {1: (1.62, 3.32, 4.71, 5.165, 4.745), 2: (1.825, 3.855, 4.6, 6.565, 
              5: (1.47, 4.05, 4.725, 4.64, 3.48), 6: (2.17, 4.035, 4.895, 4.76, 4.69)}
 
 
+_FRAME_CACHE = {}
+
+
+def _frame_pixels(frame):
+    """A frame's pixels, decompressed once per process (the 5 frames of the field at hand
+    are kept: rounds of one field follow each other)."""
+    if frame.path not in _FRAME_CACHE:
+        if len(_FRAME_CACHE) >= 5:
+            _FRAME_CACHE.pop(next(iter(_FRAME_CACHE)))
+        data = read_frame_data(frame)
+        _FRAME_CACHE[frame.path] = data
+    return _FRAME_CACHE[frame.path]
+
+
 def _gain(frame):
     camcol, run = int(frame.header.get("CAMCOL", 3)), int(frame.header.get("RUN", 2000))
     g = SDSS_GAIN.get(camcol, SDSS_GAIN[3])["ugriz".index(frame.band)]
@@ -141,7 +155,7 @@ def _inject_round(task):
     (field, rows, flux, ebv_src, props, seed, size, bands, psf) = task
     rng = np.random.default_rng(seed)
     frame_r = field.frames["r"]
-    data = {b: read_frame_data(field.frames[b]) for b in bands}
+    data = {b: _frame_pixels(field.frames[b]) for b in bands}
     radii = np.clip(3 * props["r50_arcsec"] / 0.396, 6, size / 2)
     pos = _empty_sky_positions(data["r"], frame_r, field, len(rows), size, radii, rng,
                                min_sep=size)
@@ -170,6 +184,9 @@ def _inject_round(task):
             cx, cy = int(round(x[k])), int(round(y[k]))
             st = render_stamp(injected[k, j], {key: v[k] for key, v in props.items()},
                               psf[b] * 0.396, jac, (x[k] - cx, y[k] - cy), 2 * half + 1)
+            # the stamp (>= 6 disk half-light radii) holds the catalogue flux exactly: the
+            # little light drawn beyond its edge is folded back
+            st *= injected[k, j] / st.sum()
             # Poisson noise of the added light: electrons = flux / NMGY * gain
             electrons = np.clip(st, 0, None) / nmgy * gain
             st = st + (rng.poisson(electrons) - electrons) / gain * nmgy
@@ -253,7 +270,7 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
     psf = {}
     for name, field in fields.items():
         for b in band_list:
-            psf[(name, b)] = measure_psf(read_frame_data(field.frames[b]),
+            psf[(name, b)] = measure_psf(_frame_pixels(field.frames[b]),
                                          field.frames[b])["fwhm_pix"]
 
     # spread the rows over the fields, then in rounds of per_round
