@@ -24,7 +24,9 @@ def _parser():
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     cut = sub.add_parser("cutouts", help="cut multi-band cutouts out of frames into HDF5")
-    cut.add_argument("frames", nargs="+", help="frame files, glob patterns or directories")
+    cut.add_argument("frames", nargs="*", help="frame files, glob patterns or directories")
+    cut.add_argument("--frames", dest="frames_opt", nargs="+", default=[],
+                     help="frames, as an option (same as the positional arguments)")
     cut.add_argument("--out", required=True, help="output HDF5 file")
     src = cut.add_mutually_exclusive_group()
     src.add_argument("--detect", action="store_true",
@@ -39,6 +41,24 @@ def _parser():
     cut.add_argument("--missing-band", choices=("raise", "flag"), default="raise")
     cut.add_argument("--overwrite", action="store_true")
     cut.add_argument("--no-progress", action="store_true")
+
+    sim = sub.add_parser("simulate", help="inject catalogue galaxies into real frames (GalSim)")
+    sim.add_argument("--catalog", required=True,
+                     help="table with photometry (mag_u..mag_z, or MODELFLUX) and redshifts")
+    sim.add_argument("--frames", nargs="+", required=True,
+                     help="frames, globs or folders of complete fields")
+    sim.add_argument("--out", required=True, help="output HDF5 file")
+    sim.add_argument("--redshift", default="redshift", help="redshift column")
+    sim.add_argument("--n", type=int, default=None, help="inject the first N usable rows")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--size", type=int, default=107)
+    sim.add_argument("--per-round", type=int, default=60,
+                     help="galaxies per field and round (each round on fresh frames)")
+    sim.add_argument("--n-jobs", type=int, default=1, help="worker processes")
+    sim.add_argument("--keep-bad-rows", action="store_true",
+                     help="fail on rows with unusable photometry instead of leaving them out")
+    sim.add_argument("--overwrite", action="store_true")
+    sim.add_argument("--no-progress", action="store_true")
 
     pre = sub.add_parser("pretrain", help="MoCo v2 pretraining on an HDF5 cutout catalogue")
     pre.add_argument("--data", required=True, help="cutouts.h5 written by `galssl cutouts`")
@@ -65,6 +85,32 @@ def _parser():
     enc.add_argument("--device", default=None)
     enc.add_argument("--no-progress", action="store_true")
     return p
+
+
+def _simulate(args):
+    import time
+
+    import numpy as np
+    from astropy.table import Table
+
+    from ..simulate import inject_galaxies, read_photometry
+
+    catalog = Table.read(args.catalog)
+    if not args.keep_bad_rows:
+        # leave out, and report, rows whose photometry or redshift cannot be injected
+        good = read_photometry(catalog, redshift=args.redshift, errors="mask")[3]
+        if not good.all():
+            print(f"left out {int((~good).sum())} rows with unusable photometry or redshift: "
+                  f"{np.flatnonzero(~good)[:20].tolist()}")
+        catalog = catalog[good]
+    t0 = time.time()
+    cat = inject_galaxies(catalog, args.frames, n=args.n, seed=args.seed,
+                          redshift=args.redshift, size=args.size, per_round=args.per_round,
+                          n_jobs=args.n_jobs, progress=not args.no_progress)
+    cat.write(args.out, overwrite=args.overwrite, progress=not args.no_progress)
+    print(f"injected {len(cat)} galaxies into {len(set(cat.table['field']))} fields in "
+          f"{time.time() - t0:.0f} s; written to {args.out}")
+    return 0
 
 
 def _pretrain(args):
@@ -157,6 +203,9 @@ def _cutouts(args):
     from ..cutouts import CutoutCatalog
 
     progress = not args.no_progress
+    args.frames = list(args.frames) + list(args.frames_opt)
+    if not args.frames:
+        raise ValueError("no frames given (positional arguments or --frames)")
     if args.table:
         table = QTable.read(args.table)
         cat = CutoutCatalog.from_table(table, args.frames, bands=args.bands, size=args.size,
@@ -176,9 +225,9 @@ def main(argv=None):
     """Entry point of the ``galssl`` command."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"demo": _demo, "cutouts": _cutouts, "pretrain": _pretrain,
-                    "encode": _encode}
+        commands = {"demo": _demo, "cutouts": _cutouts, "simulate": _simulate,
+                    "pretrain": _pretrain, "encode": _encode}
         return commands[args.command](args)
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, RuntimeError, ImportError) as exc:
         print(f"galssl {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -27,12 +27,12 @@ def shen03_r50_kpc(abs_mag_r, early):
     return 10 ** np.where(early, log_early, log_late)
 
 
-def _shen03_scatter(abs_mag_r, early):
-    """Log-normal scatter sigma_lnR of the Shen et al. (2003) relations."""
+def _shen03_scatter(abs_mag_r):
+    """Log-normal scatter sigma_lnR of the Shen et al. (2003) late-type relation (their
+    eq. 16: sigma_2 + (sigma_1 - sigma_2) / (1 + 10^(-0.8 (M - M0))), sigma_1 = 0.48,
+    sigma_2 = 0.25, M0 = -20.52), used here for both types."""
     m = np.asarray(abs_mag_r, dtype=float)
-    late = 0.25 + (0.48 - 0.25) / (1 + 10 ** (-0.8 * (m + 20.52)))
-    early_s = 0.25 + (0.48 - 0.25) / (1 + 10 ** (-0.8 * (m + 20.52)))
-    return np.where(early, early_s, late)
+    return 0.25 + (0.48 - 0.25) / (1 + 10 ** (-0.8 * (m + 20.52)))
 
 
 def galaxy_structure(redshift, mag_r0, colour_ur, rng, *, cosmology):
@@ -67,8 +67,8 @@ def galaxy_structure(redshift, mag_r0, colour_ur, rng, *, cosmology):
     red = np.asarray(colour_ur, dtype=float) > UR_RED_SEQUENCE
     bt = np.clip(np.where(red, rng.normal(0.75, 0.15, n), rng.normal(0.15, 0.10, n)), 0, 1)
     early = bt > 0.5
-    r50 = shen03_r50_kpc(abs_mag, early) * np.exp(rng.normal(0, 1, n)
-                                                   * _shen03_scatter(abs_mag, early))
+    scatter = rng.normal(0, 1, n) * _shen03_scatter(abs_mag)
+    r50 = shen03_r50_kpc(abs_mag, early) * np.exp(scatter)
     d_a = cosmology.angular_diameter_distance(z_eff).to_value(u.kpc)
     r50_arcsec = np.clip(r50 / d_a * 206264.806, 0.2, 15.0)
     cos_i = rng.uniform(0, 1, n)

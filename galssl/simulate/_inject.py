@@ -39,13 +39,16 @@ def _gain(frame):
 
 
 def read_photometry(catalog, *, bands="ugriz", mag_columns=None, flux_columns=None,
-                    redshift="redshift", ebv_column="ebv"):
+                    redshift="redshift", ebv_column="ebv", errors="raise"):
     """Fluxes (nanomaggies), redshifts and source E(B-V) of a photometric catalogue.
 
     Columns, in order of preference: ``mag_columns`` (AB magnitudes, default ``mag_u`` ...),
     ``flux_columns`` (nanomaggies: a list of columns or one (N, 5) vector column such as
     SDSS ``MODELFLUX``). The source's E(B-V) comes from ``ebv_column`` or SDSS
     ``EXTINCTION`` columns (else 0: the catalogue is taken to be dereddened).
+
+    With ``errors="mask"`` bad rows do not raise: a fourth array, True for usable rows, is
+    returned as well.
 
     Raises
     ------
@@ -89,10 +92,14 @@ def read_photometry(catalog, *, bands="ugriz", mag_columns=None, flux_columns=No
         raise ValueError(f"redshift column {redshift!r} not in the catalogue")
     z = np.asarray(catalog[redshift], dtype=float)
     bad_z = np.flatnonzero(~np.isfinite(z) | (z < 0))
+    bad_f = np.flatnonzero(~np.all(np.isfinite(flux) & (flux > 0), axis=1))
+    good = np.ones(len(z), dtype=bool)
+    good[bad_z] = good[bad_f] = False
+    if errors == "mask":
+        bad_z = bad_f = np.zeros(0, dtype=int)
     if bad_z.size:
         raise ValueError(f"redshift must be finite and >= 0; bad rows {bad_z[:10].tolist()}"
                          f"{' ...' if bad_z.size > 10 else ''}")
-    bad_f = np.flatnonzero(~np.all(np.isfinite(flux) & (flux > 0), axis=1))
     if bad_f.size:
         raise ValueError(f"fluxes must be finite and > 0 in every band; bad rows "
                          f"{bad_f[:10].tolist()}{' ...' if bad_f.size > 10 else ''}")
@@ -106,7 +113,8 @@ def read_photometry(catalog, *, bands="ugriz", mag_columns=None, flux_columns=No
                 continue
             take = got["ebv_source"] != "none"
             ebv = np.where(take & (ebv == 0), np.asarray(got["ebv"]), ebv)
-    return flux, z, np.nan_to_num(ebv)
+    ebv = np.nan_to_num(ebv)
+    return (flux, z, ebv, good) if errors == "mask" else (flux, z, ebv)
 
 
 def _empty_sky_positions(data_r, frame_r, field, n, size, radii_pix, rng, min_sep):
@@ -346,8 +354,8 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
 
 def _run(tasks, n_jobs, progress):
     if n_jobs == 1 or len(tasks) < 2:
-        return [_inject_round(t) for t in progress_bar(tasks, desc="injecting",
-                                                        progress=progress, unit="round")]
+        bar = progress_bar(tasks, desc="injecting", progress=progress, unit="round")
+        return [_inject_round(t) for t in bar]
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=n_jobs) as pool:

@@ -183,3 +183,10 @@ def test_inject_galaxies_truth_table_and_determinism(tmp_path):
     c = inject_galaxies(cat, frames, redshift="Z", seed=4, per_round=6, progress=False)
     assert not np.array_equal(c.images, a.images)
     assert len(find_frames(frames)) == 5  # the frames on disk are untouched
+
+
+def test_mask_mode_flags_rows_instead_of_raising():
+    t = Table({"MODELFLUX": [[1.0, 2.0, 3.0, 4.0, 5.0], [1.0, -2.0, 3.0, 4.0, 5.0],
+                             [1.0, 2.0, 3.0, 4.0, 5.0]], "Z": [0.1, 0.1, np.nan]})
+    *_, good = read_photometry(t, redshift="Z", errors="mask")
+    assert good.tolist() == [True, False, False]
