@@ -5,7 +5,7 @@ from astropy.table import Table
 
 from galssl.cli import main
 from galssl.cutouts import CutoutCatalog
-from galssl.tests.helpers import SOURCES, make_frames
+from galssl.tests.helpers import SOURCES, make_frames, requires_shared_data, shared_data_dir
 
 
 def test_demo_runs_on_the_bundled_sample(tmp_path, capsys):
@@ -69,3 +69,20 @@ def test_pretrain_then_encode(tmp_path, capsys):
     assert "written to" in capsys.readouterr().out
     assert main(["encode", "--model", str(tmp_path / "none.pt"), "--data",
                  str(tmp_path / "c.h5"), "--out", str(tmp_path / "r.npy")]) == 2
+
+
+@requires_shared_data
+def test_simulate_command(tmp_path, capsys):
+    import os
+
+    base = shared_data_dir()
+    out = tmp_path / "inj.h5"
+    assert main(["simulate", "--catalog",
+                 os.path.join(base, "catalogs", "sdss_galaxies_specz_10k.fits"),
+                 "--redshift", "Z", "--n", "6", "--per-round", "6", "--frames",
+                 os.path.join(base, "sdss_frames", "003918-3-0213"), "--out", str(out),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "left out" in text and "injected 6 galaxies" in text
+    cat = CutoutCatalog.read(out)
+    assert len(cat) == 6 and "smooth" in cat.table.colnames
