@@ -138,3 +138,8 @@ def _private_module_attr_doc(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("autodoc-process-docstring", _private_module_attr_doc)
+
+# The torch modules' __init__, forward and extra_repr would otherwise bring torch's own
+# docstrings ("Initialize internal Module state...") into every class page.
+autoclass_content = "class"
+autodoc_inherit_docstrings = False

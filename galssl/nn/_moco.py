@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ProjectionHead", "MoCoQueue", "info_nce", "momentum_update", "default_queue_size"]
+__all__ = ["ProjectionHead", "MoCoQueue", "info_nce", "momentum_update", "default_queue_size",
+           "check_queue_size"]
 
 
 class ProjectionHead(nn.Module):
@@ -71,6 +72,7 @@ def info_nce(query, key, queue, temperature=0.1):
     queue : tensor
         (K, D) negatives (normalised keys of earlier batches).
     temperature : float
+        Softmax temperature tau (0.1 in MoCo v2).
 
     Returns
     -------

@@ -62,10 +62,24 @@ class ContrastiveEncoder:
     noise_mad : array-like, optional
         Per-band noise level; estimated from the training catalogue by default.
     bn_splits : int, optional
-        On one device, number of interleaved batch-norm groups emulating shuffle-BN
-        (default 2); with several devices shuffle-BN runs across them.
+        On one device, number of virtual ranks emulating shuffle-BN (default 2): the batch
+        is laid out rank after rank, each group of consecutive images gets its own
+        batch-norm statistics, and keys are shuffled across groups; with several devices
+        shuffle-BN runs across them instead.
     augment : bool, optional
         With False both views are the deterministic evaluation view (debugging only).
+    channels_last : bool, optional
+        Run the encoders in channels-last memory format (faster on some hardware).
+
+    Attributes
+    ----------
+    backbone : `galssl.nn.Backbone`
+        The encoder whose representations `encode` returns.
+    module : `lightning.LightningModule` or None
+        After `fit` or `load`: projection head, momentum encoder and queue.
+    history : dict or None
+        After `fit`: ``"loss"``, the training loss of every step, and the last logged
+        metrics.
 
     Examples
     --------
@@ -107,6 +121,7 @@ class ContrastiveEncoder:
 
     @property
     def bands(self):
+        """Band of each input channel."""
         return tuple(self.config["bands"])
 
     @property
@@ -132,6 +147,7 @@ class ContrastiveEncoder:
             Training images (rows with incomplete images, see ``CutoutCatalog.good``, are
             left out); the catalogue's ``ebv`` column feeds the extinction augmentation.
         epochs : int
+            Total number of epochs (a resumed run continues up to this number).
         batch_size : int
             Global batch (split across devices).
         devices, accelerator, num_nodes, strategy : optional
@@ -147,15 +163,23 @@ class ContrastiveEncoder:
             Seeds initialisation (of an encoder that holds no trained weights yet), data order
             (per epoch), augmentations and shuffle-BN (per step), so that a run is
             reproducible and a resumed run equals an uninterrupted one.
+        num_workers : int, optional
+            DataLoader worker processes (HDF5 files are opened in each).
         precision : str, optional
             Lightning precision. Default: mixed precision (bf16, else fp16) on CUDA; on a
             CPU, bf16 autocast where the CPU has native bfloat16 (AVX512-BF16/AMX: about
             twice as fast), else fp32. Weights and optimiser state stay fp32.
         deterministic : bool, optional
             Ask torch for deterministic algorithms.
+        max_steps : int, optional
+            Stop after this many optimiser steps (-1: no limit).
+        callbacks : list of `lightning.Callback`, optional
+            Extra Lightning callbacks.
         log_every_n_steps : int, optional
             Interval of the CSV log (``checkpoint_dir/logs``); the per-step losses are
             always kept in ``history["loss"]``.
+        progress : bool, optional
+            Show Lightning's progress bar (and its start-up messages).
 
         Returns
         -------
@@ -265,8 +289,11 @@ class ContrastiveEncoder:
             Cutouts (HDF5-backed catalogues are streamed batch by batch). NaN pixels count
             as 0; rows with no data at all get NaN representations.
         batch_size : int, optional
+            Images per forward pass.
         device : str, optional
             ``None`` chooses CUDA when available; ``"cuda"`` without CUDA raises.
+        progress : bool, optional
+            Show a progress bar.
 
         Returns
         -------
@@ -330,6 +357,7 @@ class ContrastiveEncoder:
 
     @classmethod
     def from_state_dict(cls, state, *, source="state dict"):
+        """Build an encoder from the dict of `state_dict` (``source`` names it in errors)."""
         if not isinstance(state, dict) or state.get("format") != "galssl.ContrastiveEncoder":
             raise ValueError(f"{source} is not a galssl ContrastiveEncoder checkpoint")
         if state.get("format_version", 0) > CHECKPOINT_FORMAT:
