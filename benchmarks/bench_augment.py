@@ -27,10 +27,10 @@ otherwise the bundled sample's galaxies are repeated)::
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 import torch
+from _timing import timed
 
 
 def real_cutouts(n, data, saved=None):
@@ -98,20 +98,6 @@ def reference_rotations():
     except ImportError:
         pass
     return peers
-
-
-def timed(fn, repeats, sync=None):
-    fn()  # warm-up
-    if sync:
-        sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def moco_step_time(batch, repeats, device="cpu"):

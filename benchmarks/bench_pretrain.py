@@ -31,21 +31,7 @@ import time
 
 import numpy as np
 import torch
-
-
-def timed(fn, repeats, sync=None, warmup=2):
-    for _ in range(warmup):
-        fn()
-    if sync:
-        sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+from _timing import timed
 
 
 def timed_round_robin(fns, repeats, warmup=2):
