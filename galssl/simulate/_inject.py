@@ -159,7 +159,29 @@ def _empty_sky_positions(data_r, frame_r, field, n, size, radii_pix, rng, min_se
 
 
 def _inject_round(task):
-    """Inject one batch of galaxies into one field and cut them (runs in a worker)."""
+    """Inject one batch of galaxies into one field and cut them (runs in a worker).
+
+    Returns the rows placed, their positions, injected fluxes, new E(B-V), cutouts and
+    flags (the modified frames stay in the worker)."""
+    from astropy.table import QTable
+
+    from ..cutouts import CutoutCatalog
+    from ..utils._coords import parse_positions
+
+    field, size, bands = task[0], task[6], task[7]
+    rows, ra, dec, injected, ebv_new, _, modified = _inject_into_frames(task)
+    if not len(rows):
+        return rows, ra, dec, injected, ebv_new, None, None
+    cut = CutoutCatalog._from_fields(
+        parse_positions(QTable({"ra": ra, "dec": dec})), {field.name: field}, bands=bands,
+        size=size, pixel_scale=0.396, missing_band="raise", order="bilinear",
+        ebv_source=None, out=None, overwrite=False, progress=False,
+        reader=lambda frame: modified[frame.path])
+    return rows, ra, dec, injected, ebv_new, cut.images, np.asarray(cut.table["flags"])
+
+
+def _inject_into_frames(task):
+    """Render one batch of galaxies into copies of one field's frames."""
     (field, rows, flux, ebv_src, props, seed, size, bands, psf) = task
     rng = np.random.default_rng(seed)
     frame_r = field.frames["r"]
@@ -256,7 +278,6 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
     from astropy.table import QTable
 
     from ..cutouts import CutoutCatalog
-    from ..utils._coords import parse_positions
 
     cosmology = Planck18 if cosmology is None else cosmology
     band_list = tuple(bands)
@@ -281,46 +302,44 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
             psf[(name, b)] = measure_psf(_frame_pixels(field.frames[b]),
                                          field.frames[b])["fwhm_pix"]
 
-    # spread the rows over the fields, then in rounds of per_round
+    def rounds(name, rows):
+        """Tasks injecting ``rows`` into field ``name``, ``per_round`` at a time."""
+        return [(fields[name], sel, flux[sel], ebv_src[sel],
+                 {k: v[sel] for k, v in props.items()}, int(rng.integers(2**63 - 1)), size,
+                 band_list, {b: psf[(name, b)] for b in band_list})
+                for sel in (rows[s:s + per_round] for s in range(0, len(rows), per_round))]
+
+    # spread the rows over the fields, then in rounds of per_round; galaxies that found no
+    # empty sky in their round (large ones, in busy fields) go into further rounds
     names = list(fields)
     owner = rng.permutation(count) % len(names)
-    tasks = []
-    for fi, name in enumerate(names):
-        rows = np.flatnonzero(owner == fi)
-        for r, start in enumerate(range(0, len(rows), per_round)):
-            sel = rows[start:start + per_round]
-            tasks.append((fields[name], sel, flux[sel], ebv_src[sel],
-                          {k: v[sel] for k, v in props.items()},
-                          int(rng.integers(2**63 - 1)), size, band_list,
-                          {b: psf[(name, b)] for b in band_list}))
-    results = _run(tasks, n_jobs, progress)
-
+    pending = [t for fi, name in enumerate(names)
+               for t in rounds(name, np.flatnonzero(owner == fi))]
     images = np.full((count, len(band_list), size, size), np.nan, dtype=np.float32)
     truth = {k: np.full(count, np.nan) for k in ("ra", "dec", "ebv_new")}
     injected_flux = np.full((count, len(band_list)), np.nan)
     flags = np.zeros(count, dtype=np.int32)
     field_of = np.full(count, "", dtype="U16")
-    left_out = []
-    for task, (rows, ra, dec, inj, ebv_new, _, modified) in zip(tasks, results):
-        field = task[0]
-        if len(rows) < len(task[1]):
-            left_out.extend(task[1][len(rows):].tolist())
-        if not len(rows):
-            continue
-        t = QTable({"ra": ra, "dec": dec})
-        cut = CutoutCatalog._from_fields(
-            parse_positions(t), {field.name: field}, bands=band_list, size=size,
-            pixel_scale=0.396, missing_band="raise", order="bilinear", ebv_source=None,
-            out=None, overwrite=False, progress=False,
-            reader=lambda frame, m=modified: m[frame.path])
-        images[rows] = cut.images
-        flags[rows] = cut.table["flags"]
-        field_of[rows] = field.name
-        truth["ra"][rows], truth["dec"][rows], truth["ebv_new"][rows] = ra, dec, ebv_new
-        injected_flux[rows] = inj
-    if left_out:
-        raise RuntimeError(f"no empty sky left for {len(left_out)} galaxies (rows "
-                           f"{sorted(left_out)[:10]}...): lower per_round or add fields")
+    for attempt in range(5):
+        retry = {}
+        for task, (rows, ra, dec, inj, ebv_new, imgs, fl) in zip(
+                pending, _run(pending, n_jobs, progress)):
+            name = task[0].name
+            if len(rows) < len(task[1]):
+                retry.setdefault(name, []).extend(task[1][len(rows):].tolist())
+            if not len(rows):
+                continue
+            images[rows], flags[rows], field_of[rows] = imgs, fl, name
+            truth["ra"][rows], truth["dec"][rows], truth["ebv_new"][rows] = ra, dec, ebv_new
+            injected_flux[rows] = inj
+        if not retry:
+            break
+        pending = [t for name, rows in retry.items()
+                   for t in rounds(name, np.array(sorted(rows)))]
+    else:
+        left = sorted(r for rows in retry.values() for r in rows)
+        raise RuntimeError(f"no empty sky found for {len(left)} galaxies (rows {left[:10]}) "
+                           "after 5 attempts: lower per_round or add fields")
 
     table = QTable(catalog[:count], copy=True)
     for col in ("ra", "dec", "flags", "field", "ebv", "ebv_source", "nan_fraction"):

@@ -111,7 +111,8 @@ def test_injected_flux_is_recovered_and_sky_is_empty():
     import sep
     from astropy.cosmology import Planck18
 
-    from galssl.simulate._inject import _empty_sky_positions, _frame_pixels, _inject_round
+    from galssl.simulate._inject import (_empty_sky_positions, _frame_pixels,
+                                         _inject_into_frames)
 
     field = _field()
     cat = _catalog(40)
@@ -121,7 +122,7 @@ def test_injected_flux_is_recovered_and_sky_is_empty():
     props = galaxy_structure(z, mag0[:, 2], mag0[:, 0] - mag0[:, 2], rng, cosmology=Planck18)
     psf = {b: measure_psf(_frame_pixels(field.frames[b]), field.frames[b])["fwhm_pix"]
            for b in "ugriz"}
-    rows, ra, dec, injected, ebv_new, props_k, modified = _inject_round(
+    rows, ra, dec, injected, ebv_new, props_k, modified = _inject_into_frames(
         (field, np.arange(40), flux, ebv, props, 5, 107, tuple("ugriz"), psf))
     assert len(rows) == 40
     frame = field.frames["r"]
@@ -190,3 +191,17 @@ def test_mask_mode_flags_rows_instead_of_raising():
                              [1.0, 2.0, 3.0, 4.0, 5.0]], "Z": [0.1, 0.1, np.nan]})
     *_, good = read_photometry(t, redshift="Z", errors="mask")
     assert good.tolist() == [True, False, False]
+
+
+@requires_shared_data
+def test_galaxies_without_room_go_into_further_rounds():
+    from galssl.simulate import inject_galaxies
+
+    frames = os.path.join(shared_data_dir(), "sdss_frames", FIELD)
+    # 501-pixel cutouts 501 pixels apart: one field holds only a few per round
+    out = inject_galaxies(_catalog(8), frames, redshift="Z", size=501, per_round=8,
+                          progress=False)
+    assert len(out) == 8 and np.all(np.isfinite(out.table["ra"]))
+    xy = np.c_[out.table["ra"].value * np.cos(np.deg2rad(42.76)), out.table["dec"].value]
+    close = np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)) * 3600 / 0.396 < 501
+    assert close.sum() > 8  # some share the sky: they came from different rounds
