@@ -43,7 +43,11 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     frames = os.path.join(args.data, "sdss_frames")
+    report_path = os.path.join(args.out, "build_report.json")
     report = {}
+    if os.path.isfile(report_path):  # keep the entries of parts not rebuilt now
+        with open(report_path) as f:
+            report = json.load(f)
     if not args.skip_real:
         t0 = time.time()
         path = os.path.join(args.out, "real.h5")
@@ -74,7 +78,7 @@ def main():
             "MB": round(os.path.getsize(path) / 1e6, 1),
             "galaxies_per_s": round(len(injected) / (time.time() - t0), 2)}
         print(name, report[f"injected_{name}"])
-    with open(os.path.join(args.out, "build_report.json"), "w") as f:
+    with open(report_path, "w") as f:
         json.dump(report, f, indent=1)
 
 
