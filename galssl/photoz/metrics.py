@@ -1,9 +1,9 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """Photometric-redshift metrics, with their conventions stated.
 
-Delta z = (z_phot - z_spec) / (1 + z_spec). sigma_MAD = 1.4826 x median(|Delta z -
-median(Delta z)|). Outliers: |Delta z| > 0.05 (Pasquet et al. 2019; Hayat et al. 2021),
-or the RAIL/LSST convention |Delta z| > max(0.06, 3 sigma_IQR). Bias: mean(Delta z) (or the
+Delta z = (z_phot - z_spec) / (1 + z_spec). sigma_MAD = 1.4826 x median(abs(Delta z -
+median(Delta z))). Outliers: abs(Delta z) > 0.05 (Pasquet et al. 2019; Hayat et al. 2021),
+or the RAIL/LSST convention abs(Delta z) > max(0.06, 3 sigma_IQR). Bias: mean(Delta z) (or the
 median). PIT and CRPS for PDFs binned on ``bin_edges`` (uniform density within a bin).
 """
 
@@ -43,14 +43,14 @@ def sigma_mad(z_phot, z_spec):
 
 
 def outlier_fraction(z_phot, z_spec, threshold=0.05, *, convention="fixed"):
-    """Fraction of objects with |Delta z| above a threshold (a fraction, not a percentage).
+    """Fraction of objects with abs(Delta z) above a threshold (a fraction, not a percentage).
 
     Parameters
     ----------
     threshold : float, optional
         For ``convention="fixed"`` (default; Hayat et al. 2021 eta uses 0.05).
     convention : {"fixed", "rail"}
-        ``"rail"``: |Delta z| > max(0.06, 3 sigma_IQR), sigma_IQR = IQR(Delta z) / 1.349,
+        ``"rail"``: abs(Delta z) > max(0.06, 3 sigma_IQR), sigma_IQR = IQR(Delta z) / 1.349,
         as the LSST RAIL point-estimate metrics.
     """
     dz = delta_z(z_phot, z_spec)
@@ -139,7 +139,7 @@ def evaluate(z_phot, z_spec, *, pdfs=None, bin_edges=None, threshold=0.05, bins=
     pdfs, bin_edges : array, optional
         Binned PDFs for the PIT (KS statistic against uniform) and the mean CRPS.
     threshold : float, optional
-        Outlier threshold on |Delta z|.
+        Outlier threshold on abs(Delta z).
     bins : array, optional
         Edges in ``by`` (default z_spec) to report the point metrics per bin as well.
     by : array, optional
@@ -148,7 +148,7 @@ def evaluate(z_phot, z_spec, *, pdfs=None, bin_edges=None, threshold=0.05, bins=
     Returns
     -------
     dict
-        ``n``, ``sigma_mad``, ``eta`` (fraction of |Delta z| > threshold), ``eta_rail``,
+        ``n``, ``sigma_mad``, ``eta`` (fraction of abs(Delta z) > threshold), ``eta_rail``,
         ``bias`` (mean), ``bias_median``, and with PDFs ``pit_ks`` and ``crps``; with
         ``bins`` a ``binned`` `~astropy.table.Table`; ``conventions`` says how each is
         defined.

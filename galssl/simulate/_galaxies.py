@@ -1,6 +1,8 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """Structural parameters of simulated galaxies and their GalSim rendering."""
 
+import functools
+
 import numpy as np
 
 __all__ = ["galaxy_structure", "render_stamp", "shen03_r50_kpc", "UR_RED_SEQUENCE"]
@@ -35,6 +37,34 @@ def _shen03_scatter(abs_mag_r):
     return 0.25 + (0.48 - 0.25) / (1 + 10 ** (-0.8 * (m + 20.52)))
 
 
+#: Bulge half-light radius in units of the disk's.
+BULGE_TO_DISK_SIZE = 0.5
+
+
+@functools.lru_cache(maxsize=1)
+def _disk_scale_table():
+    """(bulge fractions, disk r50 / total r50) of face-on bulge + disk galaxies, from the
+    exact enclosed-light curves of the exponential and de Vaucouleurs profiles."""
+    from scipy.optimize import brentq
+    from scipy.special import gammainc
+
+    b_exp, b_dev = 1.678347, 7.669249  # Sersic b_n for n = 1 and n = 4
+
+    def enclosed(r, bt):  # disk half-light radius 1, bulge BULGE_TO_DISK_SIZE
+        disk = gammainc(2, b_exp * r)
+        bulge = gammainc(8, b_dev * (r / BULGE_TO_DISK_SIZE) ** 0.25)
+        return bt * bulge + (1 - bt) * disk - 0.5
+
+    grid = np.linspace(0, 1, 41)
+    return grid, np.array([1.0 / brentq(enclosed, 1e-6, 10.0, args=(bt,)) for bt in grid])
+
+
+def _disk_scale(bulge_fraction):
+    """Disk half-light radius / total half-light radius for a bulge fraction."""
+    grid, ratio = _disk_scale_table()
+    return np.interp(bulge_fraction, grid, ratio)
+
+
 def galaxy_structure(redshift, mag_r0, colour_ur, rng, *, cosmology):
     """Draw bulge fraction, sizes, axis ratios and position angles.
 
@@ -52,10 +82,13 @@ def galaxy_structure(redshift, mag_r0, colour_ur, rng, *, cosmology):
     Returns
     -------
     dict of arrays
-        ``abs_mag_r`` (no K-correction), ``bulge_fraction``, ``r50_kpc``, ``r50_arcsec``
-        (disk half-light radius; the bulge's is 0.5 times it), ``bulge_r50_arcsec``,
+        ``abs_mag_r`` (no K-correction), ``bulge_fraction``, ``r50_kpc`` and ``r50_arcsec``
+        (half-light radius of the whole galaxy, from the size-luminosity relation),
+        ``disk_r50_arcsec`` and ``bulge_r50_arcsec`` (the components', the bulge's 0.5
+        times the disk's, chosen so that the face-on galaxy has ``r50_arcsec``),
         ``axis_ratio`` (disk, from a random inclination of a disk of intrinsic thickness
-        0.15), ``bulge_axis_ratio`` ~ U(0.7, 1), ``position_angle`` (deg) ~ U(0, 180).
+        0.15), ``bulge_axis_ratio`` ~ U(0.7, 1), ``position_angle`` (deg) ~ U(0, 180),
+        counted in the pixel frame of the rendering (GalSim's convention), not on the sky.
     """
     import astropy.units as u
 
@@ -71,10 +104,12 @@ def galaxy_structure(redshift, mag_r0, colour_ur, rng, *, cosmology):
     r50 = shen03_r50_kpc(abs_mag, early) * np.exp(scatter)
     d_a = cosmology.angular_diameter_distance(z_eff).to_value(u.kpc)
     r50_arcsec = np.clip(r50 / d_a * 206264.806, 0.2, 15.0)
+    disk = r50_arcsec * _disk_scale(bt)
     cos_i = rng.uniform(0, 1, n)
     q_disk = np.sqrt((1 - DISK_THICKNESS**2) * cos_i**2 + DISK_THICKNESS**2)
     return {"abs_mag_r": abs_mag, "bulge_fraction": bt, "r50_kpc": r50,
-            "r50_arcsec": r50_arcsec, "bulge_r50_arcsec": 0.5 * r50_arcsec,
+            "r50_arcsec": r50_arcsec, "disk_r50_arcsec": disk,
+            "bulge_r50_arcsec": BULGE_TO_DISK_SIZE * disk,
             "axis_ratio": q_disk, "bulge_axis_ratio": rng.uniform(0.7, 1.0, n),
             "position_angle": rng.uniform(0, 180, n)}
 
@@ -108,7 +143,7 @@ def render_stamp(flux, structure, psf_fwhm_arcsec, jacobian, offset, size):
                                           flux=bt).shear(q=structure["bulge_axis_ratio"],
                                                          beta=beta))
     if bt < 1:
-        parts.append(galsim.Exponential(half_light_radius=structure["r50_arcsec"],
+        parts.append(galsim.Exponential(half_light_radius=structure["disk_r50_arcsec"],
                                         flux=1 - bt).shear(q=structure["axis_ratio"],
                                                            beta=beta))
     galaxy = galsim.Add(parts) if len(parts) > 1 else parts[0]

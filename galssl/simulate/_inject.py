@@ -209,7 +209,7 @@ def _inject_into_frames(task):
         jac = frame.wcs.pixel_scale_matrix * 3600.0
         nmgy, gain = float(frame.header.get("NMGY", 0.005)), _gain(frame)
         for k in range(n):
-            half = int(np.clip(np.ceil(6 * props["r50_arcsec"][k] / 0.396 + 3 * psf[b]),
+            half = int(np.clip(np.ceil(6 * props["disk_r50_arcsec"][k] / 0.396 + 3 * psf[b]),
                                15, 200))
             cx, cy = int(round(x[k])), int(round(y[k]))
             st = render_stamp(injected[k, j], {key: v[k] for key, v in props.items()},
@@ -281,6 +281,8 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
 
     cosmology = Planck18 if cosmology is None else cosmology
     band_list = tuple(bands)
+    if n is not None:  # only the rows to inject are read (and checked)
+        catalog = catalog[:int(n)]
     flux, z, ebv_src = read_photometry(catalog, bands=band_list, mag_columns=mag_columns,
                                        flux_columns=flux_columns, redshift=redshift,
                                        ebv_column=ebv_column)
@@ -354,8 +356,8 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
     table["ebv"] = truth["ebv_new"]
     table["ebv_source"] = np.full(count, "sfd_healpix")
     table["source_ebv"] = ebv_src[:count]
-    for k in ("bulge_fraction", "r50_arcsec", "bulge_r50_arcsec", "axis_ratio",
-              "bulge_axis_ratio", "position_angle", "abs_mag_r"):
+    for k in ("bulge_fraction", "r50_kpc", "r50_arcsec", "disk_r50_arcsec", "bulge_r50_arcsec",
+              "axis_ratio", "bulge_axis_ratio", "position_angle", "abs_mag_r"):
         table[k] = props[k]
     for b in band_list:
         table[f"psf_fwhm_{b}"] = np.array([psf[(f, b)] * 0.396 if f else np.nan

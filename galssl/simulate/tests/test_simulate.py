@@ -86,6 +86,23 @@ def test_structure_follows_the_size_luminosity_relation():
     assert np.all((s["axis_ratio"] >= 0.15) & (s["axis_ratio"] <= 1))
 
 
+def test_rendered_galaxy_has_the_drawn_half_light_radius():
+    """The whole bulge + disk (face on, no PSF) has the relation's half-light radius."""
+    import galsim
+
+    from galssl.simulate import render_stamp
+
+    for bt in (0.0, 0.15, 0.75, 1.0):
+        from galssl.simulate._galaxies import _disk_scale
+
+        disk = 2.0 * _disk_scale(bt)
+        s = {"bulge_fraction": bt, "disk_r50_arcsec": disk, "bulge_r50_arcsec": 0.5 * disk,
+             "axis_ratio": 1.0, "bulge_axis_ratio": 1.0, "position_angle": 0.0}
+        img = render_stamp(1.0, s, 1e-3, np.eye(2) * 0.25, (0.0, 0.0), 801)
+        hlr = galsim.Image(img, scale=0.25).calculateHLR()
+        assert abs(hlr / 2.0 - 1) < 0.03, (bt, hlr)
+
+
 @requires_shared_data
 def test_psf_fwhm_is_sdss_like_and_matches_a_direct_fit():
     import sep
@@ -128,7 +145,7 @@ def test_injected_flux_is_recovered_and_sky_is_empty():
     frame = field.frames["r"]
     diff = modified[frame.path].astype(np.float64) - _frame_pixels(frame)
     x, y = frame.pixel(ra, dec)
-    radius = np.clip(6 * props_k["r50_arcsec"] / 0.396 + 3 * psf["r"], 15, 200)
+    radius = np.clip(6 * props_k["disk_r50_arcsec"] / 0.396 + 3 * psf["r"], 15, 200)
     measured = np.array([sep.sum_circle(diff, [x[k]], [y[k]], radius[k])[0][0]
                          for k in range(len(x))])
     dmag = -2.5 * np.log10(measured / injected[:, 2])
