@@ -42,6 +42,26 @@ def read_photometry(catalog, *, bands="ugriz", mag_columns=None, flux_columns=No
                     redshift="redshift", ebv_column="ebv", errors="raise"):
     """Fluxes (nanomaggies), redshifts and source E(B-V) of a photometric catalogue.
 
+    Parameters
+    ----------
+    catalog : `~astropy.table.Table`
+    bands : str, optional
+    mag_columns : list of str, optional
+        AB magnitude columns, one per band.
+    flux_columns : str or list of str, optional
+        Flux columns in nanomaggies, or one (N, n_bands) vector column.
+    redshift : str, optional
+        Redshift column.
+    ebv_column : str, optional
+        E(B-V) column of the sources (else SDSS ``EXTINCTION``/``extinction_r`` columns).
+    errors : {"raise", "mask"}, optional
+
+    Returns
+    -------
+    flux, z, ebv : ndarray
+        (N, n_bands) fluxes as observed, redshifts, source E(B-V); with ``errors="mask"``
+        also ``good``, True for usable rows.
+
     Columns, in order of preference: ``mag_columns`` (AB magnitudes, default ``mag_u`` ...),
     ``flux_columns`` (nanomaggies: a list of columns or one (N, 5) vector column such as
     SDSS ``MODELFLUX``). The source's E(B-V) comes from ``ebv_column`` or SDSS
@@ -251,13 +271,25 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
     frames : str, path, or list of them
         Frames of complete fields (all ``bands``); galaxies are spread over the fields.
     n : int, optional
-        Number of catalogue rows to inject (the first ``n``; default all).
+        Number of catalogue rows to inject (the first ``n``, the only ones read and checked;
+        default all).
     seed : int, optional
         Everything random (structures, positions, noise) follows from it.
     cosmology : `astropy.cosmology.Cosmology`, optional
         Default Planck18.
+    bands : str, optional
+        Bands to inject and cut; fields lacking one of them are not used.
+    size : int, optional
+        Cutout side in pixels; galaxies of one round are at least this far apart.
+    per_round : int, optional
+        Galaxies per field and round (each round on fresh copies of the frames). Galaxies
+        that find no empty sky go into further rounds (5 attempts, then RuntimeError).
+    mag_columns, flux_columns, redshift, ebv_column : optional
+        Catalogue columns (see `read_photometry`).
     n_jobs : int, optional
         Worker processes (each round of each field is one task).
+    progress : bool, optional
+        Show a progress bar.
 
     Returns
     -------
