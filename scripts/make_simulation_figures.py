@@ -9,7 +9,7 @@ and ``data/injected_val.h5``) and the shared SDSS frames, and writes five small 
     Twelve injected galaxies (Lupton et al. 2004 i, r, g colour images), labelled with
     their redshift.
 ``size_vs_redshift.png``
-    Disk half-light radius against redshift, coloured by bulge fraction, with the median.
+    Half-light radius against redshift, coloured by bulge fraction, with the median.
 ``psf_fwhm.png``
     The PSF FWHM measured in every field and band.
 ``flux_recovery.png``
@@ -91,7 +91,7 @@ def size_vs_redshift(tables, out):
     ax.set_yscale("log")
     ax.set_xlim(0, min(0.4, np.quantile(z, 0.999) * 1.05))
     ax.set_xlabel("redshift")
-    ax.set_ylabel('disk half-light radius r50 (")')
+    ax.set_ylabel('half-light radius r50 (")')
     ax.legend(loc="upper right", fontsize=8)
     fig.colorbar(sc, ax=ax, label="bulge fraction B/T")
     fig.tight_layout()
@@ -182,7 +182,7 @@ def flux_recovery(data, field_name, n, out, seed):
         frame = field.frames[b]
         diff = modified[frame.path].astype(np.float64) - _frame_pixels(frame)
         x, y = frame.pixel(ra, dec)
-        radius = np.clip(6 * props_k["r50_arcsec"] / 0.396 + 3 * psf[b], 15, 200)
+        radius = np.clip(6 * props_k["disk_r50_arcsec"] / 0.396 + 3 * psf[b], 15, 200)
         measured = np.array([sep.sum_circle(diff, [x[k]], [y[k]], radius[k])[0][0]
                              for k in range(len(x))])
         dmag[b] = -2.5 * np.log10(measured / injected[:, j])
