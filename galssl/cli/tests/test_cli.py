@@ -75,6 +75,7 @@ def test_pretrain_then_encode(tmp_path, capsys):
 def test_simulate_command(tmp_path, capsys):
     import os
 
+    pytest.importorskip("galsim")
     base = shared_data_dir()
     out = tmp_path / "inj.h5"
     assert main(["simulate", "--catalog",
