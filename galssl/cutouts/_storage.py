@@ -174,5 +174,5 @@ def read_hdf5(path):
     if attrs.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"{path!r} has format version {attrs['format_version']}; this galssl "
                          f"reads up to {FORMAT_VERSION}: upgrade galssl")
-    table = QTable.read(path, path=_TABLE, format="hdf5")
+    table = QTable.read(path, path=_TABLE, format="hdf5", character_as_bytes=False)
     return table, HDF5Images(path), attrs

@@ -194,6 +194,8 @@ def test_hdf5_round_trip_lazy_slicing_and_pickling(frames, tmp_path):
     assert back.size == 25 and back.pixel_scale == cat.pixel_scale
     np.testing.assert_array_equal(np.asarray(back.images), cat.images)
     assert back.table.colnames == cat.table.colnames
+    assert back.table["field"].tolist() == cat.table["field"].tolist()  # str, not bytes
+    assert back.table["ebv_source"][0] == "sfd_healpix"
     assert_allclose(back.table["ra"].to_value(u.deg), cat.table["ra"].to_value(u.deg))
     # slicing keeps it lazy, in any order, by mask or slice
     sub = back[[5, 1, 3]]
