@@ -74,6 +74,10 @@ def _parser():
     pre.add_argument("--num-nodes", type=int, default=1)
     pre.add_argument("--num-workers", type=int, default=0)
     pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--precision", default=None,
+                     help="Lightning precision, e.g. 32-true or bf16-mixed (default: choose)")
+    pre.add_argument("--bn-splits", type=int, default=2,
+                     help="batch-norm groups emulating shuffle-BN on one device")
     pre.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
     pre.add_argument("--no-progress", action="store_true")
 
@@ -120,12 +124,13 @@ def _pretrain(args):
     cat = CutoutCatalog.read(args.data)
     devices = None if args.devices is None else int(args.devices)
     enc = ContrastiveEncoder(arch=args.arch, in_chans=len(cat.bands), bands=cat.bands,
-                             queue_size=args.queue_size, lr=args.lr, crop=args.crop)
+                             queue_size=args.queue_size, lr=args.lr, crop=args.crop,
+                             bn_splits=args.bn_splits)
     os.makedirs(args.out, exist_ok=True)
     enc.fit(cat, epochs=args.epochs, batch_size=args.batch_size, devices=devices,
             num_nodes=args.num_nodes, num_workers=args.num_workers, seed=args.seed,
             checkpoint_dir=os.path.join(args.out, "checkpoints"), resume=args.resume,
-            progress=not args.no_progress)
+            precision=args.precision, progress=not args.no_progress)
     path = os.path.join(args.out, "encoder.pt")
     enc.save(path)
     loss = enc.history.get("train_loss")

@@ -57,7 +57,7 @@ def test_pretrain_then_encode(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(out), "--epochs",
                  "1", "--batch-size", "8", "--queue-size", "16", "--crop", "32",
-                 "--no-progress"]) == 0
+                 "--precision", "32-true", "--bn-splits", "2", "--no-progress"]) == 0
     assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
     assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(out), "--epochs",
                  "2", "--batch-size", "8", "--queue-size", "16", "--crop", "32", "--resume",
