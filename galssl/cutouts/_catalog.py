@@ -437,8 +437,7 @@ def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out, bar):
 
     # resampling moves surface brightness; scale by the pixel areas to keep nanomaggies per
     # (output) pixel, so that fluxes are conserved at any pixel_scale
-    frame_scale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
-    area_ratio = (pixel_scale / frame_scale) ** 2
+    area_ratio = (pixel_scale / frame.pixel_scale) ** 2
     partial = np.zeros(len(ra), dtype=bool)
     for i in range(len(ra)):
         image, footprint = reproject_interp(

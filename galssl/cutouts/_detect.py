@@ -173,7 +173,7 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
         snr = snr[keep]
         x, y = _refine_centroids(sub, m["x"], m["y"])
         ra, dec = frame.wcs.pixel_to_world_values(x, y)
-        pixscale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
+        pixscale = frame.pixel_scale
 
         saturated = m["peak_dn"] > SDSS_SATURATION_DN
         bright = (snr > 30) & ~saturated & np.isfinite(m["concentration"])
@@ -250,8 +250,7 @@ def tile_positions(frames, *, size=107, pixel_scale=0.396, band="r"):
     tables = []
     for name, field in fields.items():
         frame = field.frames.get(band) or next(iter(field.frames.values()))
-        frame_scale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
-        step = size * pixel_scale / frame_scale
+        step = size * pixel_scale / frame.pixel_scale
         ny, nx = frame.shape
         xs = np.arange(step / 2, nx - step / 2 + 1e-9, step)
         ys = np.arange(step / 2, ny - step / 2 + 1e-9, step)

@@ -37,6 +37,11 @@ class Frame:
         x, y = self.wcs.world_to_pixel_values(ra, dec)
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
+    @property
+    def pixel_scale(self):
+        """Pixel scale of the frame in arcsec (square root of the pixel area)."""
+        return float(np.sqrt(abs(np.linalg.det(self.wcs.pixel_scale_matrix))) * 3600.0)
+
     def depth(self, x, y):
         """Distance in pixels from (x, y) to the nearest frame edge (negative when outside)."""
         ny, nx = self.shape

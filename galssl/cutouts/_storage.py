@@ -94,7 +94,7 @@ class HDF5Images:
 
     def subset(self, index):
         """A lazy view of the selected rows (no data are read)."""
-        rows, scalar = _normalise_index(index, len(self))
+        rows, _ = _normalise_index(index, len(self))
         base = rows if self._rows is None else self._rows[rows]
         return HDF5Images(self.path, rows=base)
 

@@ -59,7 +59,7 @@ def measure_psf(data, frame, *, min_snr=50.0, isolation=15.0, saturation_dn=5000
                              normflux=flux[ok], subpix=5)
     locus = r50 < 1.15 * np.percentile(r50, 20)
     hlr = float(np.median(r50[locus]))
-    scale = np.sqrt(abs(np.linalg.det(frame.wcs.pixel_scale_matrix))) * 3600.0
+    scale = frame.pixel_scale
     fwhm_pix = hlr / _moffat_hlr_per_fwhm()
     return {"fwhm_pix": fwhm_pix, "fwhm_arcsec": fwhm_pix * scale, "n_stars": int(locus.sum()),
             "model": "Moffat", "beta": MOFFAT_BETA,
