@@ -152,7 +152,7 @@ def main():
     images = torch.rand(args.batch, 5, 107, 107, generator=g) * 0.1
     views = default_pretraining_views([0.02] * 5, seed=0)
     v1, v2 = views(images, ebv=torch.full((args.batch,), 0.03))
-    from galssl.ssl._encoder import cpu_supports_bf16
+    from galssl.ssl._engine import cpu_supports_bf16
 
     bf16 = cpu_supports_bf16()
     peak = matmul_peak("cpu")

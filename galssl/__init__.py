@@ -25,7 +25,8 @@ except ImportError:  # pragma: no cover - only without a build step (plain sourc
     except Exception:
         __version__ = "0.0.0"
 
-__all__ = ["__version__", "CutoutCatalog", "ExtinctionAugment", "ContrastiveEncoder"]
+__all__ = ["__version__", "CutoutCatalog", "ExtinctionAugment", "ContrastiveEncoder",
+           "PhotoZEstimator", "MorphologyClassifier", "SimilaritySearch"]
 
 # Public name -> submodule that defines it; resolved lazily on first attribute access so that
 # ``import galssl`` stays cheap (PEP 562).
@@ -33,6 +34,9 @@ _LAZY = {
     "CutoutCatalog": "galssl.cutouts",
     "ExtinctionAugment": "galssl.augment",
     "ContrastiveEncoder": "galssl.ssl",
+    "PhotoZEstimator": "galssl.photoz",
+    "MorphologyClassifier": "galssl.morphology",
+    "SimilaritySearch": "galssl.search",
 }
 
 

@@ -1,6 +1,6 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """``galssl`` command: ``demo`` (the main job on the bundled sample), ``cutouts``,
-``pretrain`` and ``encode``."""
+``simulate``, ``pretrain``, ``encode``, ``photoz`` and ``label-efficiency``."""
 
 import argparse
 import os
@@ -88,7 +88,95 @@ def _parser():
     enc.add_argument("--batch-size", type=int, default=256)
     enc.add_argument("--device", default=None)
     enc.add_argument("--no-progress", action="store_true")
+
+    pz = sub.add_parser("photoz", help="photometric redshifts (PDFs, z_phot, flags) of "
+                        "cutouts or of the positions of a table")
+    src = pz.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="cutouts.h5 written by galssl cutouts")
+    src.add_argument("--table", help="table with ra/dec (any astropy-readable file); cutouts "
+                     "are made from --frames")
+    pz.add_argument("--frames", nargs="+", default=None,
+                    help="frames for --table (without: fetched from SDSS, needs network)")
+    pz.add_argument("--model", default=None,
+                    help="registry name or checkpoint path (default: the shipped model)")
+    pz.add_argument("--out", required=True, help="output table (.fits, .ecsv, .h5, ...)")
+    pz.add_argument("--no-calibration", action="store_true",
+                    help="skip the PIT recalibration of the PDFs")
+    pz.add_argument("--no-pdf", action="store_true", help="leave the z_pdf column out")
+    pz.add_argument("--overwrite", action="store_true")
+    pz.add_argument("--batch-size", type=int, default=256)
+    pz.add_argument("--device", default=None)
+    pz.add_argument("--no-progress", action="store_true")
+
+    le = sub.add_parser("label-efficiency", help="photo-z quality against the number of "
+                        "labels: supervised, fine-tuned and colour-only")
+    le.add_argument("--encoder", default=None, help="pretrained encoder.pt (for finetuned)")
+    le.add_argument("--train", required=True, help="labelled training cutouts.h5")
+    le.add_argument("--test", required=True, help="labelled test cutouts.h5")
+    le.add_argument("--redshift", default="redshift", help="redshift column")
+    le.add_argument("--fractions", type=float, nargs="+",
+                    default=[0.025, 0.0625, 0.125, 0.25, 0.5, 1.0])
+    le.add_argument("--methods", nargs="+", default=["supervised", "finetuned", "colours"])
+    le.add_argument("--epochs", type=int, default=100)
+    le.add_argument("--batch-size", type=int, default=256)
+    le.add_argument("--seed", type=int, default=0)
+    le.add_argument("--out", required=True, help="output directory (table and figure)")
+    le.add_argument("--no-progress", action="store_true")
     return p
+
+
+def _photoz(args):
+    from astropy.table import QTable
+
+    from ..cutouts import CutoutCatalog
+    from ..photoz import PhotoZEstimator
+
+    progress = not args.no_progress
+    pz = PhotoZEstimator.from_pretrained(args.model)
+    data = CutoutCatalog.read(args.data) if args.data else QTable.read(args.table)
+    out = pz.predict(data, frames=args.frames, batch_size=args.batch_size,
+                     device=args.device, calibrated=not args.no_calibration,
+                     progress=progress)
+    if args.no_pdf:
+        del out["z_pdf"]
+    out.meta.pop("photoz_conventions", None)  # nested dict: not every format writes it
+    out.write(args.out, overwrite=args.overwrite)
+    n_flag = int((out["photoz_flag"] != 0).sum())
+    print(f"{len(out)} photometric redshifts ({n_flag} flagged) written to {args.out}")
+    return 0
+
+
+def _label_efficiency(args):
+    from ..cutouts import CutoutCatalog
+    from ..photoz import label_efficiency, labels_saved
+    from ..ssl import ContrastiveEncoder
+
+    os.makedirs(args.out, exist_ok=True)
+    enc = ContrastiveEncoder.load(args.encoder) if args.encoder else None
+    methods = [m for m in args.methods if enc is not None or m != "finetuned"]
+    table = label_efficiency(enc, CutoutCatalog.read(args.train),
+                             CutoutCatalog.read(args.test), fractions=args.fractions,
+                             redshift=args.redshift, epochs=args.epochs,
+                             batch_size=args.batch_size, seed=args.seed, methods=methods,
+                             progress=not args.no_progress)
+    table.write(os.path.join(args.out, "label_efficiency.ecsv"), overwrite=True)
+    table.pprint(max_lines=-1, max_width=-1)
+    if {"supervised", "finetuned"} <= set(methods):
+        labels_saved(table).pprint(max_lines=-1, max_width=-1)
+    _save_figure(lambda: __import__("galssl.visualization", fromlist=["x"])
+                 .plot_label_efficiency(table), os.path.join(args.out, "label_efficiency.png"))
+    return 0
+
+
+def _save_figure(make, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("agg")
+        make().savefig(path, dpi=110)
+        print(f"figure written to {path}")
+    except ImportError:
+        print("install matplotlib to get the figure")
 
 
 def _simulate(args):
@@ -170,35 +258,62 @@ def _summary(cat):
 
 
 def _demo(args):
+    import numpy as np
+
     from ..cutouts import CutoutCatalog
     from ..datasets import SAMPLE_FIELD, sample_frames
+    from ..photoz import PhotoZEstimator
 
+    progress = not args.no_progress
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "cutouts.h5")
     print(f"galssl demo: galaxies of the bundled SDSS sample (field {SAMPLE_FIELD}, ugriz)")
     cat = CutoutCatalog.from_frames(sample_frames(), out=path, overwrite=True,
-                                    progress=not args.no_progress)
+                                    progress=progress)
     _summary(cat)
-    cols = [c for c in ("ra", "dec", "mag_r", "r50", "ebv", "flags") if c in cat.table.colnames]
-    view = cat.table[cols]
+    print(f"cutouts written to {path}")
+    pz = PhotoZEstimator.from_pretrained()
+    print(f"photometric redshifts with the shipped model {pz.card.get('name', '')} "
+          f"(held-out sigma_MAD {pz.card.get('metrics', {}).get('sigma_mad', float('nan'))})")
+    out = pz.predict(cat, progress=progress)
+    cols = [c for c in ("ra", "dec", "mag_r", "r50", "ebv", "flags", "z_phot", "z_phot_err",
+                        "odds", "photoz_flag") if c in out.colnames]
+    view = out[cols]
     for c in ("ra", "dec"):
         view[c].info.format = ".5f"
-    for c in ("mag_r", "r50", "ebv"):
+    for c in ("mag_r", "r50", "ebv", "z_phot", "z_phot_err", "odds"):
         view[c].info.format = ".3f"
     view.pprint(max_lines=-1, max_width=-1)
-    print(f"cutouts written to {path}")
+    table_path = os.path.join(args.out, "photoz.ecsv")
+    out.meta.pop("photoz_conventions", None)
+    out.write(table_path, overwrite=True)
+    print(f"photo-z table (with the 180-bin PDFs in z_pdf) written to {table_path}")
     try:
         import matplotlib
 
         matplotlib.use("agg")
+        import matplotlib.pyplot as plt
+
         from ..visualization import plot_cutouts
 
-        fig = plot_cutouts(cat, label="mag_r")
+        fig = plot_cutouts(CutoutCatalog(out, cat.images, bands=cat.bands), label="z_phot")
         png = os.path.join(args.out, "cutouts.png")
         fig.savefig(png, dpi=100)
-        print(f"colour images (i, r, g) written to {png}")
+        fig = plt.figure(figsize=(5, 3.2))
+        ax = fig.add_subplot()
+        centres = pz.bin_centres
+        for i in np.flatnonzero(np.isfinite(out["z_phot"])):
+            ax.plot(centres, out["z_pdf"][i] / np.diff(pz.bin_edges), lw=1,
+                    label=f"row {i}: z = {out['z_phot'][i]:.3f}")
+        ax.set(xlabel="z", ylabel="p(z)", xlim=(0, 0.4))
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        pdf_png = os.path.join(args.out, "photoz_pdfs.png")
+        fig.savefig(pdf_png, dpi=100)
+        print(f"colour images (i, r, g) labelled with z_phot written to {png}, "
+              f"redshift PDFs to {pdf_png}")
     except ImportError:
-        print("install matplotlib to get a picture of the cutouts")
+        print("install matplotlib to get the pictures")
     return 0
 
 
@@ -231,8 +346,9 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         commands = {"demo": _demo, "cutouts": _cutouts, "simulate": _simulate,
-                    "pretrain": _pretrain, "encode": _encode}
+                    "pretrain": _pretrain, "encode": _encode, "photoz": _photoz,
+                    "label-efficiency": _label_efficiency}
         return commands[args.command](args)
-    except (OSError, ValueError, TypeError, RuntimeError, ImportError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, ImportError) as exc:
         print(f"galssl {args.command}: error: {exc}", file=sys.stderr)
         return 2

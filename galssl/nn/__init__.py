@@ -6,10 +6,12 @@ torch modules and pure tensor functions only; the training loop lives in `galssl
 """
 
 from ._backbones import Backbone, count_parameters, create_backbone, list_backbones  # noqa
-from ._splitbn import SplitBatchNorm2d, set_batchnorm_splits  # noqa: F401
+from ._splitbn import (SplitBatchNorm2d, robust_batchnorm_statistics,  # noqa: F401
+                       set_batchnorm_splits)
 from ._moco import (MoCoQueue, ProjectionHead, check_queue_size, default_queue_size,  # noqa
                     info_nce, momentum_update)
 
 __all__ = ["Backbone", "create_backbone", "list_backbones", "count_parameters",
            "ProjectionHead", "MoCoQueue", "info_nce", "momentum_update", "default_queue_size",
-           "check_queue_size", "SplitBatchNorm2d", "set_batchnorm_splits"]
+           "check_queue_size", "SplitBatchNorm2d", "set_batchnorm_splits",
+           "robust_batchnorm_statistics"]

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SplitBatchNorm2d", "set_batchnorm_splits"]
+__all__ = ["SplitBatchNorm2d", "set_batchnorm_splits", "robust_batchnorm_statistics"]
 
 
 class SplitBatchNorm2d(nn.BatchNorm2d):
@@ -69,4 +69,59 @@ def set_batchnorm_splits(module, num_splits):
             setattr(module, name, new.to(child.weight.device))
         else:
             set_batchnorm_splits(child, num_splits)
+    return module
+
+
+@torch.no_grad()
+def robust_batchnorm_statistics(module, batches, *, statistic="median"):
+    """Set the running statistics of every batch-norm layer of ``module`` from the
+    statistics it normalises with in training.
+
+    Each batch of ``batches`` (input tensors, as in training: same size and augmentations)
+    is run through ``module`` in training mode; every batch-norm layer records the mean and
+    variance of its input per batch, and its running mean and variance become the
+    ``statistic`` ("median" or "mean") of those over the batches.
+
+    Why: galaxy images are heavy-tailed (a few bright objects dominate a batch's variance),
+    so the variance of a training batch is usually well below its average over batches.
+    The default exponential running average then sits above what the network normalised
+    with during most of its training, and the evaluation-mode network sees inputs scaled
+    down by up to a factor of 2 at the first layers; for photo-z this biased z_phot by
+    about +0.02. The median over batches restores the typical training scale.
+
+    Returns ``module`` (its training/evaluation mode unchanged).
+    """
+    if statistic not in ("median", "mean"):
+        raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")
+    layers = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+    seen = {id(m): ([], []) for m in layers}
+
+    def record(m, inputs, output):
+        x = inputs[0].float()
+        seen[id(m)][0].append(x.mean(dim=(0, 2, 3)))
+        seen[id(m)][1].append(x.var(dim=(0, 2, 3), unbiased=True))
+
+    hooks = [m.register_forward_hook(record) for m in layers]
+    was_training = module.training
+    saved = [(m.running_mean.clone(), m.running_var.clone()) for m in layers]
+    try:
+        module.train()
+        n = 0
+        for x in batches:
+            module(x)
+            n += 1
+    finally:
+        for h in hooks:
+            h.remove()
+        module.train(was_training)
+    if n == 0:
+        raise ValueError("robust_batchnorm_statistics needs at least one batch")
+    for m, (mean, var) in zip(layers, saved):
+        means, variances = torch.stack(seen[id(m)][0]), torch.stack(seen[id(m)][1])
+        if statistic == "median":
+            mean, var = means.median(dim=0).values, variances.median(dim=0).values
+        else:
+            mean, var = means.mean(dim=0), variances.mean(dim=0)
+        m.running_mean.copy_(mean.to(m.running_mean.dtype))
+        m.running_var.copy_(var.to(m.running_var.dtype))
     return module

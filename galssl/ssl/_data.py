@@ -33,14 +33,16 @@ def as_image_source(data, *, bands=None):
 
 
 class CutoutDataset(torch.utils.data.Dataset):
-    """Images (NaN set to 0) and E(B-V) of the selected rows of an image source.
+    """Images (NaN set to 0) and E(B-V) of the selected rows of an image source, and with
+    ``labels`` (one per row of the source) their labels as a third item.
 
     Reads a whole batch of rows at once (``__getitems__``), so an HDF5-backed catalogue is
     read in one call per batch, in each DataLoader worker separately.
     """
 
-    def __init__(self, images, ebv=None, rows=None):
+    def __init__(self, images, ebv=None, rows=None, labels=None):
         self.images = images
+        self.labels = None if labels is None else torch.as_tensor(np.asarray(labels))
         n = len(images)
         self.ebv = np.zeros(n, np.float32) if ebv is None else np.asarray(ebv, np.float32)
         self.rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
@@ -52,14 +54,16 @@ class CutoutDataset(torch.utils.data.Dataset):
         rows = self.rows[np.asarray(idx, dtype=np.int64)]
         block = np.asarray(self.images[rows], dtype=np.float32)
         block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
-        return torch.from_numpy(block), torch.from_numpy(np.nan_to_num(self.ebv[rows]))
+        out = torch.from_numpy(block), torch.from_numpy(np.nan_to_num(self.ebv[rows]))
+        if self.labels is not None:
+            out = out + (self.labels[torch.from_numpy(rows)],)
+        return out
 
     def __getitem__(self, i):
-        x, e = self._fetch([i])
-        return x[0], e[0]
+        return tuple(v[0] for v in self._fetch([i]))
 
     def __getitems__(self, indices):
-        """A whole batch (images, ebv) at once; use with `collate_batch`."""
+        """A whole batch (images, ebv[, labels]) at once; use with `collate_batch`."""
         return self._fetch(indices)
 
 

@@ -2,7 +2,6 @@
 """ContrastiveEncoder: MoCo v2 pretraining on cutout catalogues, and representations."""
 
 import os
-import warnings
 
 import numpy as np
 import torch
@@ -11,20 +10,12 @@ from ..dust._coefficients import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
 from ..utils._progress import progress_bar
 from ._data import as_image_source
+from ._engine import resume_checkpoint, run_trainer
 
 __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT"]
 
 #: Version of the plain-dict checkpoint written by `ContrastiveEncoder.save`.
 CHECKPOINT_FORMAT = 1
-
-
-def cpu_supports_bf16():
-    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where bf16
-    autocast roughly doubles training speed; elsewhere it would be emulated and slow."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # older torch: no query, no bf16 default
-        return False
 
 
 def _resolve_device(device):
@@ -186,8 +177,6 @@ class ContrastiveEncoder:
         self
         """
         import lightning as L
-        from lightning.pytorch.callbacks import ModelCheckpoint
-        from lightning.pytorch.loggers import CSVLogger
 
         from ._module import MoCoModule
 
@@ -204,13 +193,7 @@ class ContrastiveEncoder:
         if len(rows) < batch_size:
             raise ValueError(f"{len(rows)} training images cannot fill one batch of "
                              f"{batch_size}")
-        if resume and checkpoint_dir is None:
-            raise ValueError("resume=True needs the checkpoint_dir of the run to continue")
-        ckpt = None
-        if resume:
-            ckpt = os.path.join(checkpoint_dir, "last.ckpt")
-            if not os.path.isfile(ckpt):
-                raise FileNotFoundError(f"no checkpoint to resume from: {ckpt!r}")
+        ckpt = resume_checkpoint(checkpoint_dir, resume)
 
         config = dict(self.config)
         if config["queue_size"] is None:
@@ -234,40 +217,12 @@ class ContrastiveEncoder:
                     getattr(module, name).load_state_dict(getattr(self.module, name)
                                                           .state_dict())
 
-        cuda = torch.cuda.is_available() and accelerator in (None, "gpu", "cuda", "auto")
-        if precision is None:
-            if cuda:
-                precision = "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-            else:
-                precision = "bf16-mixed" if cpu_supports_bf16() else "32-true"
-        n_dev = devices if devices is not None else ("auto" if cuda else 1)
-        if strategy is None:
-            many = (isinstance(n_dev, int) and n_dev > 1) or num_nodes > 1 or \
-                (n_dev == "auto" and torch.cuda.device_count() > 1)
-            strategy = "ddp" if many else "auto"
-        cbs = list(callbacks or [])
-        logger = False
-        if checkpoint_dir is not None:
-            cbs.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True,
-                                       every_n_epochs=1, save_top_k=1))
-            logger = CSVLogger(checkpoint_dir, name="logs")
-        quiet = _QuietLightning(not progress)
-        with warnings.catch_warnings(), quiet:
-            # Lightning's advice on dataloader workers and logging intervals, not errors
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
-            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-            # checkpoints and logs share checkpoint_dir, which a resumed run finds full
-            warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is "
-                                    "not empty")
-            trainer = L.Trainer(
-                max_epochs=int(epochs), max_steps=max_steps, accelerator=accelerator or "auto",
-                devices=n_dev, num_nodes=num_nodes, strategy=strategy, precision=precision,
-                callbacks=cbs, logger=logger, enable_progress_bar=progress,
-                enable_model_summary=False, enable_checkpointing=checkpoint_dir is not None,
-                deterministic=deterministic, use_distributed_sampler=False,
-                default_root_dir=checkpoint_dir, log_every_n_steps=log_every_n_steps)
-            trainer.fit(module, ckpt_path=ckpt)
+        trainer = run_trainer(
+            module, epochs=epochs, max_steps=max_steps, devices=devices,
+            accelerator=accelerator, num_nodes=num_nodes, strategy=strategy,
+            checkpoint_dir=checkpoint_dir, ckpt=ckpt, precision=precision,
+            deterministic=deterministic, callbacks=callbacks,
+            log_every_n_steps=log_every_n_steps, progress=progress)
         module._data = None
         self._trained = True
         self.module = module.cpu()
@@ -346,14 +301,8 @@ class ContrastiveEncoder:
     @classmethod
     def load(cls, path, *, map_location="cpu"):
         """Load a checkpoint written by `save`; keys must match exactly."""
-        try:
-            state = torch.load(os.fspath(path), map_location=map_location, weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise ValueError(f"{os.fspath(path)!r} is not a readable galssl checkpoint: "
-                             f"{exc}") from exc
-        return cls.from_state_dict(state, source=os.fspath(path))
+        return cls.from_state_dict(read_checkpoint(path, map_location),
+                                   source=os.fspath(path))
 
     @classmethod
     def from_state_dict(cls, state, *, source="state dict"):
@@ -382,27 +331,16 @@ class ContrastiveEncoder:
         return enc
 
 
-class _QuietLightning:
-    """Lower Lightning's informational logging (device summary, tips) while active."""
-
-    def __init__(self, active):
-        self.active = active
-
-    def __enter__(self):
-        import logging
-
-        self.loggers = [logging.getLogger(n)
-                        for n in ("lightning.pytorch", "lightning.fabric")]
-        self.levels = [lg.level for lg in self.loggers]
-        if self.active:
-            for lg in self.loggers:
-                lg.setLevel(logging.WARNING)
-        return self
-
-    def __exit__(self, *exc):
-        for lg, level in zip(self.loggers, self.levels):
-            lg.setLevel(level)
-        return False
+def read_checkpoint(path, map_location="cpu"):
+    """``torch.load(weights_only=True)`` of a galssl checkpoint, with a clear error for a file
+    that is not one (a missing file stays FileNotFoundError)."""
+    try:
+        return torch.load(os.fspath(path), map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{os.fspath(path)!r} is not a readable galssl checkpoint: "
+                         f"{exc}") from exc
 
 
 def _load_strict(module, state, name, source):
@@ -414,4 +352,10 @@ def _load_strict(module, state, name, source):
                          f"missing keys {missing[:10]}{'...' if len(missing) > 10 else ''}, "
                          f"unexpected keys {unexpected[:10]}"
                          f"{'...' if len(unexpected) > 10 else ''}")
+    own = module.state_dict()
+    shapes = [f"{k}: {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the model"
+              for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
+    if shapes:
+        raise ValueError(f"{source}: the {name} weights do not match the architecture; "
+                         f"shapes differ: {shapes[:5]}{'...' if len(shapes) > 5 else ''}")
     module.load_state_dict(state, strict=True)

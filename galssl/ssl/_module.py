@@ -2,16 +2,15 @@
 """The MoCo v2 LightningModule: training step, shuffle-BN, queue, optimiser, checkpoints."""
 
 import copy
-import random
 
 import lightning as L
-import numpy as np
 import torch
 
 from ..augment import default_pretraining_views, eval_transform
 from ..nn import (MoCoQueue, ProjectionHead, create_backbone, info_nce, momentum_update,
                   set_batchnorm_splits)
 from ._data import CutoutDataset, collate_batch
+from ._engine import load_rng_state, save_rng_state
 
 __all__ = ["MoCoModule"]
 
@@ -184,21 +183,7 @@ class MoCoModule(L.LightningModule):
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint):
         checkpoint["galssl_config"] = dict(self.config)
-        checkpoint["galssl_rng"] = {
-            "torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(),
-            "numpy_pos": int(np.random.get_state()[2]),
-            "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
-            "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available()
-            else []}
+        save_rng_state(checkpoint)
 
     def on_load_checkpoint(self, checkpoint):
-        rng = checkpoint.get("galssl_rng")
-        if rng:
-            torch.set_rng_state(rng["torch"])
-            state = np.random.get_state()
-            np.random.set_state((state[0], np.array(rng["numpy"], dtype=np.uint32),
-                                 rng["numpy_pos"], 0, 0.0))
-            version, internal, gauss = rng["python"]
-            random.setstate((version, tuple(internal), gauss))
-            if rng["cuda"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(rng["cuda"])
+        load_rng_state(checkpoint)

@@ -27,6 +27,12 @@ def test_lazy_public_names():
     from galssl.augment import ExtinctionAugment
 
     assert galssl.ExtinctionAugment is ExtinctionAugment
+    from galssl.photoz import PhotoZEstimator
+
+    assert galssl.PhotoZEstimator is PhotoZEstimator
+    from galssl.morphology import MorphologyClassifier
+
+    assert galssl.MorphologyClassifier is MorphologyClassifier
     assert "CutoutCatalog" in dir(galssl)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         galssl.Nope

@@ -16,6 +16,33 @@ def test_demo_runs_on_the_bundled_sample(tmp_path, capsys):
     cat = CutoutCatalog.read(tmp_path / "cutouts.h5")
     assert len(cat) >= 5 and cat.images.shape[1:] == (5, 107, 107)
     assert (tmp_path / "cutouts.png").stat().st_size > 10_000
+    assert "photometric redshifts with the shipped model" in text
+    out = Table.read(tmp_path / "photoz.ecsv")
+    assert len(out) == len(cat) and out["z_pdf"].shape == (len(cat), 180)
+    good = np.asarray(cat.good)
+    assert np.isfinite(out["z_phot"][good]).all()
+    assert (tmp_path / "photoz_pdfs.png").stat().st_size > 5_000
+
+
+def test_photoz_command_on_a_catalogue_and_a_table(tmp_path, capsys):
+    from galssl.datasets import sample_frames
+
+    frames = sample_frames()
+    cat = CutoutCatalog.from_frames(frames, out=tmp_path / "c.h5", progress=False)
+    assert main(["photoz", "--data", str(tmp_path / "c.h5"), "--out", str(tmp_path / "p.ecsv"),
+                 "--no-progress"]) == 0
+    out = Table.read(tmp_path / "p.ecsv")
+    assert len(out) == len(cat) and "z_pdf" in out.colnames
+    Table({"ra": cat.table["ra"][:2], "dec": cat.table["dec"][:2]}).write(tmp_path / "t.ecsv")
+    assert main(["photoz", "--table", str(tmp_path / "t.ecsv"), "--frames", *frames,
+                 "--no-pdf", "--out", str(tmp_path / "q.ecsv"), "--no-progress"]) == 0
+    q = Table.read(tmp_path / "q.ecsv")
+    assert "z_pdf" not in q.colnames
+    np.testing.assert_allclose(q["z_phot"], out["z_phot"][:2], rtol=1e-5)
+    assert "2 photometric redshifts" in capsys.readouterr().out
+    assert main(["photoz", "--data", str(tmp_path / "c.h5"), "--model", "no-such-model",
+                 "--out", str(tmp_path / "x.ecsv")]) == 2
+    assert "no pretrained weights named 'no-such-model'" in capsys.readouterr().err
 
 
 def test_cutouts_from_a_table_file(tmp_path, capsys):

@@ -1,0 +1,253 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Similarity search: faiss indexes (`galssl.search.SimilaritySearch`) against numpy.
+
+What is measured
+----------------
+On ``--n`` (default 1,000,000) random ``--d``-dimensional (128) representations scaled to
+unit length (float32), and ``--queries`` (1000) further random unit vectors:
+
+1. **Exact search.** The peer, measured in the same run on the same queries: a numpy brute
+   force, queries in chunks, ``chunk @ reps.T`` (BLAS) then ``numpy.argpartition`` and a
+   sort of the top ``--k`` (10) per query. Against it, ``SimilaritySearch(index="flat")``
+   (`faiss.IndexFlatIP`): the raw ``index.search`` and the full ``query()`` (which also
+   builds the output QTable). Queries per second, median of ``--repeats``; both must
+   return the same neighbours (checked). Target: faiss >= 10x numpy.
+2. **Approximate search.** ``index="ivf"`` (`faiss.IndexIVFFlat`, inner product) for a
+   range of ``nprobe`` and ``index="hnsw"`` (`faiss.IndexHNSWFlat`, inner product) for a
+   range of ``ef_search``: build time, queries per second, speed-up over the numpy brute
+   force, and recall@k against the exact neighbours (the fraction of the true k nearest
+   that are found). Target: recall >= 0.95 at >= 100x the numpy rate.
+3. **Memory** of each index: the size of its `faiss.serialize_index` image (what it holds
+   in RAM: vectors, lists, graph links), next to the raw float32 array.
+
+Uniform random directions in 128 dimensions are the hardest case for approximate search:
+all points are nearly equidistant (no low-dimensional structure), so recall needs a large
+part of the data scanned. ``--data clustered`` adds a variant closer to real
+representations: ``--clusters`` (1000) Gaussian clusters, each object its centre plus noise
+of the same size as the centre (``--spread``), queries drawn the same way.
+
+How to run
+----------
+From the repository root::
+
+    python benchmarks/bench_search.py [--n 1000000] [--d 128] [--queries 1000] \\
+        [--data random|clustered|both] [--json out.json]
+
+The 1M-row run needs about 3 GB of memory and, on 2 CPU cores, about 15 minutes per data
+set (the IVF k-means and the HNSW graph take a few minutes each to build); ``--index ivf``
+or ``--index hnsw`` measures one kind only, and ``--n 200000`` takes a few minutes.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+from _timing import timed
+
+
+def unit_rows(x):
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def random_data(n, d, q, seed):
+    rng = np.random.default_rng(seed)
+    reps = np.empty((n, d), dtype=np.float32)
+    for s in range(0, n, 100_000):  # in blocks: float64 temporaries stay small
+        reps[s:s + 100_000] = rng.standard_normal((min(100_000, n - s), d), dtype=np.float32)
+    queries = rng.standard_normal((q, d), dtype=np.float32)
+    return unit_rows(reps), unit_rows(queries)
+
+
+def clustered_data(n, d, q, seed, clusters, spread):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, d), dtype=np.float32)
+    out = []
+    for m in (n, q):
+        x = np.empty((m, d), dtype=np.float32)
+        for s in range(0, m, 100_000):
+            b = min(100_000, m - s)
+            x[s:s + b] = centres[rng.integers(0, clusters, b)] + \
+                spread * rng.standard_normal((b, d), dtype=np.float32)
+        out.append(unit_rows(x))
+    return out
+
+
+def numpy_knn(reps, queries, k, chunk=64):
+    """Brute-force top-k inner products: chunked BLAS products, argpartition, sort."""
+    labels = np.empty((len(queries), k), dtype=np.int64)
+    sims = np.empty((len(queries), k), dtype=np.float32)
+    for s in range(0, len(queries), chunk):
+        block = queries[s:s + chunk] @ reps.T
+        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(block, part, axis=1)
+        order = np.argsort(-top, axis=1)
+        labels[s:s + chunk] = np.take_along_axis(part, order, axis=1)
+        sims[s:s + chunk] = np.take_along_axis(top, order, axis=1)
+    return sims, labels
+
+
+def recall_at_k(found, exact):
+    k = exact.shape[1]
+    return float(np.mean([len(set(f[f >= 0]) & set(e)) / k for f, e in zip(found, exact)]))
+
+
+def index_bytes(index):
+    import faiss
+
+    return int(faiss.serialize_index(index).nbytes)
+
+
+def run_ivf(reps, queries, exact, t_np, args):
+    from galssl.search import SimilaritySearch
+
+    q, k, rows = len(queries), args.k, []
+    t0 = time.perf_counter()
+    ivf = SimilaritySearch(reps, index="ivf", nlist=args.nlist, seed=0, progress=False)
+    build = time.perf_counter() - t0
+    nlist = ivf.config["nlist"]
+    mem = index_bytes(ivf.index)
+    print(f"ivf: nlist={nlist}, built in {build:.1f} s, {mem / 1e6:.0f} MB", flush=True)
+    for frac in args.nprobe_fractions:
+        ivf.nprobe = max(1, int(round(nlist * frac)))
+        t = timed(lambda: ivf.index.search(queries, k), args.repeats)
+        rec = recall_at_k(ivf.index.search(queries, k)[1], exact)
+        rows.append({"index": "ivf", "nlist": nlist, "nprobe": ivf.nprobe, "build_s": build,
+                     "queries_per_s": q / t, "speedup_vs_numpy": t_np / t, "recall": rec,
+                     "bytes": mem})
+        print(f"  nprobe={ivf.nprobe:5d}: {q / t:10.1f} queries/s = {t_np / t:7.1f}x numpy, "
+              f"recall@{k} {rec:.3f}", flush=True)
+    return rows
+
+
+def run_hnsw(reps, queries, exact, t_np, args):
+    from galssl.search import SimilaritySearch
+
+    q, k, rows = len(queries), args.k, []
+    t0 = time.perf_counter()
+    hnsw = SimilaritySearch(reps, index="hnsw", hnsw_m=args.hnsw_m,
+                            ef_construction=args.ef_construction, progress=False)
+    build = time.perf_counter() - t0
+    mem = index_bytes(hnsw.index)
+    print(f"hnsw: M={args.hnsw_m}, ef_construction={args.ef_construction}, built in "
+          f"{build:.1f} s, {mem / 1e6:.0f} MB", flush=True)
+    for ef in args.ef_search:
+        hnsw.ef_search = ef
+        t = timed(lambda: hnsw.index.search(queries, k), args.repeats)
+        rec = recall_at_k(hnsw.index.search(queries, k)[1], exact)
+        rows.append({"index": "hnsw", "hnsw_m": args.hnsw_m, "ef_search": ef,
+                     "build_s": build, "queries_per_s": q / t, "speedup_vs_numpy": t_np / t,
+                     "recall": rec, "bytes": mem})
+        print(f"  ef_search={ef:5d}: {q / t:10.1f} queries/s = {t_np / t:7.1f}x numpy, "
+              f"recall@{k} {rec:.3f}", flush=True)
+    return rows
+
+
+def run(name, reps, queries, args):
+    from galssl.search import SimilaritySearch
+
+    n, d = reps.shape
+    q, k = len(queries), args.k
+    res = {"data": name, "n": n, "d": d, "queries": q, "k": k}
+    print(f"\n== {name} data: {n:,} x {d} representations, {q} queries, k={k} ==", flush=True)
+
+    t_np = timed(lambda: numpy_knn(reps, queries, k), args.repeats)
+    np_sims, np_labels = numpy_knn(reps, queries, k)
+    rate_np = q / t_np
+    res["numpy"] = {"queries_per_s": rate_np, "bytes": int(reps.nbytes)}
+    print(f"numpy brute force      : {rate_np:10.1f} queries/s  (array {reps.nbytes / 1e6:.0f} MB)",
+          flush=True)
+
+    t0 = time.perf_counter()
+    flat = SimilaritySearch(reps, progress=False)
+    build = time.perf_counter() - t0
+    t_raw = timed(lambda: flat.index.search(queries, k), args.repeats)
+    t_api = timed(lambda: flat.query(queries, k=k), args.repeats)
+    exact_sims, exact = flat.index.search(queries, k)
+    same = float(np.mean(exact == np_labels))
+    res["flat"] = {"build_s": build, "queries_per_s": q / t_raw, "query_api_per_s": q / t_api,
+                   "speedup_vs_numpy": t_np / t_raw, "api_speedup_vs_numpy": t_np / t_api,
+                   "same_neighbours_as_numpy": same,
+                   "max_similarity_difference": float(np.abs(exact_sims - np_sims).max()),
+                   "bytes": index_bytes(flat.index)}
+    print(f"faiss flat (exact)     : {q / t_raw:10.1f} queries/s  = {t_np / t_raw:6.1f}x numpy "
+          f"(query() with QTable: {q / t_api:.1f}/s = {t_np / t_api:.1f}x); "
+          f"{100 * same:.2f} % same neighbours; {res['flat']['bytes'] / 1e6:.0f} MB", flush=True)
+
+    rows = []
+    if args.index in ("ivf", "both"):
+        rows += run_ivf(reps, queries, exact, t_np, args)
+    if args.index in ("hnsw", "both"):
+        rows += run_hnsw(reps, queries, exact, t_np, args)
+    res["approximate"] = rows
+
+    good = [r for r in rows if r["recall"] >= 0.95]
+    best = max(good, key=lambda r: r["speedup_vs_numpy"]) if good else None
+    res["best_at_recall_0.95"] = best
+    flat_ok = res["flat"]["speedup_vs_numpy"] >= 10
+    print(f"summary ({name}): exact faiss {res['flat']['speedup_vs_numpy']:.1f}x numpy "
+          f"(target >= 10x: {'met' if flat_ok else 'NOT met'}); ", end="")
+    if best is None:
+        top = max(rows, key=lambda r: r["recall"])
+        print(f"no approximate setting reached recall 0.95 (best {top['recall']:.3f} at "
+              f"{top['speedup_vs_numpy']:.1f}x, {top['index']}); target NOT met")
+    else:
+        setting = (f"nprobe={best['nprobe']}" if best["index"] == "ivf"
+                   else f"ef_search={best['ef_search']}")
+        met = best["speedup_vs_numpy"] >= 100
+        print(f"fastest with recall >= 0.95: {best['index']} {setting}, recall "
+              f"{best['recall']:.3f} at {best['speedup_vs_numpy']:.1f}x numpy (target >= "
+              f"100x: {'met' if met else 'NOT met'})")
+    return res
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=1_000_000, help="indexed representations")
+    p.add_argument("--d", type=int, default=128, help="dimension")
+    p.add_argument("--queries", type=int, default=1000)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--data", choices=("random", "clustered", "both"), default="random")
+    p.add_argument("--clusters", type=int, default=1000)
+    p.add_argument("--spread", type=float, default=1.0,
+                   help="clustered data: noise per dimension, in units of the centres'")
+    p.add_argument("--nlist", type=int, default=None, help="IVF cells (default 4 sqrt(n))")
+    p.add_argument("--nprobe-fractions", type=float, nargs="+",
+                   default=[1 / 256, 1 / 64, 1 / 32, 1 / 16, 1 / 8],
+                   help="IVF nprobe as fractions of nlist")
+    p.add_argument("--hnsw-m", type=int, default=32)
+    p.add_argument("--ef-construction", type=int, default=100)
+    p.add_argument("--ef-search", type=int, nargs="+", default=[16, 64, 256, 1024])
+    p.add_argument("--index", choices=("ivf", "hnsw", "both"), default="both",
+                   help="approximate indexes to measure")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+
+    import faiss
+
+    hardware = (f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+                f"faiss {faiss.__version__} with {faiss.omp_get_max_threads()} threads, "
+                f"numpy {np.__version__}")
+    print(hardware)
+    results = {"hardware": hardware, "args": vars(args), "runs": []}
+    kinds = ("random", "clustered") if args.data == "both" else (args.data,)
+    for kind in kinds:
+        if kind == "random":
+            reps, queries = random_data(args.n, args.d, args.queries, args.seed)
+        else:
+            reps, queries = clustered_data(args.n, args.d, args.queries, args.seed,
+                                           args.clusters, args.spread)
+        results["runs"].append(run(kind, reps, queries, args))
+        del reps, queries
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,632 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""PhotoZEstimator: redshift PDFs over 180 bins from multi-band cutouts."""
+
+import copy
+import enum
+import os
+import warnings
+
+import numpy as np
+import torch
+from astropy.utils.exceptions import AstropyUserWarning
+
+from ..dust._coefficients import parse_bands
+from ..nn import create_backbone, set_batchnorm_splits
+from ..ssl._data import as_image_source
+from ..ssl._encoder import _load_strict, _resolve_device, read_checkpoint
+from ..ssl._engine import resume_checkpoint
+from ..ssl._finetune import run_finetune
+from ..utils._progress import progress_bar
+from ._module import PhotoZModule, PhotoZNet
+from ._pdf import PITCalibration, redshift_bins, redshift_labels, summarize_pdfs
+
+__all__ = ["PhotoZEstimator", "PhotoZFlag", "CHECKPOINT_FORMAT"]
+
+#: Version of the plain-dict checkpoint written by `PhotoZEstimator.save`.
+CHECKPOINT_FORMAT = 1
+
+OUTPUT_COLUMNS = ("z_phot", "z_phot_err", "z_mode", "odds", "z_pdf", "ood_distance",
+                  "photoz_flag")
+
+
+class PhotoZFlag(enum.IntFlag):
+    """Bits of the ``photoz_flag`` column of `PhotoZEstimator.predict`.
+
+    Examples
+    --------
+    >>> from galssl.photoz import PhotoZFlag
+    >>> PhotoZFlag.describe(5)
+    ['OUT_OF_DISTRIBUTION', 'CUTOUT']
+    """
+
+    #: The representation is farther from the training set's than the threshold: the mean
+    #: cosine distance to its ``ood_k`` nearest training representations exceeds the
+    #: ``ood_quantile`` (99 %) quantile of the same distance among training objects.
+    OUT_OF_DISTRIBUTION = 1
+    #: The PDF is broad: its standard deviation ``z_phot_err`` exceeds ``max_err``.
+    BROAD_PDF = 2
+    #: The cutout has an image defect (`galssl.cutouts.IMAGE_DEFECTS` bits of ``flags``).
+    CUTOUT = 4
+    #: No image data at all: z_phot and the PDF are NaN.
+    NO_DATA = 8
+
+    @classmethod
+    def describe(cls, value):
+        """Names of the bits set in ``value``."""
+        return [f.name for f in cls if int(value) & int(f)]
+
+
+class PhotoZEstimator:
+    """Photometric redshifts as PDFs over redshift bins, from multi-band galaxy cutouts.
+
+    A classifier over ``n_bins`` equal bins on [z_min, z_max] (Pasquet et al. 2019; Hayat
+    et al. 2021): the network outputs a probability per bin, and the point estimate is the
+    PDF's mean over the bin **centres** (Pasquet et al. used the left edges, which biases
+    z_phot low by half a bin, 0.0011 at the default binning).
+
+    Parameters
+    ----------
+    encoder : `~galssl.ContrastiveEncoder`, optional
+        A pretrained encoder to fine-tune (its architecture, bands and crop are used). None:
+        a network of architecture ``arch`` trained from scratch (the supervised baseline).
+    arch, in_chans, bands : optional
+        Architecture and bands when there is no encoder.
+    z_min, z_max, n_bins : optional
+        The redshift bins (default 180 bins on [0, 0.4]).
+    crop, jitter : int, optional
+        Input size (centre crop of the cutouts) and the fine-tuning jitter in pixels.
+    lr_backbone, lr_head : float, optional
+        Learning rates of the encoder and of the head: 1e-4 and 1e-3 when fine-tuning; from
+        scratch the encoder uses ``lr_head`` as well (default ``lr_backbone=None``).
+    milestones : tuple of float, optional
+        Fractions of the epochs after which both rates are multiplied by 0.1 (60 % and 90 %).
+    optimizer : {"adamw", "sgd"}, optional
+        AdamW (default) or SGD with momentum 0.9.
+    weight_decay : float, optional
+    max_err : float, optional
+        ``BROAD_PDF`` is set where ``z_phot_err`` exceeds this.
+    ood_k, ood_quantile : optional
+        The out-of-distribution test (see `PhotoZFlag`).
+
+    Examples
+    --------
+    >>> from galssl import PhotoZEstimator
+    >>> pz = PhotoZEstimator(arch="resnet10-small")
+    >>> pz
+    <PhotoZEstimator arch='resnet10-small' bands=ugriz 180 bins on [0, 0.4] untrained>
+    """
+
+    def __init__(self, encoder=None, *, arch="resnet10-small", in_chans=5, bands="ugriz",
+                 z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
+                 lr_head=1e-3, milestones=(0.6, 0.9), optimizer="adamw", weight_decay=1e-4,
+                 max_err=0.05, ood_k=5, ood_quantile=0.99):
+        from ..ssl import ContrastiveEncoder
+
+        redshift_bins(z_min, z_max, n_bins)  # validates
+        if optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
+        if encoder is not None:
+            if not isinstance(encoder, ContrastiveEncoder):
+                raise TypeError(f"encoder must be a ContrastiveEncoder or None, got "
+                                f"{type(encoder).__name__}")
+            ec = encoder.config
+            arch, in_chans, bands, crop = ec["arch"], ec["in_chans"], ec["bands"], ec["crop"]
+            backbone = set_batchnorm_splits(copy.deepcopy(encoder.backbone), 1)
+        else:
+            backbone = create_backbone(arch, in_chans)
+        bands = parse_bands(bands)
+        if len(bands) != in_chans:
+            raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
+                             f"{len(bands)} bands")
+        finetune = encoder is not None
+        self.config = dict(
+            arch=arch, in_chans=int(in_chans), bands="".join(bands), z_min=float(z_min),
+            z_max=float(z_max), n_bins=int(n_bins), crop=int(crop), jitter=int(jitter),
+            lr_backbone=float(lr_backbone if lr_backbone is not None else
+                              (1e-4 if finetune else lr_head)),
+            lr_head=float(lr_head), milestones=[float(m) for m in milestones],
+            optimizer=optimizer, weight_decay=float(weight_decay), max_err=float(max_err),
+            ood_k=int(ood_k), ood_quantile=float(ood_quantile), pretrained_encoder=finetune)
+        self.net = PhotoZNet(backbone, n_bins)
+        self.calibration = PITCalibration()
+        self.reference = None  # (M, D) unit-norm training representations
+        self.ood_threshold = None
+        self.history = None
+        self.card = {}
+        self._from_encoder = finetune
+        self._trained = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def bands(self):
+        """Band of each input channel."""
+        return tuple(self.config["bands"])
+
+    @property
+    def bin_edges(self):
+        """Edges of the redshift bins."""
+        c = self.config
+        return redshift_bins(c["z_min"], c["z_max"], c["n_bins"])[0]
+
+    @property
+    def bin_centres(self):
+        """Centres of the redshift bins (where z_phot = E(z) is evaluated)."""
+        c = self.config
+        return redshift_bins(c["z_min"], c["z_max"], c["n_bins"])[1]
+
+    def __repr__(self):
+        c = self.config
+        return (f"<PhotoZEstimator arch={c['arch']!r} bands={c['bands']} {c['n_bins']} bins "
+                f"on [{c['z_min']:g}, {c['z_max']:g}] "
+                f"{'trained' if self._trained else 'untrained'}>")
+
+    # ------------------------------------------------------------------ labels
+    def _labels(self, catalog, redshift):
+        """Redshift of every row and the mask of usable ones, with the documented checks."""
+        from ..cutouts import CutoutCatalog
+
+        if isinstance(redshift, str):
+            if not isinstance(catalog, CutoutCatalog):
+                raise TypeError("with images as an array, pass the redshifts as an array "
+                                "(redshift=...)")
+            if redshift not in catalog.table.colnames:
+                raise KeyError(f"the catalogue has no redshift column {redshift!r}; its "
+                               f"columns are {catalog.table.colnames}")
+            z = catalog.table[redshift]
+        else:
+            z = redshift
+        z = np.ma.filled(np.ma.asarray(z, dtype=float), np.nan) if np.ma.isMaskedArray(z) \
+            else np.asarray(getattr(z, "value", z), dtype=float)
+        return z
+
+    # ------------------------------------------------------------------ training
+    def fit(self, catalog, *, redshift="redshift", epochs=100, batch_size=256, fraction=1.0,
+            seed=0, out_of_range="clip", devices=None, accelerator=None, num_nodes=1,
+            strategy=None, checkpoint_dir=None, resume=False, num_workers=0, precision=None,
+            deterministic=False, max_steps=-1, callbacks=None, log_every_n_steps=10,
+            augment=True, reference_size=2000, robust_bn=True, progress=True):
+        """Train (or fine-tune) on labelled cutouts.
+
+        Parameters
+        ----------
+        catalog : `~galssl.cutouts.CutoutCatalog` or array
+            Training images; rows with image defects (``CutoutCatalog.good`` False) are left
+            out.
+        redshift : str or array, optional
+            Column of spectroscopic redshifts (or the values, one per row). NaN is an error.
+        epochs, batch_size : int, optional
+            The seed recipe is 100 epochs of batch 256.
+        fraction : float, optional
+            Train on this fraction of the usable labelled rows (a random subset drawn with
+            ``seed``), for label-efficiency experiments.
+        seed : int, optional
+            Seeds the subset, the initialisation of new layers, the data order and the
+            augmentations.
+        out_of_range : {"clip", "error", "exclude"}, optional
+            Redshifts outside [z_min, z_max]: put into the first/last bin with a warning that
+            counts them (the seed's convention), raise, or leave those rows out (counted in a
+            warning).
+        devices, accelerator, num_nodes, strategy, checkpoint_dir, resume, num_workers, \
+precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : optional
+            The Lightning engine, as in `galssl.ContrastiveEncoder.fit`.
+        augment : bool, optional
+            Fine-tuning augmentations (rotation, jitter-crop); False trains on the
+            evaluation view.
+        reference_size : int, optional
+            Number of training representations kept for the out-of-distribution flag.
+        robust_bn : bool, optional
+            After training, set the batch-norm statistics to the median over training
+            batches of those the network normalised with (`refresh_batchnorm`); False keeps
+            the running averages of training.
+
+        Returns
+        -------
+        self
+        """
+        import lightning as L
+
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        if out_of_range not in ("clip", "error", "exclude"):
+            raise ValueError(f"out_of_range must be 'clip', 'error' or 'exclude', got "
+                             f"{out_of_range!r}")
+        images, ebv, good = as_image_source(catalog, bands=self.bands)
+        self._check_images(images)
+        z = self._labels(catalog, redshift)
+        if len(z) != len(images):
+            raise ValueError(f"{len(z)} redshifts for {len(images)} images")
+        bad = good & ~np.isfinite(z)
+        if bad.any():
+            raise ValueError(f"{int(bad.sum())} training rows have no finite redshift (first "
+                             f"rows {np.flatnonzero(bad)[:5].tolist()}); select the labelled "
+                             f"rows first")
+        c = self.config
+        outside = good & ((z < c["z_min"]) | (z > c["z_max"]))
+        n_out = int(outside.sum())
+        if n_out and out_of_range == "error":
+            raise ValueError(f"{n_out} redshifts lie outside [{c['z_min']}, {c['z_max']}] "
+                             f"(first rows {np.flatnonzero(outside)[:5].tolist()})")
+        if n_out:
+            what = "put into the edge bins" if out_of_range == "clip" else "left out"
+            warnings.warn(f"{n_out} of {int(good.sum())} training redshifts lie outside "
+                          f"[{c['z_min']}, {c['z_max']}] and are {what}", AstropyUserWarning)
+        usable = good & ~outside if out_of_range == "exclude" else good
+        rows = np.flatnonzero(usable)
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.permutation(rows)[:max(1, int(round(fraction * len(rows))))])
+        if len(rows) < 2:
+            raise ValueError(f"{len(rows)} usable training images; need at least 2")
+        labels = redshift_labels(np.where(np.isfinite(z), z, c["z_min"]), self.bin_edges)
+        ckpt = resume_checkpoint(checkpoint_dir, resume)
+
+        L.seed_everything(seed, workers=True, verbose=False)
+        if not self._trained:  # fresh layers drawn from the seed (the encoder's are kept)
+            backbone = self.net.backbone if self._from_encoder else \
+                create_backbone(c["arch"], c["in_chans"])
+            self.net = PhotoZNet(backbone, c["n_bins"])
+        config = dict(c, seed=int(seed), batch_size=int(batch_size),
+                      num_workers=int(num_workers), augment=bool(augment),
+                      robust_bn=bool(robust_bn))
+        self.net, history = run_finetune(
+            PhotoZModule, self.net, config, (images, ebv, rows, labels), epochs=epochs,
+            max_steps=max_steps, devices=devices, accelerator=accelerator,
+            num_nodes=num_nodes, strategy=strategy, checkpoint_dir=checkpoint_dir, ckpt=ckpt,
+            precision=precision, deterministic=deterministic, callbacks=callbacks,
+            log_every_n_steps=log_every_n_steps, progress=progress)
+        self._trained = True
+        self.history = dict(history, n_train=int(len(rows)), n_outside_range=n_out)
+        self._set_reference(images, ebv, rows, reference_size, seed)
+        return self
+
+    def refresh_batchnorm(self, catalog, *, n_batches=32, batch_size=256, seed=0,
+                          reference_size=2000):
+        """Set the batch-norm statistics from training images (what `fit` does at its end).
+
+        Up to ``n_batches`` batches of complete images of ``catalog``, with the fine-tuning
+        augmentations, run through the network in training mode; each batch-norm layer's
+        running mean and variance become the median over batches of the statistics it
+        normalised with (`galssl.nn.robust_batchnorm_statistics`, which explains why the
+        usual running average biases photo-z on galaxy images). The representations kept
+        for the out-of-distribution flag are then recomputed from ``catalog`` (pass the
+        training set). Returns self.
+        """
+        from ..ssl._finetune import refresh_batchnorm
+
+        images, ebv, good = as_image_source(catalog, bands=self.bands)
+        self._check_images(images)
+        rows = np.flatnonzero(good)
+        if len(rows) == 0:
+            raise ValueError("no complete images to take batch-norm statistics from")
+        config = dict(self.config, batch_size=int(batch_size))
+        refresh_batchnorm(self.net, images, ebv, rows, config, n_batches=n_batches,
+                          batch_size=batch_size, seed=seed)
+        self._set_reference(images, ebv, rows, reference_size, seed)
+        return self
+
+    def _set_reference(self, images, ebv, rows, size, seed):
+        """Keep up to ``size`` unit-norm training representations and the OOD threshold."""
+        rng = np.random.default_rng(seed + 1)
+        pick = np.sort(rng.permutation(rows)[:int(size)])
+        if len(pick) <= self.config["ood_k"]:
+            self.reference, self.ood_threshold = None, None
+            return
+        feats = self._run(images, ebv, pick, progress=False, features=True)["features"]
+        self.reference = torch.nn.functional.normalize(torch.from_numpy(feats), dim=1)
+        d = self._knn_distance(self.reference, exclude_self=True)
+        self.ood_threshold = float(np.quantile(d, self.config["ood_quantile"]))
+
+    def _knn_distance(self, feats, exclude_self=False):
+        """Mean cosine distance of each row to its ``ood_k`` nearest reference rows."""
+        k = self.config["ood_k"]
+        ref = self.reference.float()
+        out = np.empty(len(feats))
+        for s in range(0, len(feats), 4096):
+            f = torch.nn.functional.normalize(feats[s:s + 4096].float(), dim=1)
+            sim = f @ ref.T
+            if exclude_self:
+                sim[torch.arange(len(f)), torch.arange(s, s + len(f))] = -np.inf
+            top = sim.topk(min(k, ref.shape[0] - exclude_self), dim=1).values
+            out[s:s + len(f)] = (1 - top).mean(dim=1).numpy()
+        return out
+
+    # ------------------------------------------------------------------ inference
+    def _check_images(self, images):
+        c = self.config
+        if len(images) and images.shape[1] != c["in_chans"]:
+            raise ValueError(f"the images have {images.shape[1]} bands, the model expects "
+                             f"{c['in_chans']} ({c['bands']})")
+        if len(images) and min(images.shape[-2:]) < c["crop"]:
+            raise ValueError(f"the cutouts are {images.shape[-1]} pixels wide, the model "
+                             f"needs at least {c['crop']} (its input crop)")
+
+    @torch.no_grad()
+    def _run(self, images, ebv, rows=None, *, batch_size=256, device=None, progress=True,
+             desc="photo-z", features=False):
+        """Bin probabilities (float32), out-of-distribution distances and, with
+        ``features``, the representations of the given rows (all by default), streamed
+        batch by batch."""
+        from ..augment import eval_transform
+
+        c = self.config
+        rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+        n = len(rows)
+        dev = _resolve_device(device)
+        net = self.net.to(dev).eval()
+        transform = eval_transform(bands=self.bands, out=c["crop"])
+        probs = np.full((n, c["n_bins"]), np.nan, np.float32)
+        dist = np.full(n, np.nan)
+        feats = np.full((n, self.net.backbone.num_features), np.nan, np.float32) \
+            if features else None
+        contiguous = n and rows[-1] - rows[0] == n - 1 and np.all(np.diff(rows) == 1)
+        for s in progress_bar(range(0, n, batch_size), desc=desc, progress=progress,
+                              unit="batch"):
+            sel = rows[s:s + batch_size]
+            block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
+            block = np.asarray(block, dtype=np.float32)
+            empty = ~np.isfinite(block).any(axis=(1, 2, 3))
+            x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
+            e = torch.zeros(len(x)) if ebv is None else \
+                torch.from_numpy(np.nan_to_num(np.asarray(ebv[sel], dtype=np.float32)))
+            logits, f = net(transform(x.to(dev), ebv=e.to(dev)))
+            p = torch.softmax(logits.float(), dim=1).cpu().numpy()
+            f = f.float().cpu()
+            p[empty] = np.nan
+            probs[s:s + len(sel)] = p
+            if self.reference is not None:
+                d = self._knn_distance(f)
+                d[empty] = np.nan
+                dist[s:s + len(sel)] = d
+            if features:
+                f = f.numpy()
+                f[empty] = np.nan
+                feats[s:s + len(sel)] = f
+        self.net.cpu()
+        return {"pdf": probs, "distance": dist, "features": feats}
+
+    def predict(self, data, *, frames=None, batch_size=256, device=None, calibrated=True,
+                progress=True, **cutout_kwargs):
+        """Redshift PDFs, point estimates and flags, one row per input row, in order.
+
+        Parameters
+        ----------
+        data : `~galssl.cutouts.CutoutCatalog`, `~astropy.table.Table`, \
+`~astropy.coordinates.SkyCoord` or array
+            Cutouts, or positions (a Table with ra/dec, or a SkyCoord) whose cutouts are made
+            from ``frames`` with `~galssl.cutouts.CutoutCatalog.from_table` or, without
+            ``frames``, fetched from SDSS (`~galssl.cutouts.CutoutCatalog.from_sdss`, needs
+            the network). HDF5-backed catalogues are streamed.
+        frames : str or list, optional
+            Frame files, globs or directories for Table/SkyCoord input.
+        batch_size : int, optional
+        device : str, optional
+            None: CUDA when available.
+        calibrated : bool, optional
+            Apply the PIT recalibration (if `calibrate` was run).
+        progress : bool, optional
+        **cutout_kwargs
+            Passed to the cutout maker for Table/SkyCoord input.
+
+        Returns
+        -------
+        `~astropy.table.QTable`
+            The input columns (a catalogue's table, or the input table) plus ``z_phot``
+            (PDF mean over bin centres), ``z_phot_err`` (PDF standard deviation), ``z_mode``,
+            ``odds`` (probability within z_phot ± 0.05 (1 + z_phot)), ``z_pdf`` (n_bins
+            probabilities; edges in ``meta["z_bin_edges"]``), ``ood_distance`` and
+            ``photoz_flag`` (`PhotoZFlag` bits). Rows without data hold NaN and NO_DATA.
+        """
+        from astropy.coordinates import SkyCoord
+        from astropy.table import QTable, Table
+
+        from ..cutouts import IMAGE_DEFECTS, CutoutCatalog
+
+        if not self._trained:
+            warnings.warn("this PhotoZEstimator has not been trained: its predictions are "
+                          "meaningless", AstropyUserWarning)
+        table = None
+        if isinstance(data, (SkyCoord, Table)) and not isinstance(data, CutoutCatalog):
+            table = QTable(data) if isinstance(data, Table) else None
+            if len(data) == 0:
+                cat = None
+            elif frames is not None:
+                cat = CutoutCatalog.from_table(data, frames, bands=self.bands,
+                                               progress=progress, **cutout_kwargs)
+            else:
+                cat = CutoutCatalog.from_sdss(data, bands=self.bands, progress=progress,
+                                              **cutout_kwargs)
+            if table is None:
+                table = QTable({"ra": data.icrs.ra, "dec": data.icrs.dec})
+            if cat is not None:
+                table["cutout_flags"] = cat.table["flags"]
+            data = cat
+        if data is None:
+            n, images, ebv, defects = 0, np.zeros((0, self.config["in_chans"], 1, 1)), None, \
+                np.zeros(0, bool)
+        else:
+            images, ebv, good = as_image_source(data, bands=self.bands)
+            self._check_images(images)
+            n = len(images)
+            defects = ~good
+            if isinstance(data, CutoutCatalog):
+                defects = (np.asarray(data.table["flags"]) & int(IMAGE_DEFECTS)) != 0
+                if table is None:
+                    table = QTable(data.table, copy=True)
+        if table is None:
+            table = QTable({"row": np.arange(n)})
+        for name in OUTPUT_COLUMNS:
+            if name in table.colnames:
+                raise ValueError(f"the input already has a column {name!r}; rename it")
+        res = self._run(images, ebv, batch_size=batch_size, device=device,
+                        progress=progress) if n else \
+            {"pdf": np.zeros((0, self.config["n_bins"]), np.float32), "distance": np.zeros(0)}
+        return self._table(table, res, defects, calibrated)
+
+    def _table(self, table, res, defects, calibrated, chunk=8192):
+        pdf = res["pdf"]  # float32, recalibrated in place chunk by chunk
+        n = len(pdf)
+        empty = ~np.isfinite(pdf).all(axis=1)
+        edges = self.bin_edges
+        summ = {k: np.full(n, np.nan) for k in ("z_phot", "z_phot_err", "z_mode", "odds")}
+        for s in range(0, n, chunk):
+            ok = np.flatnonzero(~empty[s:s + chunk]) + s
+            if len(ok) == 0:
+                continue
+            if calibrated:
+                pdf[ok] = self.calibration.apply(pdf[ok], edges)
+            for k, v in summarize_pdfs(pdf[ok], edges).items():
+                summ[k][ok] = v
+        dist = res["distance"]
+        flag = np.zeros(n, np.int32)
+        if self.ood_threshold is not None:
+            flag[dist > self.ood_threshold] |= PhotoZFlag.OUT_OF_DISTRIBUTION
+        flag[summ["z_phot_err"] > self.config["max_err"]] |= PhotoZFlag.BROAD_PDF
+        flag[defects] |= PhotoZFlag.CUTOUT
+        flag[empty] |= PhotoZFlag.NO_DATA
+        for k, v in summ.items():
+            table[k] = v
+        table["z_pdf"] = pdf
+        table["ood_distance"] = dist
+        table["photoz_flag"] = flag
+        table.meta["z_bin_edges"] = [float(v) for v in edges]
+        table.meta["photoz_conventions"] = {
+            "z_phot": "mean of the PDF over bin centres",
+            "z_phot_err": "standard deviation of the PDF (uniform within bins)",
+            "odds": "P(|z - z_phot| < 0.05 (1 + z_phot))",
+            "photoz_flag": "bits of galssl.photoz.PhotoZFlag",
+            "calibrated": bool(calibrated and self.calibration.fitted)}
+        return table
+
+    # ------------------------------------------------------------------ calibration
+    def calibrate(self, catalog, *, redshift="redshift", n_knots=101, batch_size=256,
+                  device=None, progress=True):
+        """Fit the PIT recalibration of the PDFs on a validation set and keep it.
+
+        Returns
+        -------
+        dict
+            ``pit_before``/``pit_after`` (PIT values of the validation objects),
+            ``ks_before``/``ks_after`` (KS statistic against uniform; the "after" value is
+            in-sample: judge the calibration on objects not used here) and ``n``.
+        """
+        from scipy.stats import kstest
+
+        from .metrics import pit
+
+        images, ebv, good = as_image_source(catalog, bands=self.bands)
+        self._check_images(images)
+        z = self._labels(catalog, redshift)
+        c = self.config
+        use = np.flatnonzero(good & np.isfinite(z) & (z >= c["z_min"]) & (z <= c["z_max"]))
+        pdf = self._run(images, ebv, use, batch_size=batch_size, device=device,
+                        progress=progress)["pdf"].astype(np.float64)
+        ok = np.isfinite(pdf).all(axis=1)
+        pdf, zs = pdf[ok], z[use][ok]
+        self.calibration = PITCalibration().fit(pdf, self.bin_edges, zs, n_knots=n_knots)
+        before = pit(pdf, self.bin_edges, zs)
+        after = pit(self.calibration.apply(pdf, self.bin_edges), self.bin_edges, zs)
+        return {"n": int(len(zs)), "pit_before": before, "pit_after": after,
+                "ks_before": float(kstest(before, "uniform").statistic),
+                "ks_after": float(kstest(after, "uniform").statistic)}
+
+    def evaluate(self, catalog, *, redshift="redshift", calibrated=True, bins=None,
+                 progress=True, **kwargs):
+        """Predict on a labelled catalogue and return `galssl.photoz.metrics.evaluate` of
+        the rows with complete images and a redshift in [z_min, z_max], plus the table."""
+        from .metrics import evaluate
+
+        out = self.predict(catalog, calibrated=calibrated, progress=progress, **kwargs)
+        z = self._labels(catalog, redshift)
+        c = self.config
+        sel = ((np.asarray(out["photoz_flag"]) & (PhotoZFlag.CUTOUT | PhotoZFlag.NO_DATA))
+               == 0) & np.isfinite(z) & (z >= c["z_min"]) & (z <= c["z_max"])
+        res = evaluate(np.asarray(out["z_phot"])[sel], z[sel],
+                       pdfs=np.asarray(out["z_pdf"])[sel], bin_edges=self.bin_edges,
+                       bins=bins)
+        res["table"] = out
+        res["selected"] = sel
+        return res
+
+    def encoder(self):
+        """A `~galssl.ContrastiveEncoder` holding a copy of this model's backbone, whose
+        ``encode`` gives the representations behind the photo-z (e.g. for similarity
+        search with the shipped model)."""
+        from ..ssl import ContrastiveEncoder
+
+        c = self.config
+        enc = ContrastiveEncoder(arch=c["arch"], in_chans=c["in_chans"], bands=c["bands"],
+                                 crop=c["crop"])
+        enc.backbone = copy.deepcopy(self.net.backbone)
+        enc._trained = self._trained
+        return enc
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self, *, half=False):
+        """Plain-dict checkpoint (tensors, numbers, strings); ``half`` stores the floating
+        weights in float16 (halves the size; loading casts back to float32)."""
+        from .. import __version__
+
+        def conv(sd):
+            return {k: (v.half() if half and v.is_floating_point() else v.clone())
+                    for k, v in sd.items()}
+
+        return {"format": "galssl.PhotoZEstimator", "format_version": CHECKPOINT_FORMAT,
+                "galssl_version": __version__, "config": dict(self.config),
+                "backbone": conv(self.net.backbone.state_dict()),
+                "head": conv(self.net.head.state_dict()),
+                "calibration": self.calibration.to_dict(),
+                "reference": None if self.reference is None else
+                (self.reference.half() if half else self.reference.clone()),
+                "ood_threshold": self.ood_threshold, "card": dict(self.card),
+                "trained": bool(self._trained)}
+
+    def save(self, path, *, half=False):
+        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``)."""
+        torch.save(self.state_dict(half=half), os.fspath(path))
+
+    @classmethod
+    def load(cls, path, *, map_location="cpu"):
+        """Load a checkpoint written by `save`; keys and shapes must match exactly."""
+        return cls.from_state_dict(read_checkpoint(path, map_location),
+                                   source=os.fspath(path))
+
+    @classmethod
+    def from_state_dict(cls, state, *, source="state dict"):
+        """Build an estimator from the dict of `state_dict`."""
+        if not isinstance(state, dict) or state.get("format") != "galssl.PhotoZEstimator":
+            what = state.get("format") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{source} is not a galssl PhotoZEstimator checkpoint (it holds "
+                             f"{what!r})")
+        if state.get("format_version", 0) > CHECKPOINT_FORMAT:
+            raise ValueError(f"{source} has checkpoint format {state['format_version']}; "
+                             f"this galssl reads up to {CHECKPOINT_FORMAT}: upgrade galssl")
+        config = dict(state["config"])
+        finetune = config.pop("pretrained_encoder", False)
+        pz = cls(**config)
+        pz.config["pretrained_encoder"] = finetune
+        pz._from_encoder = finetune
+
+        def f32(sd):
+            return {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
+
+        _load_strict(pz.net.backbone, f32(state["backbone"]), "backbone", source)
+        _load_strict(pz.net.head, f32(state["head"]), "photo-z head", source)
+        pz.calibration = PITCalibration.from_dict(state.get("calibration"))
+        ref = state.get("reference")
+        pz.reference = None if ref is None else ref.float()
+        pz.ood_threshold = state.get("ood_threshold")
+        pz.card = dict(state.get("card") or {})
+        pz._trained = bool(state.get("trained", True))
+        return pz
+
+    @classmethod
+    def from_pretrained(cls, name=None, **kwargs):
+        """Load named or local weights (`galssl.pretrained`).
+
+        ``name=None`` loads the default model shipped inside the package (offline, sha256
+        checked); a path loads a local galssl checkpoint; a registry name
+        (`galssl.pretrained.list_pretrained`) loads those weights, downloading them into
+        astropy's cache when they are not shipped.
+        """
+        from ..pretrained import load_pretrained
+
+        return load_pretrained(name, kind="photoz", **kwargs)

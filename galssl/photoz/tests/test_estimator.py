@@ -1,0 +1,252 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+import os
+
+import numpy as np
+import pytest
+import torch
+from astropy.coordinates import SkyCoord
+from astropy.table import QTable, Table
+from astropy.utils.exceptions import AstropyUserWarning
+
+from galssl import ContrastiveEncoder, PhotoZEstimator
+from galssl.cutouts import CutoutCatalog, CutoutFlag
+from galssl.photoz import PhotoZFlag, metrics
+
+SMALL = dict(crop=32, jitter=2, n_bins=40)
+
+
+def toy_photoz(n=320, size=40, seed=0, z=None):
+    """Blobs whose colours encode the redshift: band b has amplitude exp(-k_b z) with
+    k = (8, 5, 2, 0, -1), so every colour is a linear function of z; widths and overall
+    brightness vary independently of z."""
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(0.02, 0.38, n) if z is None else np.asarray(z, float)
+    n = len(z)
+    k = np.array([8.0, 5.0, 2.0, 0.0, -1.0])
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    width = rng.uniform(2.0, 4.0, n)
+    prof = np.exp(-(xx**2 + yy**2)[None] / (2 * width[:, None, None] ** 2))
+    amp = rng.uniform(1.0, 2.0, n)[:, None] * np.exp(-k[None] * z[:, None])
+    images = amp[:, :, None, None] * prof[:, None] + rng.normal(0, 0.01, (n, 5, size, size))
+    table = QTable({"ra": np.zeros(n), "dec": np.zeros(n), "flags": np.zeros(n, int),
+                    "ebv": np.zeros(n), "redshift": z})
+    return CutoutCatalog(table, images.astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    cat = toy_photoz()
+    pz = PhotoZEstimator(**SMALL).fit(cat, epochs=12, batch_size=32, seed=1, progress=False)
+    return pz, cat
+
+
+def test_learns_redshift_from_colours_on_held_out_objects(trained):
+    pz, _ = trained
+    test = toy_photoz(n=200, seed=7)
+    res = pz.evaluate(test, progress=False)
+    zs = np.asarray(test.table["redshift"])
+    # predicting the training mean would give sigma_MAD ~ 0.1 here
+    baseline = metrics.sigma_mad(np.full_like(zs, zs.mean()), zs)
+    assert baseline > 0.08
+    assert res["sigma_mad"] < 0.25 * baseline
+    assert res["n"] == 200 and 0 <= res["eta"] < 0.2
+
+
+def test_predict_columns_conventions_and_row_order(trained):
+    pz, cat = trained
+    sub = cat[np.arange(10)]
+    images = np.asarray(sub.images).copy()
+    images[3] = np.nan  # no data at all
+    table = QTable(sub.table, copy=True)
+    table["flags"][5] = int(CutoutFlag.PARTIAL)
+    table["name"] = [f"g{i}" for i in range(10)]
+    out = pz.predict(CutoutCatalog(table, images), progress=False)
+    assert len(out) == 10 and list(out["name"]) == [f"g{i}" for i in range(10)]
+    for col in ("z_phot", "z_phot_err", "z_mode", "odds", "z_pdf", "ood_distance",
+                "photoz_flag"):
+        assert col in out.colnames
+    assert out["z_pdf"].shape == (10, 40)
+    assert np.isnan(out["z_phot"][3]) and out["photoz_flag"][3] & PhotoZFlag.NO_DATA
+    assert out["photoz_flag"][5] & PhotoZFlag.CUTOUT
+    ok = np.isfinite(out["z_phot"])
+    np.testing.assert_allclose(np.asarray(out["z_pdf"])[ok].sum(axis=1), 1, rtol=1e-5)
+    # z_phot is the PDF mean over bin centres, z_mode the centre of the top bin
+    pdf = np.asarray(out["z_pdf"], float)[ok]
+    np.testing.assert_allclose(out["z_phot"][ok], pdf @ pz.bin_centres / pdf.sum(1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(out["z_mode"][ok], pz.bin_centres[pdf.argmax(1)])
+    assert len(out.meta["z_bin_edges"]) == 41
+
+
+def test_predict_on_array_and_empty_inputs(trained):
+    pz, cat = trained
+    arr = np.asarray(cat.images[:4])
+    out = pz.predict(arr, progress=False)
+    assert list(out["row"]) == [0, 1, 2, 3]
+    empty = pz.predict(Table({"ra": [], "dec": []}), progress=False)
+    assert len(empty) == 0 and "z_phot" in empty.colnames
+    with pytest.raises(ValueError, match="3 bands, the model expects 5"):
+        pz.predict(arr[:, :3], progress=False)
+    with pytest.raises(ValueError, match="24 pixels wide.*at least 32"):
+        pz.predict(arr[:, :, :24, :24], progress=False)
+    with pytest.raises(ValueError, match="already has a column 'z_phot'"):
+        t = QTable(cat.table[:2], copy=True)
+        t["z_phot"] = 0.0
+        pz.predict(CutoutCatalog(t, np.asarray(cat.images[:2])), progress=False)
+
+
+def test_out_of_distribution_flag(trained):
+    pz, cat = trained
+    assert pz.ood_threshold > 0 and pz.reference.shape[1] == pz.net.backbone.num_features
+    like = pz.predict(toy_photoz(n=100, seed=3), progress=False)
+    # a different population: a bright point source in u only
+    odd = np.zeros((50, 5, 40, 40), np.float32)
+    odd[:, 0, 19:21, 19:21] = 50.0
+    odd += np.random.default_rng(0).normal(0, 0.01, odd.shape).astype(np.float32)
+    weird = pz.predict(odd, progress=False)
+    frac_like = np.mean(like["photoz_flag"] & PhotoZFlag.OUT_OF_DISTRIBUTION > 0)
+    frac_weird = np.mean(weird["photoz_flag"] & PhotoZFlag.OUT_OF_DISTRIBUTION > 0)
+    assert frac_like < 0.1 and frac_weird > 0.9
+
+
+def test_training_label_checks():
+    cat = toy_photoz(n=40)
+    z = np.asarray(cat.table["redshift"]).copy()
+    z[[2, 7]] = np.nan
+    with pytest.raises(ValueError, match="2 training rows have no finite redshift"):
+        PhotoZEstimator(**SMALL).fit(cat, redshift=z, epochs=1, progress=False)
+    z = np.asarray(cat.table["redshift"]).copy()
+    z[:3] = 0.55
+    with pytest.raises(ValueError, match="3 redshifts lie outside"):
+        PhotoZEstimator(**SMALL).fit(cat, redshift=z, out_of_range="error", epochs=1,
+                                     progress=False)
+    with pytest.warns(AstropyUserWarning, match="3 of 40 .* put into the edge bins"):
+        pz = PhotoZEstimator(**SMALL).fit(cat, redshift=z, epochs=1, batch_size=20,
+                                          progress=False)
+    assert pz.history["n_train"] == 40
+    with pytest.warns(AstropyUserWarning, match="left out"):
+        pz = PhotoZEstimator(**SMALL).fit(cat, redshift=z, out_of_range="exclude", epochs=1,
+                                          batch_size=20, progress=False)
+    assert pz.history["n_train"] == 37
+    pz = PhotoZEstimator(**SMALL).fit(cat, epochs=1, fraction=0.25, batch_size=8,
+                                      progress=False)
+    assert pz.history["n_train"] == 10
+    with pytest.raises(KeyError, match="no redshift column 'zspec'"):
+        PhotoZEstimator(**SMALL).fit(cat, redshift="zspec", epochs=1, progress=False)
+
+
+def test_save_load_round_trip_and_mismatches(trained, tmp_path):
+    pz, cat = trained
+    pz.save(tmp_path / "pz.pt")
+    back = PhotoZEstimator.load(tmp_path / "pz.pt")
+    a = pz.predict(cat[:20], progress=False, device="cpu")
+    b = back.predict(cat[:20], progress=False, device="cpu")
+    np.testing.assert_allclose(b["z_pdf"], a["z_pdf"], rtol=1e-5, atol=1e-7)
+    assert back.config == pz.config and back.ood_threshold == pz.ood_threshold
+    pz.save(tmp_path / "half.pt", half=True)
+    assert os.path.getsize(tmp_path / "half.pt") < 0.6 * os.path.getsize(tmp_path / "pz.pt")
+    h = PhotoZEstimator.load(tmp_path / "half.pt").predict(cat[:20], progress=False)
+    np.testing.assert_allclose(h["z_phot"], a["z_phot"], atol=2e-3)
+    # an encoder checkpoint is not a photo-z model
+    ContrastiveEncoder(arch="resnet10-small").save(tmp_path / "enc.pt")
+    with pytest.raises(ValueError, match="not a galssl PhotoZEstimator checkpoint.*"
+                                         "galssl.ContrastiveEncoder"):
+        PhotoZEstimator.load(tmp_path / "enc.pt")
+    # weights of another architecture under this config
+    state = pz.state_dict()
+    state["backbone"] = PhotoZEstimator(arch="resnet18").net.backbone.state_dict()
+    with pytest.raises(ValueError, match="backbone weights do not match the architecture"):
+        PhotoZEstimator.from_state_dict(state)
+    state = pz.state_dict()
+    state["head"]["weight"] = torch.zeros(180, 256)
+    with pytest.raises(ValueError, match=r"shapes differ.*weight: \(180, 256\) in the file, "
+                                         r"\(40, 256\)"):
+        PhotoZEstimator.from_state_dict(state)
+
+
+def test_finetune_uses_encoder_weights_rates_and_schedule():
+    import lightning as L
+
+    cat = toy_photoz(n=64)
+    enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
+    enc.fit(cat, epochs=1, batch_size=16, progress=False)
+    pz = PhotoZEstimator(enc, n_bins=40, jitter=2)
+    assert pz.config["lr_backbone"] == 1e-4 and pz.config["lr_head"] == 1e-3
+    torch.testing.assert_close(pz.net.backbone.state_dict()["body.0.weight"],
+                               enc.backbone.state_dict()["body.0.weight"])
+    seen = []
+
+    class Rates(L.Callback):
+        def on_train_epoch_start(self, trainer, module):
+            seen.append([g["lr"] for g in trainer.optimizers[0].param_groups])
+
+    pz.fit(cat, epochs=10, batch_size=32, callbacks=[Rates()], progress=False)
+    np.testing.assert_allclose(seen[0], [1e-4, 1e-3])
+    np.testing.assert_allclose(seen[6], [1e-5, 1e-4])  # x0.1 after 60 % of 10 epochs
+    np.testing.assert_allclose(seen[9], [1e-6, 1e-5])  # and again after 90 %
+    np.testing.assert_allclose(seen[5], [1e-4, 1e-3])
+    # the encoder itself is untouched by fine-tuning
+    assert not torch.equal(pz.net.backbone.state_dict()["body.0.weight"],
+                           enc.backbone.state_dict()["body.0.weight"])
+
+
+def test_from_scratch_uses_head_rate_for_the_backbone():
+    assert PhotoZEstimator().config["lr_backbone"] == 1e-3
+
+
+def test_killed_and_resumed_fit_equals_an_uninterrupted_run(tmp_path):
+    import lightning as L
+
+    class Kill(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.current_epoch == 2 and batch_idx == 1:
+                raise KeyboardInterrupt
+
+    cat = toy_photoz(n=48)
+    kw = dict(epochs=3, batch_size=16, seed=4, deterministic=True, progress=False)
+    a = PhotoZEstimator(**SMALL).fit(cat, checkpoint_dir=tmp_path / "a", **kw)
+    crashed = PhotoZEstimator(**SMALL)
+    try:
+        crashed.fit(cat, checkpoint_dir=tmp_path / "b", callbacks=[Kill()], **kw)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    assert os.path.isfile(tmp_path / "b" / "last.ckpt")
+    b = PhotoZEstimator(**SMALL).fit(cat, checkpoint_dir=tmp_path / "b", resume=True, **kw)
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    for k in sa:
+        torch.testing.assert_close(sb[k], sa[k], rtol=0, atol=0, msg=k)
+
+
+def test_calibration_improves_pit_of_held_out_objects(trained):
+    pz, _ = trained
+    import copy
+
+    pz = copy.deepcopy(pz)
+    cal, test = toy_photoz(n=300, seed=11), toy_photoz(n=300, seed=12)
+    before = pz.evaluate(test, progress=False)
+    fit = pz.calibrate(cal, progress=False)
+    after = pz.evaluate(test, progress=False)
+    assert fit["ks_after"] < fit["ks_before"]
+    assert after["pit_ks"] < before["pit_ks"]
+    out = pz.predict(test[:5], progress=False)
+    assert out.meta["photoz_conventions"]["calibrated"]
+    raw = pz.predict(test[:5], progress=False, calibrated=False)
+    assert not np.allclose(out["z_pdf"], raw["z_pdf"])
+
+
+def test_table_and_skycoord_input_cut_from_frames(tmp_path, trained):
+    from galssl.tests.helpers import SOURCES, make_frames
+
+    pz, _ = trained
+    frames = make_frames(tmp_path)
+    coords = SkyCoord([s[0] for s in SOURCES] + [10.0], [s[1] for s in SOURCES] + [-5.0],
+                      unit="deg")
+    t = Table({"ra": coords.ra.deg, "dec": coords.dec.deg, "id": [1, 2, 3, 4]})
+    out = pz.predict(t, frames=frames, size=40, progress=False)
+    assert list(out["id"]) == [1, 2, 3, 4]
+    assert out["cutout_flags"][3] & CutoutFlag.OFF_FRAMES
+    assert out["photoz_flag"][3] & PhotoZFlag.NO_DATA
+    assert np.isfinite(out["z_phot"][:3]).all()
+    out2 = pz.predict(coords, frames=frames, size=40, progress=False)
+    np.testing.assert_allclose(out2["z_phot"], out["z_phot"], equal_nan=True)
+    np.testing.assert_allclose(out2["ra"].to_value("deg"), coords.ra.deg)

@@ -1,0 +1,160 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from galssl import ContrastiveEncoder, PhotoZEstimator
+from galssl.pretrained import (DEFAULT_PHOTOZ, from_hayat2021, get_pretrained,
+                               hayat2021_key_map, list_pretrained, load_pretrained, sha256sum)
+
+
+def test_registry_records_and_cards():
+    t = list_pretrained()
+    assert {DEFAULT_PHOTOZ, "hayat2021-pretrained", "hayat2021-photoz-finetuned",
+            "hayat2021-photoz-supervised"} <= set(t["name"])
+    rec = get_pretrained()
+    assert rec.name == DEFAULT_PHOTOZ and rec.shipped and rec.kind == "photoz"
+    assert rec.size_bytes <= 10_000_000 and os.path.getsize(rec.path) == rec.size_bytes
+    for key in ("sigma_mad", "eta", "bias", "pit_ks_uncalibrated", "pit_ks_calibrated"):
+        assert key in rec.metrics
+    card = rec.card()
+    assert "Training data" in card and "sigma_mad" in card and rec.sha256 in card
+    seed = get_pretrained("hayat2021-photoz-finetuned")
+    assert seed.url.startswith("https://portal.nersc.gov/") and seed.arch == "resnet50-paper"
+    with pytest.raises(KeyError, match="no pretrained weights named 'nope'"):
+        get_pretrained("nope")
+
+
+def test_default_model_loads_offline_and_predicts():
+    from galssl.datasets import sample_frames
+    from galssl.cutouts import CutoutCatalog
+
+    pz = PhotoZEstimator.from_pretrained()
+    assert pz._trained and pz.calibration.fitted and pz.ood_threshold > 0
+    assert pz.card["name"] == DEFAULT_PHOTOZ
+    cat = CutoutCatalog.from_frames(sample_frames(), progress=False)
+    out = pz.predict(cat, progress=False)
+    assert len(out) == len(cat)
+    good = np.asarray(cat.good)
+    z = np.asarray(out["z_phot"])[good]
+    assert np.isfinite(z).all() and np.all((z > 0) & (z < 0.4))
+    # the shipped model also gives an encoder for representations
+    enc = load_pretrained(kind="encoder")
+    assert isinstance(enc, ContrastiveEncoder)
+    assert enc.encode(cat[:3], progress=False).shape == (3, enc.num_features)
+
+
+def test_damaged_shipped_weights_fail_the_checksum(tmp_path, monkeypatch):
+    import galssl.pretrained as reg
+
+    shutil.copytree(reg._DATA, tmp_path / "data")
+    path = tmp_path / "data" / (DEFAULT_PHOTOZ + ".pt")
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    monkeypatch.setattr(reg, "_DATA", str(tmp_path / "data"))
+    with pytest.raises(OSError, match="fails its sha256 check"):
+        PhotoZEstimator.from_pretrained()
+
+
+def test_local_checkpoint_path(tmp_path):
+    pz = PhotoZEstimator(n_bins=30)
+    pz.save(tmp_path / "mine.pt")
+    back = PhotoZEstimator.from_pretrained(tmp_path / "mine.pt")
+    assert back.config["n_bins"] == 30
+    assert sha256sum(tmp_path / "mine.pt") != sha256sum(get_pretrained().path)
+
+
+def _seed_checkpoint(net, head=None, prefix="module."):
+    """A checkpoint laid out like the seed's: model_state with torchvision ResNet names."""
+    state = {prefix + k[len("body."):]: v.clone() for k, v in net.state_dict().items()}
+    if head is not None:
+        state.update({prefix + "fc." + k: v.clone() for k, v in head.state_dict().items()})
+    return {"model_state": state, "epoch": 99}
+
+
+def test_hayat2021_layout_maps_to_identical_networks(tmp_path):
+    ref = PhotoZEstimator(arch="resnet50-paper")
+    torch.nn.init.normal_(ref.net.head.weight)
+    ckpt = _seed_checkpoint(ref.net.backbone, ref.net.head)
+    torch.save(ckpt, tmp_path / "photoz_finetuned_model.pth.tar")
+    pz = load_pretrained("hayat2021-photoz-finetuned",
+                         path=tmp_path / "photoz_finetuned_model.pth.tar")
+    x = torch.randn(2, 5, 64, 64)
+    ref.net.eval(), pz.net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(pz.net(x)[0], ref.net(x)[0])
+    assert pz.card["name"] == "hayat2021-photoz-finetuned"
+    # the MoCo checkpoint: query encoder kept, momentum encoder and queue dropped
+    moco = _seed_checkpoint(ref.net.backbone, prefix="module.encoder_q.")
+    moco["model_state"]["module.encoder_k.conv1.weight"] = torch.zeros(1)
+    moco["model_state"]["module.queue"] = torch.zeros(128, 4)
+    backbone, head, dropped = hayat2021_key_map(moco)
+    assert head == {} and len(dropped) == 2
+    enc = from_hayat2021(moco, kind="encoder")
+    with torch.no_grad():
+        enc.backbone.eval()
+        torch.testing.assert_close(enc.backbone(x), ref.net.backbone(x))
+
+
+def test_hayat2021_mismatches_are_named():
+    ref = PhotoZEstimator(arch="resnet50-paper")
+    ckpt = _seed_checkpoint(ref.net.backbone, ref.net.head)
+    del ckpt["model_state"]["module.layer4.2.bn3.bias"]
+    with pytest.raises(ValueError, match=r"missing keys \['body.layer4.2.bn3.bias'\]"):
+        from_hayat2021(ckpt, source="test")
+    small = PhotoZEstimator(arch="resnet18")
+    with pytest.raises(ValueError, match="do not match the architecture"):
+        from_hayat2021(_seed_checkpoint(small.net.backbone, small.net.head))
+    with pytest.raises(ValueError, match="no 'model_state'"):
+        from_hayat2021({"something": 1})
+
+
+def test_download_failure_says_how_to_work_offline(monkeypatch):
+    import astropy.utils.data
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(astropy.utils.data, "download_file", offline)
+    with pytest.raises(OSError, match=r"could not download 'hayat2021-photoz-supervised'.*"
+                                      r"path="):
+        PhotoZEstimator.from_pretrained("hayat2021-photoz-supervised")
+
+
+@pytest.mark.remote_data
+def test_hayat2021_photoz_checkpoint_downloads_and_loads():
+    pz = PhotoZEstimator.from_pretrained("hayat2021-photoz-finetuned")
+    assert pz.config["arch"] == "resnet50-paper" and pz.config["n_bins"] == 180
+
+
+@pytest.mark.filterwarnings("ignore::astropy.utils.exceptions.AstropyUserWarning")
+def test_shipped_model_on_the_galaxies_of_a_real_field():
+    """The tutorial's steps on a whole shared field: rows in = rows out; the galaxies as
+    bright as the spectroscopic training sample (r < 18.5) get PDFs of width < 0.05 and
+    redshifts where such galaxies lie (median 0.05 < z < 0.3); fainter galaxies, outside
+    the training sample, get broader PDFs (width rising with magnitude) rather than
+    confident answers."""
+    from scipy.stats import spearmanr
+
+    from galssl.cutouts import CutoutCatalog
+    from galssl.tests.helpers import shared_data_dir
+
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("the shared SDSS data folder is not present")
+    cat = CutoutCatalog.from_frames(os.path.join(data, "sdss_frames", "001035-6-0017"),
+                                    progress=False)
+    out = PhotoZEstimator.from_pretrained().predict(cat, progress=False)
+    assert len(out) == len(cat) and np.all(out["ra"] == cat.table["ra"])
+    good = np.asarray(cat.good)
+    mag = np.asarray(cat.table["mag_r"].value)
+    err = np.asarray(out["z_phot_err"])
+    bright = good & (mag < 18.5)
+    assert bright.sum() >= 5
+    assert np.median(err[bright]) < 0.05
+    assert 0.05 < np.median(np.asarray(out["z_phot"])[bright]) < 0.3
+    assert spearmanr(mag[good], err[good]).statistic > 0.3

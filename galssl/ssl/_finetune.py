@@ -1,0 +1,136 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Supervised fine-tuning of an encoder with a head, shared by the photo-z and morphology
+models: data sharding, the fine-tuning augmentations, parameter groups, the step schedule,
+checkpoint RNG state, and running it on the Lightning engine."""
+
+import lightning as L
+import torch
+
+from ..augment import eval_transform, finetune_transform
+from ._data import CutoutDataset, collate_batch
+from ._engine import load_rng_state, run_trainer, save_rng_state
+from ._module import _seed
+
+__all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm"]
+
+
+class FinetuneModule(L.LightningModule):
+    """A ``net`` returning (outputs, features), trained on ``loss(outputs, labels)`` with the
+    fine-tuning augmentations (deredden, rotation, jitter-crop) drawn per step from the
+    run's seed; parameter groups for the backbone and the head (``net.backbone`` and
+    ``net.head``), each ×0.1 at the epochs of ``milestones``. Subclasses define `loss`."""
+
+    #: Distinguishes the augmentation streams of different subclasses.
+    stream = 0
+
+    def __init__(self, net, config, data=None):
+        super().__init__()
+        self.net = net
+        self.config = dict(config)
+        c = self.config
+        self.transform = finetune_transform(bands=c["bands"], out=c["crop"], jitter=c["jitter"])
+        self.eval_view = eval_transform(bands=c["bands"], out=c["crop"])
+        self._data = data  # (images, ebv, rows, labels)
+        self.loss_history = []
+
+    def loss(self, outputs, labels):
+        raise NotImplementedError
+
+    def train_dataloader(self):
+        images, ebv, rows, labels = self._data
+        c = self.config
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        sampler = torch.utils.data.DistributedSampler(
+            range(len(rows)), num_replicas=world, rank=rank, shuffle=True, seed=c["seed"],
+            drop_last=False)
+        batch_sampler = torch.utils.data.BatchSampler(
+            sampler, max(1, c["batch_size"] // world), drop_last=False)
+        return torch.utils.data.DataLoader(
+            CutoutDataset(images, ebv, rows, labels=labels), batch_sampler=batch_sampler,
+            collate_fn=collate_batch, num_workers=c["num_workers"],
+            persistent_workers=c["num_workers"] > 0, pin_memory=self.device.type == "cuda")
+
+    def training_step(self, batch, batch_idx):
+        x, ebv, y = batch
+        c = self.config
+        if c["augment"]:
+            g = torch.Generator().manual_seed(_seed(c["seed"], self.global_step,
+                                                    self.global_rank, self.stream))
+            x = self.transform(x, ebv=ebv, generator=g)
+        else:
+            x = self.eval_view(x, ebv=ebv)
+        outputs, _ = self.net(x)
+        loss = self.loss(outputs.float(), y)
+        self.loss_history.append(loss.detach())
+        sync = self.trainer.world_size > 1
+        self.log("train_loss", loss, prog_bar=True, sync_dist=sync, batch_size=len(y))
+        return loss
+
+    def configure_optimizers(self):
+        c = self.config
+        groups = [{"params": self.net.backbone.parameters(), "lr": c["lr_backbone"]},
+                  {"params": self.net.head.parameters(), "lr": c["lr_head"]}]
+        if c["optimizer"] == "sgd":
+            opt = torch.optim.SGD(groups, lr=c["lr_head"], momentum=0.9,
+                                  weight_decay=c["weight_decay"])
+        else:
+            opt = torch.optim.AdamW(groups, lr=c["lr_head"], weight_decay=c["weight_decay"])
+        epochs = max(1, int(self.trainer.max_epochs))
+        milestones = sorted({max(1, round(f * epochs)) for f in c["milestones"]})
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["galssl_config"] = dict(self.config)
+        save_rng_state(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint):
+        load_rng_state(checkpoint)
+
+
+def run_finetune(module_cls, net, config, data, **engine):
+    """Train ``net`` (put in training mode: a backbone copied after ``encode`` would still be
+    in eval mode) with ``module_cls`` on the Lightning engine, then set its batch-norm
+    statistics with `refresh_batchnorm` (unless ``config["robust_bn"]`` is False); returns
+    the trained net (on the CPU) and ``history`` (per-step losses and the last logged
+    metrics)."""
+    net.train()
+    module = module_cls(net, config, data=data)
+    trainer = run_trainer(module, **engine)
+    module._data = None
+    history = {"loss": [float(v) for v in module.loss_history],
+               **{k: float(v) for k, v in trainer.callback_metrics.items()}}
+    net = module.net.cpu()
+    if config.get("robust_bn", True):
+        images, ebv, rows, _ = data
+        refresh_batchnorm(net, images, ebv, rows, config, seed=config["seed"])
+    return net, history
+
+
+def refresh_batchnorm(net, images, ebv, rows, config, *, n_batches=32, batch_size=None,
+                      seed=0):
+    """Batch-norm statistics of ``net`` from up to ``n_batches`` training batches (random
+    rows, the fine-tuning augmentations), as the median over batches of what each layer
+    normalises with in training (`galssl.nn.robust_batchnorm_statistics`)."""
+    import numpy as np
+
+    from ..nn import robust_batchnorm_statistics
+
+    bs = int(batch_size or config["batch_size"])
+    rows = np.asarray(rows)
+    rng = np.random.default_rng(_seed(seed, 17))
+    order = rng.permutation(rows)
+    transform = finetune_transform(bands=config["bands"], out=config["crop"],
+                                   jitter=config["jitter"])
+    dataset = CutoutDataset(images, ebv, order)
+    device = next(net.parameters()).device
+
+    def batches():
+        for i, s in enumerate(range(0, len(order) - bs + 1 if len(order) >= bs else 1, bs)):
+            if i >= n_batches:
+                return
+            x, e = dataset._fetch(np.arange(s, min(s + bs, len(order))))
+            g = torch.Generator().manual_seed(_seed(seed, i, 19))
+            yield transform(x.to(device), ebv=e.to(device), generator=g)
+
+    return robust_batchnorm_statistics(net, batches())

@@ -1,0 +1,98 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Photo-z figures: z_phot against z_spec, PIT histograms, metrics against label count."""
+
+import numpy as np
+
+__all__ = ["plot_zphot_zspec", "plot_pit", "plot_label_efficiency"]
+
+
+def _figure(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig = plt.figure(figsize=figsize)
+    return fig, fig.add_subplot()
+
+
+def plot_zphot_zspec(z_phot, z_spec, *, z_max=0.4, bins=80, threshold=0.05, title=None,
+                     ax=None):
+    """Density of z_phot against z_spec (Hayat et al. 2021, Figure 5), with the 1:1 line,
+    the outlier limits abs(Delta z) = ``threshold`` and sigma_MAD, eta and bias written on it.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
+    from matplotlib.colors import LogNorm
+
+    from ..photoz import metrics
+
+    zp = np.asarray(z_phot, dtype=float)
+    zs = np.asarray(z_spec, dtype=float)
+    ok = np.isfinite(zp) & np.isfinite(zs)
+    fig, ax = _figure(ax, (4.6, 4.2))
+    edges = np.linspace(0, z_max, bins + 1)
+    h, _, _ = np.histogram2d(zs[ok], zp[ok], bins=[edges, edges])
+    im = ax.pcolormesh(edges, edges, np.ma.masked_equal(h.T, 0), norm=LogNorm(),
+                       cmap="viridis")
+    fig.colorbar(im, ax=ax, label="galaxies per pixel")
+    z = np.linspace(0, z_max, 2)
+    ax.plot(z, z, "k-", lw=0.8)
+    for s in (1, -1):
+        ax.plot(z, z + s * threshold * (1 + z), "k--", lw=0.6)
+    m = metrics.evaluate(zp[ok], zs[ok], threshold=threshold)
+    ax.text(0.03, 0.97, f"N = {m['n']}\n$\\sigma_{{MAD}}$ = {m['sigma_mad']:.4f}\n"
+            f"$\\eta$ = {100 * m['eta']:.2f} %\nbias = {m['bias']:+.4f}",
+            transform=ax.transAxes, va="top", fontsize=9,
+            bbox=dict(facecolor="white", alpha=0.8, lw=0))
+    ax.set(xlim=(0, z_max), ylim=(0, z_max), xlabel="$z_{spec}$", ylabel="$z_{phot}$",
+           aspect="equal")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_pit(pit_values, *, others=None, labels=None, bins=20, ax=None):
+    """PIT histogram(s) with the KS statistic against uniform; ``others`` adds more sets of
+    PIT values (e.g. after calibration), ``labels`` names them all."""
+    from scipy.stats import kstest
+
+    sets = [np.asarray(pit_values, dtype=float)]
+    sets += [np.asarray(o, dtype=float) for o in (others or [])]
+    labels = list(labels or [f"set {i + 1}" for i in range(len(sets))])
+    fig, ax = _figure(ax, (4.6, 3.4))
+    for values, label in zip(sets, labels):
+        v = values[np.isfinite(values)]
+        ks = kstest(v, "uniform").statistic
+        ax.hist(v, bins=bins, range=(0, 1), density=True, histtype="step", lw=1.5,
+                label=f"{label} (KS {ks:.3f})")
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.set(xlabel="PIT", ylabel="density", xlim=(0, 1))
+    ax.legend(fontsize=8, loc="upper center")
+    return fig
+
+
+def plot_label_efficiency(table, *, metrics=("sigma_mad", "eta", "bias"), axes=None):
+    """Metrics against the number of labels per method (Hayat et al. 2021, Figure 4), from
+    the table of `galssl.photoz.label_efficiency`."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.3))
+    else:
+        fig = np.ravel(axes)[0].figure
+    axes = np.ravel(axes)
+    names = {"sigma_mad": r"$\sigma_{MAD}$", "eta": r"$\eta$ (|$\Delta z$| > 0.05)",
+             "bias": "bias"}
+    for ax, metric in zip(axes, metrics):
+        for method in dict.fromkeys(table["method"]):
+            t = table[table["method"] == method]
+            t = t[np.argsort(t["n_labels"])]
+            ax.plot(t["n_labels"], t[metric], "o-", label=method)
+        ax.set(xscale="log", xlabel="number of labels", ylabel=names.get(metric, metric))
+        if metric == "bias":
+            ax.axhline(0, color="k", lw=0.6)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

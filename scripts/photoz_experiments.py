@@ -1,0 +1,161 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""The photo-z experiments of the docs' Results page, from ../shared/data.
+
+1. ``shipped``: the shipped default model on the held-out half of the injected validation
+   set: metrics, the z_phot-z_spec figure and the PIT histograms before/after calibration.
+2. ``efficiency``: `galssl.photoz.label_efficiency` (supervised from scratch, fine-tuned
+   from the pretrained encoder of ``scripts/train_default_model.py``, colour-only kNN) at
+   label fractions of the injected training set, evaluated on the same held-out half; the
+   Figure 4 plot, the "x N fewer labels" read-off and z_phot-z_spec figures of the two
+   networks trained on all labels.
+
+Outputs (tables as ECSV/JSON, figures as PNG) go to ``docs/_static/results``. Run from the
+repository root after ``scripts/build_datasets.py`` and ``scripts/train_default_model.py``::
+
+    python scripts/photoz_experiments.py [--parts shipped,efficiency] [--epochs 30]
+"""
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _save(fig, out, name):
+    path = os.path.join(out, name)
+    fig.savefig(path, dpi=110)
+    print("wrote", path, flush=True)
+
+
+def part_shipped(args, val_test, out, log):
+    from galssl import PhotoZEstimator
+    from galssl.visualization import plot_pit, plot_zphot_zspec
+
+    pz = PhotoZEstimator.from_pretrained()
+    res = pz.evaluate(val_test, progress=False)
+    raw = pz.evaluate(val_test, calibrated=False, progress=False)
+    sel = res["selected"]
+    z = np.asarray(val_test.table["redshift"])[sel]
+    _save(plot_zphot_zspec(np.asarray(res["table"]["z_phot"])[sel], z,
+                           title="shipped model, held-out validation galaxies"),
+          out, "zphot_zspec_shipped.png")
+    from galssl.photoz.metrics import pit
+
+    edges = pz.bin_edges
+    p_cal = pit(np.asarray(res["table"]["z_pdf"])[sel], edges, z)
+    p_raw = pit(np.asarray(raw["table"]["z_pdf"])[sel], edges, z)
+    _save(plot_pit(p_raw, others=[p_cal], labels=["uncalibrated", "PIT-recalibrated"]), out,
+          "pit_shipped.png")
+    keys = ("n", "sigma_mad", "eta", "eta_rail", "bias", "bias_median", "pit_ks", "crps")
+    log["shipped"] = {"calibrated": {k: res[k] for k in keys},
+                      "uncalibrated": {k: raw[k] for k in keys},
+                      "flagged_ood": float(np.mean(
+                          np.asarray(res["table"]["photoz_flag"])[sel] & 1 > 0))}
+
+
+def part_tutorial(args, out, log):
+    """The tutorial's figure: the galaxies of field 003918-3-0213 and their photo-z."""
+    import matplotlib.pyplot as plt
+
+    from galssl import PhotoZEstimator
+    from galssl.cutouts import CutoutCatalog
+    from galssl.visualization import lupton_rgb
+
+    cat = CutoutCatalog.from_frames(os.path.join(args.shared, "sdss_frames",
+                                                 "003918-3-0213"), progress=False)
+    pz = PhotoZEstimator.from_pretrained()
+    res = pz.predict(cat, progress=False)
+    ok = np.asarray(res["photoz_flag"]) == 0
+    fig = plt.figure(figsize=(11, 6.4))
+    ax = fig.add_axes([0.06, 0.58, 0.26, 0.36])
+    ax.hist(np.asarray(res["z_phot"])[ok], bins=40, range=(0, 0.4))
+    ax.set(xlabel="z_phot", ylabel="galaxies", title=f"{int(ok.sum())} unflagged galaxies")
+    ax = fig.add_axes([0.40, 0.58, 0.26, 0.36])
+    order = np.argsort(np.where(ok, np.asarray(res["mag_r"].value), np.inf))[:5]
+    for i in order:
+        ax.plot(pz.bin_centres, res["z_pdf"][i] / np.diff(pz.bin_edges),
+                label=f"r = {res['mag_r'][i].value:.1f}")
+    ax.set(xlabel="z", ylabel="p(z)", xlim=(0, 0.4), title="PDFs of the 5 brightest")
+    ax.legend(fontsize=7)
+    ax = fig.add_axes([0.73, 0.58, 0.25, 0.36])
+    ax.scatter(np.asarray(res["mag_r"].value)[ok], np.asarray(res["z_phot"])[ok], s=6)
+    ax.set(xlabel="r (mag)", ylabel="z_phot", title="redshift against magnitude")
+    for j, i in enumerate(order[:5].tolist() + np.flatnonzero(ok)[5:10].tolist()):
+        a = fig.add_axes([0.02 + 0.098 * j, 0.08, 0.09, 0.36])
+        a.imshow(lupton_rgb(cat.images[i], cat.bands), origin="lower")
+        a.set_axis_off()
+        a.set_title(f"z={res['z_phot'][i]:.3f}\n±{res['z_phot_err'][i]:.3f}", fontsize=7)
+    _save(fig, out, "tutorial_field.png")
+    log["tutorial"] = {"n": len(cat), "unflagged": int(ok.sum()),
+                       "median_z": float(np.median(np.asarray(res["z_phot"])[ok]))}
+
+
+def part_efficiency(args, train, val_test, out, log):
+    from galssl import ContrastiveEncoder
+    from galssl.photoz import label_efficiency, labels_saved
+    from galssl.visualization import plot_label_efficiency
+
+    enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
+    t0 = time.time()
+    table = label_efficiency(enc, train, val_test, fractions=args.fractions,
+                             epochs=args.epochs, batch_size=256, seed=args.seed,
+                             min_steps=args.min_steps, progress=args.progress)
+    table.write(os.path.join(out, "label_efficiency.ecsv"), overwrite=True)
+    table.pprint(max_lines=-1, max_width=-1)
+    saved = labels_saved(table)
+    saved.write(os.path.join(out, "labels_saved.ecsv"), overwrite=True)
+    saved.pprint(max_lines=-1, max_width=-1)
+    _save(plot_label_efficiency(table), out, "label_efficiency.png")
+    log["efficiency"] = {"seconds": round(time.time() - t0, 1), "epochs": args.epochs,
+                         "min_steps": args.min_steps}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
+    p.add_argument("--work", default=os.path.join(HERE, "..", "data", "default_model"))
+    p.add_argument("--out", default=os.path.join(HERE, "..", "docs", "_static", "results"))
+    p.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared", "data"))
+    p.add_argument("--parts", default="shipped,tutorial,efficiency")
+    p.add_argument("--fractions", type=float, nargs="+",
+                   default=[0.025, 0.0625, 0.125, 0.25, 0.5, 1.0])
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--min-steps", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--progress", action="store_true")
+    args = p.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("agg")
+    import sys
+
+    sys.path.insert(0, HERE)
+    from train_default_model import _in_memory, validation_halves
+
+    os.makedirs(args.out, exist_ok=True)
+    log_path = os.path.join(args.out, "photoz_results.json")
+    log = {}
+    if os.path.isfile(log_path):
+        with open(log_path) as f:
+            log = json.load(f)
+    _, val_test = validation_halves(args.data)
+    parts = args.parts.split(",")
+    if "shipped" in parts:
+        part_shipped(args, val_test, args.out, log)
+    if "tutorial" in parts:
+        part_tutorial(args, args.out, log)
+    if "efficiency" in parts:
+        train = _in_memory(os.path.join(args.data, "injected_train.h5"))
+        part_efficiency(args, train, val_test, args.out, log)
+    with open(log_path, "w") as f:
+        json.dump(log, f, indent=1)
+    print(json.dumps(log, indent=1))
+
+
+if __name__ == "__main__":
+    main()
