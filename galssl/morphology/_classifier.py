@@ -420,8 +420,8 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         import torch
 
         from ..augment import eval_transform
+        from ..ssl._data import eval_batches
         from ..ssl._encoder import _resolve_device
-        from ..utils._progress import progress_bar
 
         c = self.config
         rows = np.arange(len(images)) if rows is None else np.asarray(rows)
@@ -433,18 +433,12 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         nq = 0 if head is None else len(c["questions"])
         probs = np.full((n, nq), np.nan, np.float32)
         feats = np.full((n, self.num_features), np.nan, np.float32)
-        contiguous = n and rows[-1] - rows[0] == n - 1 and np.all(np.diff(rows) == 1)
         with torch.no_grad():
-            for s in progress_bar(range(0, n, batch_size), desc=desc, progress=progress,
-                                  unit="batch"):
-                sel = rows[s:s + batch_size]
-                block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
-                block = np.asarray(block, dtype=np.float32)
-                empty = ~np.isfinite(block).any(axis=(1, 2, 3))
-                x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
-                e = torch.zeros(len(x)) if ebv is None else \
-                    torch.from_numpy(np.nan_to_num(np.asarray(ebv[sel], dtype=np.float32)))
-                f = backbone(transform(x.to(dev), ebv=e.to(dev))).float()
+            for s, x, empty in eval_batches(images, ebv, rows, transform,
+                                            batch_size=batch_size, device=dev,
+                                            progress=progress, desc=desc):
+                sel = rows[s:s + len(x)]
+                f = backbone(x).float()
                 if head is not None:
                     p = torch.sigmoid(head(f).float()).cpu().numpy()
                     p[empty] = np.nan

@@ -12,11 +12,10 @@ from astropy.utils.exceptions import AstropyUserWarning
 
 from ..dust._coefficients import parse_bands
 from ..nn import create_backbone, set_batchnorm_splits
-from ..ssl._data import as_image_source
+from ..ssl._data import as_image_source, eval_batches
 from ..ssl._encoder import _load_strict, _resolve_device, read_checkpoint
 from ..ssl._engine import resume_checkpoint
 from ..ssl._finetune import run_finetune
-from ..utils._progress import progress_bar
 from ._module import PhotoZModule, PhotoZNet
 from ._pdf import PITCalibration, redshift_bins, redshift_labels, summarize_pdfs
 
@@ -357,17 +356,10 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         dist = np.full(n, np.nan)
         feats = np.full((n, self.net.backbone.num_features), np.nan, np.float32) \
             if features else None
-        contiguous = n and rows[-1] - rows[0] == n - 1 and np.all(np.diff(rows) == 1)
-        for s in progress_bar(range(0, n, batch_size), desc=desc, progress=progress,
-                              unit="batch"):
-            sel = rows[s:s + batch_size]
-            block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
-            block = np.asarray(block, dtype=np.float32)
-            empty = ~np.isfinite(block).any(axis=(1, 2, 3))
-            x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
-            e = torch.zeros(len(x)) if ebv is None else \
-                torch.from_numpy(np.nan_to_num(np.asarray(ebv[sel], dtype=np.float32)))
-            logits, f = net(transform(x.to(dev), ebv=e.to(dev)))
+        for s, x, empty in eval_batches(images, ebv, rows, transform, batch_size=batch_size,
+                                        device=dev, progress=progress, desc=desc):
+            sel = rows[s:s + len(x)]
+            logits, f = net(x)
             p = torch.softmax(logits.float(), dim=1).cpu().numpy()
             f = f.float().cpu()
             p[empty] = np.nan

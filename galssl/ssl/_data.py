@@ -4,7 +4,7 @@
 import numpy as np
 import torch
 
-__all__ = ["CutoutDataset", "as_image_source", "collate_batch"]
+__all__ = ["CutoutDataset", "as_image_source", "collate_batch", "eval_batches"]
 
 
 def as_image_source(data, *, bands=None):
@@ -70,3 +70,27 @@ class CutoutDataset(torch.utils.data.Dataset):
 def collate_batch(batch):
     """DataLoader ``collate_fn`` for `CutoutDataset`, whose batches come ready-made."""
     return batch
+
+
+def eval_batches(images, ebv, rows, transform, *, batch_size=256, device="cpu",
+                 progress=True, desc="evaluating"):
+    """Batches of the given rows (all if None) ready for a network in evaluation: yields
+    ``(start, x, empty)`` with ``x`` the transformed batch on ``device`` (NaN pixels set
+    to 0, dereddened with ``ebv``), ``start`` its position among ``rows`` and ``empty``
+    the rows with no finite pixel at all. Contiguous rows are read as one slice (one HDF5
+    read per batch)."""
+    from ..utils._progress import progress_bar
+
+    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+    n = len(rows)
+    contiguous = n and rows[-1] - rows[0] == n - 1 and np.all(np.diff(rows) == 1)
+    for start in progress_bar(range(0, n, batch_size), desc=desc, progress=progress,
+                              unit="batch"):
+        sel = rows[start:start + batch_size]
+        block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
+        block = np.asarray(block, dtype=np.float32)
+        empty = ~np.isfinite(block).any(axis=(1, 2, 3))
+        x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
+        e = torch.zeros(len(x)) if ebv is None else \
+            torch.from_numpy(np.nan_to_num(np.asarray(ebv[sel], dtype=np.float32)))
+        yield start, transform(x.to(device), ebv=e.to(device)), empty

@@ -8,8 +8,7 @@ import torch
 
 from ..dust._coefficients import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
-from ..utils._progress import progress_bar
-from ._data import as_image_source
+from ._data import as_image_source, eval_batches
 from ._engine import resume_checkpoint, run_trainer
 
 __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT"]
@@ -266,16 +265,12 @@ class ContrastiveEncoder:
         net = self.backbone.to(dev).eval()
         transform = eval_transform(bands=self.bands, out=self.config["crop"])
         out = np.full((n, self.num_features), np.nan, dtype=np.float32)
-        for start in progress_bar(range(0, n, batch_size), desc="encoding",
-                                  progress=progress, unit="batch"):
-            block = np.asarray(images[start:start + batch_size], dtype=np.float32)
-            empty = ~np.isfinite(block).any(axis=(1, 2, 3))
-            x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)).to(dev)
-            e = torch.zeros(len(x)) if ebv is None else \
-                torch.from_numpy(np.nan_to_num(ebv[start:start + batch_size]))
-            reps = net(transform(x, ebv=e.to(dev))).float().cpu().numpy()
+        for start, x, empty in eval_batches(images, ebv, None, transform,
+                                            batch_size=batch_size, device=dev,
+                                            progress=progress, desc="encoding"):
+            reps = net(x).float().cpu().numpy()
             reps[empty] = np.nan
-            out[start:start + len(block)] = reps
+            out[start:start + len(reps)] = reps
         self.backbone.cpu()
         return out
 
