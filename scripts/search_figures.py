@@ -1,0 +1,83 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Similarity search and anomalies among the real galaxies of the shared SDSS fields.
+
+Representations: the encoder of the shipped photo-z model (``load_pretrained(kind=
+"encoder")``) on the complete cutouts of ``data/real.h5`` (``scripts/build_datasets.py``).
+Writes to ``docs/_static/results``: ``neighbours_real.png`` (four bright galaxies and their
+nearest neighbours), ``anomalies_real.png`` (the 24 highest kNN anomaly scores) and
+``search_real.json`` (counts and the augmentation-invariance fractions). Run from the
+repository root::
+
+    python scripts/search_figures.py
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
+    p.add_argument("--out", default=os.path.join(HERE, "..", "docs", "_static", "results"))
+    p.add_argument("--moco", default=os.path.join(HERE, "..", "data", "default_model",
+                                                  "encoder.pt"),
+                   help="the MoCo encoder of scripts/train_default_model.py (invariance)")
+    args = p.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("agg")
+
+    from galssl import ContrastiveEncoder
+    from galssl.augment import Compose, ExtinctionAugment, GaussianNoise, RandomRotate
+    from galssl.augment import estimate_noise_mad
+    from galssl.cutouts import CutoutCatalog
+    from galssl.pretrained import load_pretrained
+    from galssl.search import SimilaritySearch, retrieval_invariance, top_anomalies
+    from galssl.visualization import plot_anomalies, plot_neighbours
+
+    real = CutoutCatalog.read(os.path.join(args.data, "real.h5"))
+    rows = np.flatnonzero(real.good)
+    cat = CutoutCatalog(real.table[rows], np.asarray(real.images[rows]), bands=real.bands)
+    enc = load_pretrained(kind="encoder")
+    reps = enc.encode(cat, progress=False)
+    ss = SimilaritySearch(reps, cat.table, encoder=enc)
+    mag = np.asarray(cat.table["mag_r"].value)
+    bright = np.argsort(np.where(np.asarray(cat.table["field"]) == "005405-6-0099", np.inf,
+                                 mag))[[0, 3, 7, 12]]
+    fig = plot_neighbours(ss, cat, bright, k=7)
+    fig.savefig(os.path.join(args.out, "neighbours_real.png"), dpi=90)
+    top = top_anomalies(reps, cat.table, n=24, k=10)
+    fig = plot_anomalies(cat, top, n=24)
+    fig.savefig(os.path.join(args.out, "anomalies_real.png"), dpi=90)
+    fields = [str(f) for f in top["field"]]
+    noise = estimate_noise_mad(np.asarray(cat.images[:500]), progress=False)
+    sub = cat[np.arange(0, len(cat), 4)]
+
+    encoders = {"shipped photo-z encoder": enc}
+    if os.path.isfile(args.moco):
+        encoders["MoCo encoder (before fine-tuning)"] = ContrastiveEncoder.load(args.moco)
+    transforms = {
+        "rotation": Compose([ExtinctionAugment(0.0), RandomRotate()]),
+        "rotation + noise U(1,3) x MAD": Compose([ExtinctionAugment(0.0), RandomRotate(),
+                                                  GaussianNoise(noise, scale=(1.0, 3.0))])}
+    inv = {}
+    for ename, e in encoders.items():
+        for name, tf in transforms.items():
+            inv[f"{ename}: {name}"] = float(retrieval_invariance(e, sub, tf, seed=0,
+                                                                 progress=False))
+    res = {"n_galaxies": len(cat), "top_anomaly_fields": {f: fields.count(f)
+                                                          for f in set(fields)},
+           "invariance_n": len(sub), "retrieval_invariance": inv}
+    with open(os.path.join(args.out, "search_real.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
