@@ -1,7 +1,6 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """MorphologyClassifier: Galaxy Zoo vote fractions from cutouts or representations."""
 
-import copy
 import os
 import warnings
 
@@ -133,33 +132,21 @@ class MorphologyClassifier:
     def __init__(self, encoder=None, *, mode="linear", questions=None, arch="resnet10-small",
                  in_chans=5, bands="ugriz", crop=64, jitter=None, lr_backbone=None, lr_head=1e-3,
                  milestones=(0.6, 0.9), optimizer="adamw", weight_decay=None):
-        from ..dust._coefficients import parse_bands
-        from ..nn import create_backbone, set_batchnorm_splits
-        from ..ssl import ContrastiveEncoder
+        from ..ssl._encoder import backbone_for_head
 
         if mode not in _MODES:
             raise ValueError(f"mode must be 'linear' or 'finetune', got {mode!r}")
         if optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
-        if encoder is not None:
-            if not isinstance(encoder, ContrastiveEncoder):
-                raise TypeError(f"encoder must be a ContrastiveEncoder or None, got "
-                                f"{type(encoder).__name__}")
-            ec = encoder.config
-            arch, in_chans, bands, crop = ec["arch"], ec["in_chans"], ec["bands"], ec["crop"]
-            jitter = ec.get("jitter", 7) if jitter is None else jitter
-            backbone = set_batchnorm_splits(copy.deepcopy(encoder.backbone), 1)
-        elif mode == "linear":
+        if encoder is None and mode == "linear":
             raise ValueError("mode='linear' needs a pretrained encoder (a linear probe on its "
                              "frozen representations); for the supervised baseline use "
                              "encoder=None with mode='finetune'")
-        else:
-            backbone = create_backbone(arch, in_chans)
+        if encoder is not None and jitter is None:
+            jitter = getattr(encoder, "config", {}).get("jitter", 7)
+        arch, in_chans, bands, crop, backbone = backbone_for_head(
+            encoder, arch=arch, in_chans=in_chans, bands=bands, crop=crop)
         jitter = 7 if jitter is None else jitter
-        bands = parse_bands(bands)
-        if len(bands) != in_chans:
-            raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
-                             f"{len(bands)} bands")
         if weight_decay is None:
             weight_decay = 1e-3 if mode == "linear" else 1e-4
         if not weight_decay >= 0:

@@ -27,12 +27,18 @@ __all__ = ["high_quality", "accuracy", "precision", "recall", "roc_auc",
            "outlier_fraction", "mean_absolute_error", "evaluate"]
 
 
-def _pair(pred, true):
+def _arrays(pred, true):
+    """``pred`` and ``true`` as float arrays of one length (Quantity values unwrapped)."""
     p = np.asarray(getattr(pred, "value", pred), dtype=float)
     t = np.asarray(getattr(true, "value", true), dtype=float)
     if p.shape != t.shape or p.ndim != 1:
         raise ValueError(f"pred and true must be 1-d arrays of one length, got shapes "
                          f"{p.shape} and {t.shape}")
+    return p, t
+
+
+def _pair(pred, true):
+    p, t = _arrays(pred, true)
     ok = np.isfinite(p) & np.isfinite(t)
     if np.any((p[ok] < 0) | (p[ok] > 1)):
         raise ValueError("pred must be probabilities in [0, 1]")

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
-from ..dust._coefficients import parse_bands
-from ..nn import create_backbone, set_batchnorm_splits
+from ..nn import create_backbone
 from ..ssl._data import as_image_source, eval_batches
-from ..ssl._encoder import _load_strict, _resolve_device, read_checkpoint
+from ..ssl._encoder import (_load_strict, _resolve_device, backbone_for_head,
+                            read_checkpoint)
 from ..ssl._engine import resume_checkpoint
 from ..ssl._finetune import run_finetune
 from ._module import PhotoZModule, PhotoZNet
@@ -99,24 +99,11 @@ class PhotoZEstimator:
                  z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
                  lr_head=1e-3, milestones=(0.6, 0.9), optimizer="adamw", weight_decay=1e-4,
                  max_err=0.05, ood_k=5, ood_quantile=0.99):
-        from ..ssl import ContrastiveEncoder
-
         redshift_bins(z_min, z_max, n_bins)  # validates
         if optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
-        if encoder is not None:
-            if not isinstance(encoder, ContrastiveEncoder):
-                raise TypeError(f"encoder must be a ContrastiveEncoder or None, got "
-                                f"{type(encoder).__name__}")
-            ec = encoder.config
-            arch, in_chans, bands, crop = ec["arch"], ec["in_chans"], ec["bands"], ec["crop"]
-            backbone = set_batchnorm_splits(copy.deepcopy(encoder.backbone), 1)
-        else:
-            backbone = create_backbone(arch, in_chans)
-        bands = parse_bands(bands)
-        if len(bands) != in_chans:
-            raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
-                             f"{len(bands)} bands")
+        arch, in_chans, bands, crop, backbone = backbone_for_head(
+            encoder, arch=arch, in_chans=in_chans, bands=bands, crop=crop)
         finetune = encoder is not None
         self.config = dict(
             arch=arch, in_chans=int(in_chans), bands="".join(bands), z_min=float(z_min),

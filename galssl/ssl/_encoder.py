@@ -326,6 +326,31 @@ class ContrastiveEncoder:
         return enc
 
 
+def backbone_for_head(encoder, *, arch, in_chans, bands, crop):
+    """What a supervised model on top of ``encoder`` starts from: ``(arch, in_chans, bands,
+    crop, backbone)``, the encoder's settings and a copy of its backbone with plain batch
+    norm; without an encoder (None) the given settings and a new backbone of ``arch``.
+    ``bands`` (a tuple) is checked against ``in_chans``."""
+    import copy
+
+    from ..nn import set_batchnorm_splits
+
+    if encoder is not None:
+        if not isinstance(encoder, ContrastiveEncoder):
+            raise TypeError(f"encoder must be a ContrastiveEncoder or None, got "
+                            f"{type(encoder).__name__}")
+        ec = encoder.config
+        arch, in_chans, bands, crop = ec["arch"], ec["in_chans"], ec["bands"], ec["crop"]
+        backbone = set_batchnorm_splits(copy.deepcopy(encoder.backbone), 1)
+    else:
+        backbone = create_backbone(arch, in_chans)
+    bands = parse_bands(bands)
+    if len(bands) != in_chans:
+        raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
+                         f"{len(bands)} bands")
+    return arch, in_chans, bands, crop, backbone
+
+
 def read_checkpoint(path, map_location="cpu"):
     """``torch.load(weights_only=True)`` of a galssl checkpoint, with a clear error for a file
     that is not one (a missing file stays FileNotFoundError)."""

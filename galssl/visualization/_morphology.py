@@ -48,11 +48,7 @@ def plot_vote_fractions(pred, true, *, bins=25, threshold=0.5, low=0.2, high=0.8
 
     from ..morphology import metrics
 
-    p = np.asarray(getattr(pred, "value", pred), dtype=float)
-    t = np.asarray(getattr(true, "value", true), dtype=float)
-    if p.shape != t.shape or p.ndim != 1:
-        raise ValueError(f"pred and true must be 1-d arrays of one length, got shapes "
-                         f"{p.shape} and {t.shape}")
+    p, t = metrics._arrays(pred, true)
     ok = np.isfinite(p) & np.isfinite(t)
     m = metrics.evaluate(p[ok], t[ok], threshold=threshold, low=low, high=high)
     if ax is None:
