@@ -90,6 +90,16 @@ def robust_batchnorm_statistics(module, batches, *, statistic="median"):
     about +0.02. The median over batches restores the typical training scale.
 
     Returns ``module`` (its training/evaluation mode unchanged).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from galssl.nn import robust_batchnorm_statistics
+    >>> bn = torch.nn.BatchNorm2d(1)
+    >>> batches = [torch.full((2, 1, 1, 1), 1.0) + torch.tensor([[[[0.]]], [[[2.]]]]) * k
+    ...            for k in (1, 2, 10)]              # batch variances 2, 8 and 200
+    >>> float(robust_batchnorm_statistics(bn, batches).running_var[0])
+    8.0
     """
     if statistic not in ("median", "mean"):
         raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}")

@@ -189,6 +189,15 @@ def labels_saved(table, *, reference="supervised", method="finetuned", metric="s
     `~astropy.table.Table`
         ``n_labels``, ``metric`` of ``method``, ``n_labels_reference`` (interpolated) and
         ``factor`` (their ratio).
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> from galssl.photoz import labels_saved
+    >>> t = Table(rows=[(100, "supervised", 0.04), (1000, "supervised", 0.02),
+    ...                 (100, "finetuned", 0.02)], names=("n_labels", "method", "sigma_mad"))
+    >>> round(float(labels_saved(t)["factor"][0]), 6)
+    10.0
     """
     from astropy.table import Table
 

@@ -51,6 +51,17 @@ def summarize_pdfs(pdfs, edges, *, odds_window=0.05):
         ``z_phot`` (the mean over bin centres), ``z_phot_err`` (the PDF's standard deviation,
         uniform density within bins), ``z_mode`` (centre of the most probable bin) and
         ``odds``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from galssl.photoz import redshift_bins, summarize_pdfs
+    >>> edges, centres = redshift_bins()
+    >>> pdf = np.zeros((1, 180))
+    >>> pdf[0, 44:46] = 0.5                       # all probability in two bins
+    >>> s = summarize_pdfs(pdf, edges)
+    >>> round(float(s["z_phot"][0]), 4), round(float(s["odds"][0]), 2)
+    (0.1, 1.0)
     """
     p = np.asarray(pdfs, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.float64)

@@ -140,7 +140,15 @@ def list_pretrained():
 
 
 def get_pretrained(name=None):
-    """The `PretrainedModel` record of ``name`` (default: the shipped photo-z model)."""
+    """The `PretrainedModel` record of ``name`` (default: the shipped photo-z model).
+
+    Examples
+    --------
+    >>> from galssl.pretrained import get_pretrained
+    >>> rec = get_pretrained()
+    >>> rec.arch, rec.bands, rec.n_bins, rec.shipped
+    ('resnet10-small', 'ugriz', 180, True)
+    """
     reg = _registry()
     name = DEFAULT_PHOTOZ if name is None else name
     if name not in reg:
