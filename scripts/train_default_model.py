@@ -28,6 +28,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 VAL_FIELDS = ("003918-3-0213", "007264-3-0111")
 COMMON = ("ra", "dec", "ebv", "field", "flags", "nan_fraction")
+#: Rows beyond this E(B-V) are left out (the low-latitude field 005405-6-0099, b = -1 deg,
+#: E(B-V) 3.5-4.6: dereddening multiplies its u-band fluxes by up to 10^7)
+EBV_LIMIT = 0.5
 
 
 def pretraining_catalog(data):
@@ -38,9 +41,10 @@ def pretraining_catalog(data):
     from galssl.cutouts import CutoutCatalog
 
     real = CutoutCatalog.read(os.path.join(data, "real.h5"))
-    keep = real.good & ~np.isin(np.asarray(real.table["field"]), VAL_FIELDS)
+    keep = real.good & ~np.isin(np.asarray(real.table["field"]), VAL_FIELDS) \
+        & (np.asarray(real.table["ebv"]) <= EBV_LIMIT)
     inj = CutoutCatalog.read(os.path.join(data, "injected_train.h5"))
-    ik = inj.good
+    ik = inj.good & (np.asarray(inj.table["ebv"]) <= EBV_LIMIT)
     tables = [real.table[keep][list(COMMON)], inj.table[ik][list(COMMON)]]
     for t in tables:
         t["field"] = t["field"].astype(str)
@@ -62,7 +66,7 @@ def stage_pretrain(args, log):
     ckdir = os.path.join(args.work, "pretrain")
     resume = os.path.isfile(os.path.join(ckdir, "last.ckpt"))
     t0 = time.time()
-    enc = ContrastiveEncoder(arch=args.arch)
+    enc = ContrastiveEncoder(arch=args.arch, momentum=args.momentum)
     enc.fit(cat, epochs=args.pretrain_epochs, batch_size=args.batch_size,
             checkpoint_dir=ckdir, resume=resume, seed=args.seed, progress=args.progress)
     enc.save(os.path.join(args.work, "encoder.pt"))
@@ -216,6 +220,9 @@ def main():
     p.add_argument("--pretrain-epochs", type=int, default=60)
     p.add_argument("--finetune-epochs", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--momentum", type=float, default=0.99,
+                   help="MoCo momentum (0.99: the CPU run has only ~700 steps; the paper's "
+                        "0.999 suits 10^5 steps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--progress", action="store_true")
     p.add_argument("--hardware", default="2-core AMD EPYC CPU (AVX512-BF16), bf16 autocast")

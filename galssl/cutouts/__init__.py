@@ -9,12 +9,12 @@ per-object information (E(B-V), flags), stored in chunked HDF5.
 
 from ._catalog import SDSS_PIXEL_SCALE, CutoutCatalog, cutout_wcs  # noqa: F401
 from ._detect import concentration_index, detect_sources, tile_positions  # noqa: F401
-from ._flags import IMAGE_DEFECTS, CutoutFlag  # noqa: F401
+from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag  # noqa: F401
 from ._frames import find_frames, group_fields  # noqa: F401
 from ._sdss import conf  # noqa: F401
 from ._storage import HDF5Images  # noqa: F401
 
-__all__ = ["CutoutCatalog", "CutoutFlag", "IMAGE_DEFECTS", "HDF5Images", "SDSS_PIXEL_SCALE",
-           "cutout_wcs",
+__all__ = ["CutoutCatalog", "CutoutFlag", "IMAGE_DEFECTS", "HIGH_EXTINCTION_EBV", "HDF5Images",
+           "SDSS_PIXEL_SCALE", "cutout_wcs",
            "detect_sources", "tile_positions", "concentration_index", "find_frames",
            "group_fields", "conf"]

@@ -9,7 +9,7 @@ import numpy as np
 from ..dust._coefficients import parse_bands
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
-from ._flags import IMAGE_DEFECTS, CutoutFlag
+from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
 from ._storage import HDF5Images, read_hdf5, write_hdf5
 
@@ -425,6 +425,8 @@ def _add_ebv(table, source):
     result = ebv_for(table, source=source)
     table["ebv"] = result["ebv"]
     table["ebv_source"] = result["ebv_source"]
+    high = np.asarray(result["ebv"], dtype=float) > HIGH_EXTINCTION_EBV
+    table["flags"][high] |= int(CutoutFlag.HIGH_EXTINCTION)
 
 
 def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out, bar):

@@ -35,12 +35,19 @@ class CutoutFlag(enum.IntFlag):
     BLENDED = 32
     #: Detection: the object touches saturated or truncated pixels.
     SATURATED = 64
+    #: E(B-V) above `HIGH_EXTINCTION_EBV` (0.5) at the position: dereddening multiplies the
+    #: u-band flux by more than 7, and the SFD map is unreliable at low Galactic latitude
+    #: (Schlegel et al. 1998). The image is complete; training leaves such rows out.
+    HIGH_EXTINCTION = 128
 
     @classmethod
     def describe(cls, value):
         """Names of the bits set in an integer flag value."""
         return [f.name for f in cls if int(value) & int(f)]
 
+
+#: E(B-V) beyond which a row is flagged `CutoutFlag.HIGH_EXTINCTION` and left out of training.
+HIGH_EXTINCTION_EBV = 0.5
 
 #: The `CutoutFlag` bits meaning that a cutout itself is incomplete (it holds NaN pixels);
 #: `CutoutCatalog.good` is the rows with none of them.

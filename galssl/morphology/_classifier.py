@@ -319,6 +319,8 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         -------
         self
         """
+        from ..ssl._data import training_rows
+
         kind, src = self._source(data)
         n = len(src) if kind == "features" else len(src[0])
         y, questions = self._targets(data, labels, n)
@@ -327,7 +329,7 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         if kind == "features":
             good = np.isfinite(src).all(axis=1)
         else:
-            good = src[2]
+            good = training_rows(src[2], src[1])
         labelled = np.isfinite(y).any(axis=1)
         rows = np.flatnonzero(good & labelled)
         if len(rows) < 2:

@@ -11,7 +11,7 @@ import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
 from ..nn import create_backbone
-from ..ssl._data import as_image_source, eval_batches
+from ..ssl._data import as_image_source, eval_batches, training_rows
 from ..ssl._encoder import (_load_strict, _resolve_device, backbone_for_head,
                             read_checkpoint)
 from ..ssl._engine import resume_checkpoint
@@ -44,7 +44,9 @@ class PhotoZFlag(enum.IntFlag):
     OUT_OF_DISTRIBUTION = 1
     #: The PDF is broad: its standard deviation ``z_phot_err`` exceeds ``max_err``.
     BROAD_PDF = 2
-    #: The cutout has an image defect (`galssl.cutouts.IMAGE_DEFECTS` bits of ``flags``).
+    #: The cutout has an image defect (`galssl.cutouts.IMAGE_DEFECTS` bits of ``flags``) or
+    #: lies behind E(B-V) > 0.5 (``CutoutFlag.HIGH_EXTINCTION``: its dereddened fluxes are
+    #: unreliable).
     CUTOUT = 4
     #: No image data at all: z_phot and the PDF are NaN.
     NO_DATA = 8
@@ -218,6 +220,7 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
                              f"{out_of_range!r}")
         images, ebv, good = as_image_source(catalog, bands=self.bands)
         self._check_images(images)
+        good = training_rows(good, ebv)
         z = self._labels(catalog, redshift)
         if len(z) != len(images):
             raise ValueError(f"{len(z)} redshifts for {len(images)} images")
@@ -397,7 +400,7 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         from astropy.coordinates import SkyCoord
         from astropy.table import QTable, Table
 
-        from ..cutouts import IMAGE_DEFECTS, CutoutCatalog
+        from ..cutouts import IMAGE_DEFECTS, CutoutCatalog, CutoutFlag
 
         if not self._trained:
             warnings.warn("this PhotoZEstimator has not been trained: its predictions are "
@@ -427,7 +430,8 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
             n = len(images)
             defects = ~good
             if isinstance(data, CutoutCatalog):
-                defects = (np.asarray(data.table["flags"]) & int(IMAGE_DEFECTS)) != 0
+                defects = (np.asarray(data.table["flags"])
+                           & int(IMAGE_DEFECTS | CutoutFlag.HIGH_EXTINCTION)) != 0
                 if table is None:
                     table = QTable(data.table, copy=True)
         if table is None:
@@ -493,6 +497,7 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
 
         images, ebv, good = as_image_source(catalog, bands=self.bands)
         self._check_images(images)
+        good = training_rows(good, ebv)
         z = self._labels(catalog, redshift)
         c = self.config
         use = np.flatnonzero(good & np.isfinite(z) & (z >= c["z_min"]) & (z <= c["z_max"]))

@@ -4,7 +4,7 @@
 import numpy as np
 import torch
 
-__all__ = ["CutoutDataset", "as_image_source", "collate_batch", "eval_batches"]
+__all__ = ["CutoutDataset", "as_image_source", "collate_batch", "eval_batches", "training_rows"]
 
 
 def as_image_source(data, *, bands=None):
@@ -30,6 +30,29 @@ def as_image_source(data, *, bands=None):
         return data, None, good
     raise TypeError("expected a CutoutCatalog or an (N, C, H, W) array/tensor of images, got "
                     f"{type(data).__name__}")
+
+
+def training_rows(good, ebv):
+    """The rows fit for training: complete images (``good``) whose E(B-V) is at most
+    `~galssl.cutouts.HIGH_EXTINCTION_EBV`; warns with the count of the others it leaves out
+    (dereddening them by E(B-V) of several magnitudes would feed the network fluxes up
+    to 10^7 times too large, and one such row dominates its batch statistics)."""
+    import warnings
+
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    from ..cutouts import HIGH_EXTINCTION_EBV
+
+    good = np.asarray(good, dtype=bool)
+    if ebv is None:
+        return good
+    ebv = np.asarray(ebv, dtype=float)
+    high = good & (ebv > HIGH_EXTINCTION_EBV)
+    if high.any():
+        warnings.warn(f"{int(high.sum())} of {int(good.sum())} training rows have E(B-V) > "
+                      f"{HIGH_EXTINCTION_EBV} (up to {ebv[high].max():.2f}; "
+                      f"CutoutFlag.HIGH_EXTINCTION) and are left out", AstropyUserWarning)
+    return good & ~high
 
 
 class CutoutDataset(torch.utils.data.Dataset):

@@ -8,7 +8,7 @@ import torch
 
 from ..dust._coefficients import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
-from ._data import as_image_source, eval_batches
+from ._data import as_image_source, eval_batches, training_rows
 from ._engine import resume_checkpoint, run_trainer
 
 __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT"]
@@ -183,7 +183,7 @@ class ContrastiveEncoder:
         if images.shape[1] != self.config["in_chans"]:
             raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "
                              f"{self.config['in_chans']} ({self.config['bands']})")
-        rows = np.flatnonzero(good)
+        rows = np.flatnonzero(training_rows(good, ebv))
         if len(rows) == 0:
             raise ValueError("no complete images to train on (empty catalogue, or every row "
                              "flagged)")

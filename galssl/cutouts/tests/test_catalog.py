@@ -182,6 +182,20 @@ def test_ebv_column_of_the_input_is_used(frames):
     assert cat.table["ebv"][0] == 0.25
 
 
+def test_high_extinction_rows_are_flagged_not_dropped(frames):
+    from galssl.cutouts import HIGH_EXTINCTION_EBV
+
+    t = Table({"ra": [150.0] * 3, "dec": [2.0] * 3,
+               "ebv": [0.03, HIGH_EXTINCTION_EBV, 4.2]})
+    cat = CutoutCatalog.from_table(t, frames, size=11, progress=False)
+    assert len(cat) == 3
+    high = (np.asarray(cat.table["flags"]) & int(CutoutFlag.HIGH_EXTINCTION)) != 0
+    assert high.tolist() == [False, False, True]
+    # the image is complete: the row stays good, training leaves it out (training_rows)
+    assert cat.good.tolist() == [True, True, True]
+    assert CutoutFlag.describe(int(cat.table["flags"][2])) == ["HIGH_EXTINCTION"]
+
+
 def test_hdf5_round_trip_lazy_slicing_and_pickling(frames, tmp_path):
     coords = SkyCoord(np.linspace(149.998, 150.002, 7), np.full(7, 2.0), unit="deg")
     cat = CutoutCatalog.from_table(coords, frames, size=25, progress=False)

@@ -59,6 +59,7 @@ def test_predict_columns_conventions_and_row_order(trained):
     images[3] = np.nan  # no data at all
     table = QTable(sub.table, copy=True)
     table["flags"][5] = int(CutoutFlag.PARTIAL)
+    table["flags"][6] = int(CutoutFlag.HIGH_EXTINCTION)
     table["name"] = [f"g{i}" for i in range(10)]
     out = pz.predict(CutoutCatalog(table, images), progress=False)
     assert len(out) == 10 and list(out["name"]) == [f"g{i}" for i in range(10)]
@@ -68,6 +69,8 @@ def test_predict_columns_conventions_and_row_order(trained):
     assert out["z_pdf"].shape == (10, 40)
     assert np.isnan(out["z_phot"][3]) and out["photoz_flag"][3] & PhotoZFlag.NO_DATA
     assert out["photoz_flag"][5] & PhotoZFlag.CUTOUT
+    assert out["photoz_flag"][6] & PhotoZFlag.CUTOUT and np.isfinite(out["z_phot"][6])
+    assert not out["photoz_flag"][7] & PhotoZFlag.CUTOUT
     ok = np.isfinite(out["z_phot"])
     np.testing.assert_allclose(np.asarray(out["z_pdf"])[ok].sum(axis=1), 1, rtol=1e-5)
     # z_phot is the PDF mean over bin centres, z_mode the centre of the top bin

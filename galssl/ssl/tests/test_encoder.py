@@ -50,6 +50,19 @@ def test_fit_encode_save_load_round_trip(tmp_path):
     assert back.config == enc.config and "trained" in repr(back)
 
 
+def test_high_extinction_rows_are_left_out_of_training():
+    # a low-latitude field (E(B-V) ~ 4) dereddened would reach the network 10^7 times
+    # too bright in u: training leaves such rows out and says how many
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    cat = _toy_catalog(n=80)
+    cat.table["ebv"][:16] = 4.2
+    with pytest.warns(AstropyUserWarning, match=r"16 of 80 training rows have E\(B-V\) > 0.5"):
+        enc = ContrastiveEncoder(**SMALL).fit(cat, epochs=1, batch_size=16, progress=False)
+    assert len(enc.history["loss"]) == 4  # 64 rows left, 16 per batch
+    assert np.isfinite(enc.history["loss"]).all()
+
+
 def test_load_reports_mismatched_keys(tmp_path):
     enc = ContrastiveEncoder(**SMALL)
     state = enc.state_dict()

@@ -1,0 +1,91 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Morphology with few labels on the simulated proxy labels of the injected galaxies.
+
+`galssl.morphology.label_count_curve` for the ``smooth`` (bulge fraction > 0.5) and
+``edge_on`` (disk axis ratio < 0.3) labels of `galssl.simulate.inject_galaxies`: trained on
+the injected training fields, scored on the injected validation fields (other fields, other
+galaxies). These labels are simulated, not Galaxy Zoo votes. Writes
+``morphology_label_counts.ecsv`` and ``morphology_label_counts.png`` to ``--out``. Run from
+the repository root after ``scripts/train_default_model.py``::
+
+    python scripts/morphology_experiments.py --encoder data/model_v2/encoder.pt
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def plot(table, path):
+    import matplotlib.pyplot as plt
+
+    questions = sorted(set(table["question"]))
+    fig, axes = plt.subplots(1, len(questions), figsize=(4.5 * len(questions), 3.6),
+                             squeeze=False)
+    for ax, q in zip(axes[0], questions):
+        for mode, marker in (("linear", "o"), ("finetune", "s"), ("supervised", "^")):
+            sel = (table["question"] == q) & (table["mode"] == mode)
+            if sel.any():
+                ax.plot(table["n_labels"][sel], table["roc_auc"][sel], marker=marker,
+                        label=mode)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("labelled training galaxies")
+        ax.set_ylabel("ROC AUC (validation fields)")
+        ax.set_title(f"{q} (simulated label)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print("wrote", path, flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
+    p.add_argument("--encoder", default=os.path.join(HERE, "..", "data", "default_model",
+                                                     "encoder.pt"))
+    p.add_argument("--out", default=os.path.join(HERE, "..", "docs", "_static", "results"))
+    p.add_argument("--counts", type=int, nargs="+", default=[64, 256, 1024, 4096])
+    p.add_argument("--network-counts", type=int, nargs="+", default=[256, 1024, 4096],
+                   help="counts at which the fine-tuned and supervised networks are trained")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("agg")
+    from astropy.table import vstack
+
+    sys.path.insert(0, HERE)
+    from train_default_model import _in_memory
+
+    from galssl import ContrastiveEncoder
+    from galssl.morphology import label_count_curve
+
+    train = _in_memory(os.path.join(args.data, "injected_train.h5"))
+    test = _in_memory(os.path.join(args.data, "injected_val.h5"))
+    enc = ContrastiveEncoder.load(args.encoder)
+    parts = [label_count_curve(enc, train, test, label_counts=args.counts, modes=["linear"],
+                               seed=args.seed, progress=False)]
+    parts.append(label_count_curve(enc, train, test, label_counts=args.network_counts,
+                                   modes=["finetune", "supervised"], epochs=args.epochs,
+                                   seed=args.seed, progress=False))
+    table = vstack(parts, metadata_conflicts="silent")
+    table.meta["encoder"] = os.path.relpath(args.encoder)
+    table.meta["epochs"] = args.epochs
+    os.makedirs(args.out, exist_ok=True)
+    table.write(os.path.join(args.out, "morphology_label_counts.ecsv"), overwrite=True)
+    cols = ["n_labels", "mode", "question", "accuracy", "roc_auc", "eta", "n_test", "seconds"]
+    table[cols].pprint(max_lines=-1, max_width=-1)
+    plot(table, os.path.join(args.out, "morphology_label_counts.png"))
+    print("positive fraction in the test set:",
+          {q: float(np.nanmean(np.asarray(test.table[q], float))) for q in ("smooth", "edge_on")})
+
+
+if __name__ == "__main__":
+    main()
