@@ -21,10 +21,13 @@ What is measured
 Run from the repository root (real cutouts come from ``../shared/data`` when present,
 otherwise the bundled sample's galaxies are repeated)::
 
-    python benchmarks/bench_augment.py [--batch 256] [--repeats 5]
+    python benchmarks/bench_augment.py [--batch 256] [--repeats 5] [--json out.json]
+
+Targets: galssl >= 10x the per-sample loop; augmentation < 15 % of a MoCo step on the CPU.
 """
 
 import argparse
+import json
 import os
 import platform
 
@@ -142,6 +145,7 @@ def main():
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--cutouts", help="read the cutouts from this .npz instead")
     parser.add_argument("--save-cutouts", help="write the first 128 cutouts to this .npz")
+    parser.add_argument("--json", default=None, help="write the numbers as JSON to this path")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -171,6 +175,14 @@ def main():
 
     t_model = moco_step_time(args.batch, max(2, args.repeats // 2))
     share = t_galssl / (t_galssl + t_model)
+    res = {"hardware": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                        "torch": torch.__version__, "threads": torch.get_num_threads()},
+           "batch": int(len(x)), "ref_images": int(n_ref), "repeats": args.repeats,
+           "galssl_images_per_s": ips_galssl, "galssl_batch_s": t_galssl,
+           "peers": {name: {"images_per_s": ips, "speedup": ips_galssl / ips}
+                     for name, ips in peers.items()},
+           "moco_step_s": t_model, "augmentation_share": share,
+           "targets": {"speedup": 10.0, "augmentation_share": 0.15}, "gpu": None}
 
     rows = [("galssl default_pretraining_views, CPU (images/s)", f"{ips_galssl:.0f}")]
     for name, ips in peers.items():
@@ -186,12 +198,18 @@ def main():
                   f"{len(x) / t_gpu:.0f}"),
                  ("augmentation share of a MoCo step, GPU",
                   f"{100 * t_gpu / (t_gpu + t_model_gpu):.1f} %")]
+        res["gpu"] = {"device": torch.cuda.get_device_name(), "images_per_s": len(x) / t_gpu,
+                      "moco_step_s": t_model_gpu,
+                      "augmentation_share": t_gpu / (t_gpu + t_model_gpu)}
     width = max(len(r[0]) for r in rows)
     line = "=" * width + "  " + "=" * 24
     print(line)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
 
 
 if __name__ == "__main__":

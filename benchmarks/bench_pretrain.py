@@ -18,13 +18,18 @@ this machine's fp32 matrix-multiplication peak, measured in the same run. Varian
 ``channels_last`` memory format (kept if faster). On a CUDA device the step also runs in
 bf16 autocast.
 
+Targets: the galssl step at >= 1.0x the lightly step's rate, and >= 35 % of the fp32
+matmul peak.
+
 Run::
 
-    python benchmarks/bench_pretrain.py [--archs resnet10-small resnet18] [--batch 64]
+    python benchmarks/bench_pretrain.py [--archs resnet10-small resnet18] [--batch 64] \\
+        [--json out.json]
 """
 
 import argparse
 import copy
+import json
 import os
 import platform
 import time
@@ -141,6 +146,7 @@ def main():
                         default=["resnet10-small", "resnet18", "resnet50-paper"])
     parser.add_argument("--skip-cpu", action="store_true", help="only the GPU part")
     parser.add_argument("--gpu-batch", type=int, default=256)
+    parser.add_argument("--json", default=None, help="write the numbers as JSON to this path")
     args = parser.parse_args()
 
     print("galssl pretraining benchmark")
@@ -197,6 +203,15 @@ def main():
           "one-device shuffle-BN (bn_splits=2), '1 BN grp' = the same without it, 'galssl "
           "fp32' = the best fp32 variant; lightly peer in fp32")
     print("targets: ratio >= 1.0x lightly; >= 35 % of the fp32 matmul peak")
+    keys = ("arch", "galssl_images_per_s", "galssl_1bn_images_per_s",
+            "galssl_fp32_images_per_s", "lightly_images_per_s", "ratio", "fp32_ratio",
+            "gflops", "flops_per_s", "precision", "memory_format")
+    res = {"hardware": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                        "torch": torch.__version__, "threads": torch.get_num_threads()},
+           "batch": args.batch, "queue": args.queue, "repeats": args.repeats,
+           "native_bf16": bool(bf16), "matmul_peak_gflops": peak,
+           "cpu": [dict(zip(keys, r), fraction_of_peak=r[7] / peak) for r in rows],
+           "targets": {"ratio": 1.0, "fraction_of_peak": 0.35}, "gpu": None}
 
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name()
@@ -206,6 +221,8 @@ def main():
         gi = torch.rand(args.gpu_batch, 5, 107, 107, device="cuda") * 0.1
         w1, w2 = views(gi, ebv=torch.full((args.gpu_batch,), 0.03, device="cuda"))
         sync = torch.cuda.synchronize
+        res["gpu"] = {"device": name, "matmul_peak_gflops": gpeak, "batch": args.gpu_batch,
+                      "rows": []}
         for arch in args.gpu_archs:
             peers = {}
             for cl in (False, True):
@@ -228,6 +245,14 @@ def main():
                             f"{peers[cl]:8.0f} img/s" if cl in peers else ""
                         print(f"{arch:<15} batch {args.gpu_batch} {mode:>22}: galssl "
                               f"{args.gpu_batch / t:8.0f} img/s   {peer_txt}")
+                        res["gpu"]["rows"].append(
+                            {"arch": arch, "memory_format": "CL" if cl else "NCHW",
+                             "precision": "bf16" if ac else "fp32", "bn_splits": splits,
+                             "galssl_images_per_s": args.gpu_batch / t,
+                             "lightly_fp32_images_per_s": peers.get(cl)})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
 
 
 if __name__ == "__main__":

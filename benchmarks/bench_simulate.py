@@ -9,7 +9,7 @@ galaxies per second. With ``--report data/build_report.json`` (written by
 
 Run from the repository root::
 
-    python benchmarks/bench_simulate.py [--n 120] [--n-jobs 2]
+    python benchmarks/bench_simulate.py [--n 120] [--n-jobs 2] [--json out.json]
 """
 
 import argparse
@@ -27,6 +27,7 @@ def main():
     p.add_argument("--n", type=int, default=120)
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--report", default=os.path.join(here, "..", "data", "build_report.json"))
+    p.add_argument("--json", default=None, help="write the numbers as JSON to this path")
     args = p.parse_args()
 
     from astropy.table import Table
@@ -51,6 +52,12 @@ def main():
     for r in rows:
         print(f"{r[0]:>8} {r[1]:>9} {r[2]:>9.1f} {r[3]:>11.2f}")
     print("=" * 60)
+    res = {"hardware": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+           "field": args.field, "n": args.n, "n_jobs": args.n_jobs,
+           "runs": [{"workers": r[0], "galaxies": r[1], "seconds": r[2], "galaxies_per_s": r[3]}
+                    for r in rows],
+           "speedup": rows[1][3] / rows[0][3] if len(rows) == 2 else None,
+           "build_report": None}
     if len(rows) == 2:
         print(f"speed-up with {args.n_jobs} workers: {rows[1][3] / rows[0][3]:.2f}x")
     if os.path.isfile(args.report):
@@ -58,8 +65,12 @@ def main():
             report = json.load(f)
         for name, r in report.items():
             print(f"build {name}: {r['n']} objects in {r['seconds']} s, {r['MB']} MB")
+        res["build_report"] = report
     else:
         print(f"(no build report at {args.report}: run scripts/build_datasets.py)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
 
 
 if __name__ == "__main__":
