@@ -1,9 +1,22 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """Timing helpers shared by the benchmark scripts."""
 
+import platform
 import time
 
 import numpy as np
+
+
+def cpu_name():
+    """The CPU model from /proc/cpuinfo, else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def timed(fn, repeats, sync=None, warmup=1):

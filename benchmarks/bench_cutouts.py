@@ -63,17 +63,9 @@ MATCH_RADIUS = 2.0  # pixels
 
 # ---------------------------------------------------------------------- environment
 def _cpu_name():
-    name = platform.processor()
-    if name:
-        return name
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+    from _timing import cpu_name
+
+    return cpu_name()
 
 
 def print_environment():

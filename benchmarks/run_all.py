@@ -320,14 +320,9 @@ def run_benchmark(name, out, quick, timeout):
 
 # ---------------------------------------------------------------------- environment
 def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from _timing import cpu_name
+
+    return cpu_name()
 
 
 def hardware():
