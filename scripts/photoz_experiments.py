@@ -101,9 +101,17 @@ def part_efficiency(args, train, val_test, out, log):
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
     t0 = time.time()
+    kw = {} if args.lr_backbone is None else {"lr_backbone": args.lr_backbone}
     table = label_efficiency(enc, train, val_test, fractions=args.fractions,
                              epochs=args.epochs, batch_size=256, seed=args.seed,
-                             min_steps=args.min_steps, progress=args.progress)
+                             min_steps=args.min_steps, methods=args.methods,
+                             estimator_kwargs=kw, progress=args.progress)
+    if args.tag:
+        table.write(os.path.join(out, f"label_efficiency_{args.tag}.ecsv"), overwrite=True)
+        log[f"efficiency_{args.tag}"] = {"seconds": round(time.time() - t0, 1),
+                                         "epochs": args.epochs, "min_steps": args.min_steps,
+                                         "lr_backbone": args.lr_backbone}
+        return
     table.write(os.path.join(out, "label_efficiency.ecsv"), overwrite=True)
     table.pprint(max_lines=-1, max_width=-1)
     saved = labels_saved(table)
@@ -126,6 +134,11 @@ def main():
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--min-steps", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--methods", nargs="+", default=["supervised", "finetuned", "colours"])
+    p.add_argument("--lr-backbone", type=float, default=None,
+                   help="backbone learning rate of the fine-tuned model (default: 0.1 x head)")
+    p.add_argument("--tag", default=None,
+                   help="write label_efficiency_TAG.ecsv only (a variant run)")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
 
