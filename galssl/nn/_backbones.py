@@ -46,7 +46,7 @@ def _torchvision_resnet(depth, in_chans, paper_stem):
 
 
 def _small_resnet(in_chans, widths=(32, 64, 128, 256)):
-    """A ResNet-10 of quarter width: one BasicBlock per stage, 3x3 stride-1 stem, no max-pool
+    """A ResNet-10 of quarter width: one BasicBlock per stage, 3x3 stride-1 stem, 2x2 max-pool
     (1.2 M parameters; the CPU default)."""
     from torchvision.models.resnet import BasicBlock, conv1x1
 
