@@ -94,6 +94,21 @@ def part_tutorial(args, out, log):
                        "median_z": float(np.median(np.asarray(res["z_phot"])[ok]))}
 
 
+def plot_variant(table, tag, out):
+    """The curves of a variant run (``--tag``) beside those of the main run."""
+    from astropy.table import Table, vstack
+
+    from galssl.visualization import plot_label_efficiency
+
+    base = os.path.join(out, "label_efficiency.ecsv")
+    if not os.path.isfile(base):
+        return
+    variant = table.copy()
+    variant["method"] = [f"{m} ({tag})" for m in variant["method"]]
+    both = vstack([Table.read(base), variant], metadata_conflicts="silent")
+    _save(plot_label_efficiency(both), out, f"label_efficiency_{tag}.png")
+
+
 def part_efficiency(args, train, val_test, out, log):
     from galssl import ContrastiveEncoder
     from galssl.photoz import label_efficiency, labels_saved
@@ -108,6 +123,7 @@ def part_efficiency(args, train, val_test, out, log):
                              estimator_kwargs=kw, progress=args.progress)
     if args.tag:
         table.write(os.path.join(out, f"label_efficiency_{args.tag}.ecsv"), overwrite=True)
+        plot_variant(table, args.tag, out)
         log[f"efficiency_{args.tag}"] = {"seconds": round(time.time() - t0, 1),
                                          "epochs": args.epochs, "min_steps": args.min_steps,
                                          "lr_backbone": args.lr_backbone}
