@@ -164,14 +164,11 @@ def main():
     import sys
 
     sys.path.insert(0, HERE)
-    from train_default_model import _in_memory, validation_halves
+    from train_default_model import _in_memory, read_log, validation_halves
 
     os.makedirs(args.out, exist_ok=True)
     log_path = os.path.join(args.out, "photoz_results.json")
-    log = {}
-    if os.path.isfile(log_path):
-        with open(log_path) as f:
-            log = json.load(f)
+    log = read_log(log_path)
     _, val_test = validation_halves(args.data)
     parts = args.parts.split(",")
     if "shipped" in parts:

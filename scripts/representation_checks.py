@@ -28,9 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def knn_photoz(train_reps, z_train, reps, z, k=10):
-    a = train_reps / np.linalg.norm(train_reps, axis=1, keepdims=True)
-    b = reps / np.linalg.norm(reps, axis=1, keepdims=True)
-    nearest = np.argsort(-(b @ a.T), axis=1)[:, :k]
+    from galssl.search._knn import exact_knn, normalised
+
+    _, nearest = exact_knn(normalised(train_reps), normalised(reps), k)
     z_phot = np.median(z_train[nearest], axis=1)
     dz = (z_phot - z) / (1 + z)
     return {"sigma_mad": float(1.4826 * np.median(np.abs(dz - np.median(dz)))),
@@ -38,7 +38,9 @@ def knn_photoz(train_reps, z_train, reps, z, k=10):
 
 
 def spread(reps):
-    r = reps / np.linalg.norm(reps, axis=1, keepdims=True)
+    from galssl.search._knn import normalised
+
+    r = normalised(reps)
     ev = np.clip(np.linalg.eigvalsh(np.cov(r.T)), 0, None)
     p = ev[ev > 0] / ev.sum()
     return {"mean_cosine": float((r @ r.T).mean()),

@@ -16,6 +16,7 @@ encoder). Run from the repository root::
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -38,15 +39,17 @@ def main():
     from galssl import ContrastiveEncoder
     from galssl.augment import Compose, ExtinctionAugment, GaussianNoise, RandomRotate
     from galssl.augment import estimate_noise_mad
-    from galssl.cutouts import HIGH_EXTINCTION_EBV, CutoutCatalog
+    from galssl.cutouts import HIGH_EXTINCTION_EBV
     from galssl.pretrained import load_pretrained
     from galssl.search import (SimilaritySearch, retrieval_invariance, top_anomalies,
                                umap_embedding)
     from galssl.visualization import plot_anomalies, plot_neighbours, plot_umap
 
-    real = CutoutCatalog.read(os.path.join(args.data, "real.h5"))
-    rows = np.flatnonzero(real.good & (np.asarray(real.table["ebv"]) <= HIGH_EXTINCTION_EBV))
-    cat = CutoutCatalog(real.table[rows], np.asarray(real.images[rows]), bands=real.bands)
+    sys.path.insert(0, HERE)
+    from train_default_model import _in_memory
+
+    cat = _in_memory(os.path.join(args.data, "real.h5"), lambda c: c.good & (
+        np.asarray(c.table["ebv"]) <= HIGH_EXTINCTION_EBV))
     shipped = load_pretrained(kind="encoder")
     enc = ContrastiveEncoder.load(args.moco) if os.path.isfile(args.moco) else shipped
     reps = enc.encode(cat, progress=False)

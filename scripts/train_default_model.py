@@ -75,6 +75,14 @@ def stage_pretrain(args, log):
                            queue_size=enc.config["queue_size"])
 
 
+def read_log(path):
+    """The JSON log of earlier runs (stages, parts), or an empty one."""
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def _in_memory(path, select=None):
     from galssl.cutouts import CutoutCatalog
 
@@ -229,10 +237,7 @@ def main():
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     log_path = os.path.join(args.work, "train_log.json")
-    log = {}
-    if os.path.isfile(log_path):
-        with open(log_path) as f:
-            log = json.load(f)
+    log = read_log(log_path)
     for stage in args.stages.split(","):
         STAGES[stage](args, log)
         with open(log_path, "w") as f:

@@ -199,13 +199,9 @@ class MorphologyClassifier:
 
     # ------------------------------------------------------------------ inputs
     def _check_images(self, images):
-        c = self.config
-        if len(images) and images.shape[1] != c["in_chans"]:
-            raise ValueError(f"the images have {images.shape[1]} bands, the model expects "
-                             f"{c['in_chans']} ({c['bands']})")
-        if len(images) and min(images.shape[-2:]) < c["crop"]:
-            raise ValueError(f"the cutouts are {images.shape[-1]} pixels wide, the model "
-                             f"needs at least {c['crop']} (its input crop)")
+        from ..ssl._data import check_images
+
+        check_images(images, self.config)
 
     def _source(self, data):
         """("features", array) for a 2-d array of representations, else ("images",
@@ -591,15 +587,9 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
     def from_state_dict(cls, state, *, questions=None, source="state dict"):
         """Build a classifier from the dict of `state_dict`; keys and shapes must match the
         architecture exactly."""
-        from ..ssl._encoder import _load_strict
+        from ..ssl._encoder import _load_strict, check_checkpoint
 
-        if not isinstance(state, dict) or state.get("format") != "galssl.MorphologyClassifier":
-            what = state.get("format") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"{source} is not a galssl MorphologyClassifier checkpoint (it "
-                             f"holds {what!r})")
-        if state.get("format_version", 0) > CHECKPOINT_FORMAT:
-            raise ValueError(f"{source} has checkpoint format {state['format_version']}; "
-                             f"this galssl reads up to {CHECKPOINT_FORMAT}: upgrade galssl")
+        check_checkpoint(state, "MorphologyClassifier", CHECKPOINT_FORMAT, source)
         config = dict(state["config"])
         saved = list(config.get("questions") or [])
         if questions is not None:

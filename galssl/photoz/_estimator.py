@@ -11,9 +11,9 @@ import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
 from ..nn import create_backbone
-from ..ssl._data import as_image_source, eval_batches, training_rows
+from ..ssl._data import as_image_source, check_images, eval_batches, training_rows
 from ..ssl._encoder import (_load_strict, _resolve_device, backbone_for_head,
-                            read_checkpoint)
+                            check_checkpoint, read_checkpoint)
 from ..ssl._engine import resume_checkpoint
 from ..ssl._finetune import run_finetune
 from ._module import PhotoZModule, PhotoZNet
@@ -320,13 +320,7 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
 
     # ------------------------------------------------------------------ inference
     def _check_images(self, images):
-        c = self.config
-        if len(images) and images.shape[1] != c["in_chans"]:
-            raise ValueError(f"the images have {images.shape[1]} bands, the model expects "
-                             f"{c['in_chans']} ({c['bands']})")
-        if len(images) and min(images.shape[-2:]) < c["crop"]:
-            raise ValueError(f"the cutouts are {images.shape[-1]} pixels wide, the model "
-                             f"needs at least {c['crop']} (its input crop)")
+        check_images(images, self.config)
 
     @torch.no_grad()
     def _run(self, images, ebv, rows=None, *, batch_size=256, device=None, progress=True,
@@ -576,13 +570,7 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
     @classmethod
     def from_state_dict(cls, state, *, source="state dict"):
         """Build an estimator from the dict of `state_dict`."""
-        if not isinstance(state, dict) or state.get("format") != "galssl.PhotoZEstimator":
-            what = state.get("format") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"{source} is not a galssl PhotoZEstimator checkpoint (it holds "
-                             f"{what!r})")
-        if state.get("format_version", 0) > CHECKPOINT_FORMAT:
-            raise ValueError(f"{source} has checkpoint format {state['format_version']}; "
-                             f"this galssl reads up to {CHECKPOINT_FORMAT}: upgrade galssl")
+        check_checkpoint(state, "PhotoZEstimator", CHECKPOINT_FORMAT, source)
         config = dict(state["config"])
         finetune = config.pop("pretrained_encoder", False)
         pz = cls(**config)

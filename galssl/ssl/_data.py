@@ -4,7 +4,8 @@
 import numpy as np
 import torch
 
-__all__ = ["CutoutDataset", "as_image_source", "collate_batch", "eval_batches", "training_rows"]
+__all__ = ["CutoutDataset", "as_image_source", "check_images", "collate_batch", "eval_batches",
+           "training_rows"]
 
 
 def as_image_source(data, *, bands=None):
@@ -30,6 +31,17 @@ def as_image_source(data, *, bands=None):
         return data, None, good
     raise TypeError("expected a CutoutCatalog or an (N, C, H, W) array/tensor of images, got "
                     f"{type(data).__name__}")
+
+
+def check_images(images, config):
+    """Raise a clear ValueError unless the (N, C, H, W) ``images`` suit a model whose
+    ``config`` names ``in_chans``, ``bands`` and ``crop`` (an empty set always suits)."""
+    if len(images) and images.shape[1] != config["in_chans"]:
+        raise ValueError(f"the images have {images.shape[1]} bands, the model expects "
+                         f"{config['in_chans']} ({config['bands']})")
+    if len(images) and min(images.shape[-2:]) < config["crop"]:
+        raise ValueError(f"the cutouts are {images.shape[-1]} pixels wide, the model "
+                         f"needs at least {config['crop']} (its input crop)")
 
 
 def training_rows(good, ebv):

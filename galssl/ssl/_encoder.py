@@ -302,11 +302,7 @@ class ContrastiveEncoder:
     @classmethod
     def from_state_dict(cls, state, *, source="state dict"):
         """Build an encoder from the dict of `state_dict` (``source`` names it in errors)."""
-        if not isinstance(state, dict) or state.get("format") != "galssl.ContrastiveEncoder":
-            raise ValueError(f"{source} is not a galssl ContrastiveEncoder checkpoint")
-        if state.get("format_version", 0) > CHECKPOINT_FORMAT:
-            raise ValueError(f"{source} has checkpoint format {state['format_version']}; "
-                             f"this galssl reads up to {CHECKPOINT_FORMAT}: upgrade galssl")
+        check_checkpoint(state, "ContrastiveEncoder", CHECKPOINT_FORMAT, source)
         config = dict(state["config"])
         queue_size = config.pop("queue_size", None)
         enc = cls(**config, noise_mad=state.get("noise_mad"))
@@ -361,6 +357,17 @@ def read_checkpoint(path, map_location="cpu"):
     except Exception as exc:
         raise ValueError(f"{os.fspath(path)!r} is not a readable galssl checkpoint: "
                          f"{exc}") from exc
+
+
+def check_checkpoint(state, kind, version, source):
+    """Raise a clear ValueError unless ``state`` is a galssl ``kind`` checkpoint (e.g.
+    ``"PhotoZEstimator"``) of a format version this galssl reads (up to ``version``)."""
+    if not isinstance(state, dict) or state.get("format") != f"galssl.{kind}":
+        what = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{source} is not a galssl {kind} checkpoint (it holds {what!r})")
+    if state.get("format_version", 0) > version:
+        raise ValueError(f"{source} has checkpoint format {state['format_version']}; "
+                         f"this galssl reads up to {version}: upgrade galssl")
 
 
 def _load_strict(module, state, name, source):
