@@ -138,6 +138,73 @@ def part_efficiency(args, train, val_test, out, log):
                          "min_steps": args.min_steps}
 
 
+def part_figure5(args, train, val_test, out, log):
+    """z_phot-z_spec of the supervised and the fine-tuned network trained on all labels
+    (Hayat et al. 2021, Figure 5), side by side."""
+    import matplotlib.pyplot as plt
+
+    from galssl import ContrastiveEncoder
+    from galssl.photoz import label_efficiency
+    from galssl.visualization import plot_zphot_zspec
+
+    enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
+    kw = {} if args.lr_backbone is None else {"lr_backbone": args.lr_backbone}
+    t = label_efficiency(enc, train, val_test, fractions=[1.0], epochs=args.epochs,
+                         batch_size=256, seed=args.seed, methods=["supervised", "finetuned"],
+                         estimator_kwargs=kw, predictions=True, progress=args.progress)
+    z = np.asarray(val_test.table["redshift"], dtype=float)
+    ok = np.asarray(val_test.good) & (z >= 0) & (z <= 0.4)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    titles = {"supervised": "supervised", "finetuned": "fine-tuned from MoCo"}
+    for ax, row in zip(axes, t):
+        plot_zphot_zspec(row["z_phot"][ok], z[ok], ax=ax,
+                         title=f"{titles[row['method']]} ({row['n_labels']} labels)")
+    fig.tight_layout()
+    _save(fig, out, "zphot_zspec_methods.png")
+    log["figure5"] = {str(row["method"]): {k: float(row[k])
+                                           for k in ("sigma_mad", "eta", "bias")}
+                      for row in t}
+    log["figure5"].update(epochs=args.epochs, lr_backbone=args.lr_backbone)
+
+
+def part_ablation(args, train, val_test, out, log):
+    """Pretraining augmentations against photo-z quality (Hayat et al. 2021, Appendix D):
+    the encoder of each ``--ablation NAME=WORK`` fine-tuned at ``--fractions``, beside the
+    supervised baseline of the main label-efficiency run at the same label counts."""
+    from astropy.table import Table, vstack
+
+    from galssl import ContrastiveEncoder
+    from galssl.photoz import label_efficiency
+    from galssl.visualization import plot_label_efficiency
+    from train_default_model import augmentation_summary
+
+    kw = {} if args.lr_backbone is None else {"lr_backbone": args.lr_backbone}
+    tables = []
+    for spec in args.ablation:
+        name, work = spec.split("=", 1)
+        enc = ContrastiveEncoder.load(os.path.join(work, "encoder.pt"))
+        t = label_efficiency(enc, train, val_test, fractions=args.fractions,
+                             epochs=args.epochs, batch_size=256, seed=args.seed,
+                             min_steps=args.min_steps, methods=["finetuned"],
+                             estimator_kwargs=kw, progress=args.progress)
+        t["method"] = [f"fine-tuned, {name}"] * len(t)
+        t["augmentations"] = [augmentation_summary(**enc.config)] * len(t)
+        tables.append(t)
+    table = vstack(tables)
+    base = os.path.join(out, "label_efficiency.ecsv")
+    if os.path.isfile(base):
+        ref = Table.read(base)
+        ref = ref[(ref["method"] == "supervised") & np.isin(ref["n_labels"], table["n_labels"])]
+        if len(ref):
+            ref["augmentations"] = ["(none: no pretraining)"] * len(ref)
+            table = vstack([ref, table], metadata_conflicts="silent")
+    table.write(os.path.join(out, "augmentation_ablation.ecsv"), overwrite=True)
+    table.pprint(max_lines=-1, max_width=-1)
+    _save(plot_label_efficiency(table), out, "augmentation_ablation.png")
+    log["ablation"] = {"epochs": args.epochs, "min_steps": args.min_steps,
+                       "lr_backbone": args.lr_backbone, "encoders": list(args.ablation)}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
@@ -155,6 +222,12 @@ def main():
                    help="backbone learning rate of the fine-tuned model (default: 0.1 x head)")
     p.add_argument("--tag", default=None,
                    help="write label_efficiency_TAG.ecsv only (a variant run)")
+    p.add_argument("--ablation", nargs="+", metavar="NAME=WORK",
+                   default=["all but PSF=data/model_v2", "with PSF=data/ablation/psf",
+                            "no noise=data/ablation/nonoise",
+                            "no extinction=data/ablation/noext"],
+                   help="encoders of the augmentation ablation (part 'ablation'): a name and "
+                        "the --work folder of scripts/train_default_model.py")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
 
@@ -175,9 +248,14 @@ def main():
         part_shipped(args, val_test, args.out, log)
     if "tutorial" in parts:
         part_tutorial(args, args.out, log)
+    train = _in_memory(os.path.join(args.data, "injected_train.h5")) \
+        if {"efficiency", "figure5", "ablation"} & set(parts) else None
     if "efficiency" in parts:
-        train = _in_memory(os.path.join(args.data, "injected_train.h5"))
         part_efficiency(args, train, val_test, args.out, log)
+    if "figure5" in parts:
+        part_figure5(args, train, val_test, args.out, log)
+    if "ablation" in parts:
+        part_ablation(args, train, val_test, args.out, log)
     with open(log_path, "w") as f:
         json.dump(log, f, indent=1)
     print(json.dumps(log, indent=1))

@@ -13,9 +13,12 @@ Stages (each resumes from what the previous one left in ``--work``):
 4. ``ship``: write the weights (half precision) into the package with their sha256.
 
 Needs the datasets of ``scripts/build_datasets.py`` in ``--data``. Run from the repository
-root (about an hour on a 2-core CPU; ``--device cuda`` on a GPU)::
+root (about 25 minutes on a 2-core CPU; Lightning uses a GPU when there is one)::
 
     python scripts/train_default_model.py [--stages pretrain,finetune,calibrate,ship]
+
+The augmentation ablation of the docs' Results page pretrains variants into other folders,
+e.g. ``--work data/ablation/psf --stages pretrain --psf``.
 """
 
 import argparse
@@ -31,6 +34,8 @@ COMMON = ("ra", "dec", "ebv", "field", "flags", "nan_fraction")
 #: Rows beyond this E(B-V) are left out (the low-latitude field 005405-6-0099, b = -1 deg,
 #: E(B-V) 3.5-4.6: dereddening multiplies its u-band fluxes by up to 10^7)
 EBV_LIMIT = 0.5
+#: The default pretraining augmentations, in words (`augmentation_summary`)
+AUGMENTATIONS = "extinction U(0, 0.5), rotation, jitter 7 px, noise U(1, 3) x MAD"
 
 
 def pretraining_catalog(data):
@@ -59,20 +64,36 @@ def stage_pretrain(args, log):
     from galssl import ContrastiveEncoder
 
     cat = pretraining_catalog(args.data)
+    enc = ContrastiveEncoder(arch=args.arch, momentum=args.momentum, psf=args.psf,
+                             ebv_max=args.ebv_max, noise_scale=args.noise_scale)
     log["pretrain"] = {"n_real": int(np.sum(cat.table["origin"] == "real")),
                        "n_injected": int(np.sum(cat.table["origin"] == "injected")),
-                       "epochs": args.pretrain_epochs, "batch_size": args.batch_size}
+                       "epochs": args.pretrain_epochs, "batch_size": args.batch_size,
+                       "momentum": args.momentum,
+                       "augmentations": augmentation_summary(**enc.config)}
     print("pretraining on", log["pretrain"], flush=True)
     ckdir = os.path.join(args.work, "pretrain")
     resume = os.path.isfile(os.path.join(ckdir, "last.ckpt"))
     t0 = time.time()
-    enc = ContrastiveEncoder(arch=args.arch, momentum=args.momentum)
     enc.fit(cat, epochs=args.pretrain_epochs, batch_size=args.batch_size,
             checkpoint_dir=ckdir, resume=resume, seed=args.seed, progress=args.progress)
     enc.save(os.path.join(args.work, "encoder.pt"))
     log["pretrain"].update(seconds=round(time.time() - t0, 1),
                            final_loss=float(np.mean(enc.history["loss"][-20:])),
                            queue_size=enc.config["queue_size"])
+
+
+def augmentation_summary(ebv_max, psf, noise_scale, **_):
+    """Pretraining augmentations in words (for logs and the model card); takes an encoder's
+    ``config`` as keywords."""
+    steps = [f"extinction U(0, {ebv_max:g})" if ebv_max > 0 else
+             "dereddening only (no extinction augmentation)"]
+    if psf:
+        steps.append("PSF blur")
+    steps += ["rotation", "jitter 7 px"]
+    lo, hi = noise_scale
+    steps.append(f"noise U({lo:g}, {hi:g}) x MAD" if hi > 0 else "no noise")
+    return ", ".join(steps)
 
 
 def read_log(path):
@@ -107,12 +128,13 @@ def stage_finetune(args, log):
     ckdir = os.path.join(args.work, "finetune")
     resume = os.path.isfile(os.path.join(ckdir, "last.ckpt"))
     t0 = time.time()
-    pz = PhotoZEstimator(enc)
+    pz = PhotoZEstimator(enc, lr_backbone=args.lr_backbone)
     pz.fit(train, redshift="redshift", epochs=args.finetune_epochs,
            batch_size=args.batch_size, checkpoint_dir=ckdir, resume=resume, seed=args.seed,
            progress=args.progress)
     pz.save(os.path.join(args.work, "photoz_uncalibrated.pt"))
     log["finetune"] = {"n_train": pz.history["n_train"], "epochs": args.finetune_epochs,
+                       "lr_backbone": pz.config["lr_backbone"], "lr_head": pz.config["lr_head"],
                        "n_outside_range": pz.history["n_outside_range"],
                        "seconds": round(time.time() - t0, 1),
                        "final_loss": float(np.mean(pz.history["loss"][-20:]))}
@@ -187,11 +209,11 @@ def stage_ship(args, log):
         f"validation fields 003918-3-0213 and 007264-3-0111 (even rows); metrics: the odd "
         f"rows (field- and galaxy-disjoint from training)",
         recipe=f"MoCo v2 {pre['epochs']} epochs, batch {pre['batch_size']}, queue "
-        f"{pre['queue_size']}, SGD lr 0.03 cosine{_schedule_note(log)}, augmentations: "
-        f"extinction U(0, 0.5), rotation, "
-        f"jitter 7 px, noise U(1, 3) x MAD; fine-tune {fin['epochs']} epochs batch "
-        f"{args.batch_size}, AdamW backbone 1e-4 / head 1e-3, x0.1 at 60 % and 90 %, "
-        f"rotation + jitter-crop; seed {args.seed}",
+        f"{pre['queue_size']}, momentum {pre.get('momentum', 0.999):g}, SGD lr 0.03 cosine"
+        f"{_schedule_note(log)}, augmentations: {pre.get('augmentations', AUGMENTATIONS)}; "
+        f"fine-tune {fin['epochs']} epochs batch {args.batch_size}, AdamW backbone "
+        f"{pz.config['lr_backbone']:g} / head {pz.config['lr_head']:g}, x0.1 at 60 % and "
+        f"90 %, rotation + jitter-crop; seed {args.seed}",
         hardware=args.hardware,
         wall_time=f"pretraining {pre['seconds'] / 60:.0f} min, fine-tuning "
         f"{fin['seconds'] / 60:.0f} min",
@@ -225,8 +247,16 @@ def main():
     p.add_argument("--work", default=os.path.join(HERE, "..", "data", "default_model"))
     p.add_argument("--stages", default="pretrain,finetune,calibrate,ship")
     p.add_argument("--arch", default="resnet10-small")
-    p.add_argument("--pretrain-epochs", type=int, default=60)
-    p.add_argument("--finetune-epochs", type=int, default=50)
+    p.add_argument("--pretrain-epochs", type=int, default=20)
+    p.add_argument("--finetune-epochs", type=int, default=30)
+    p.add_argument("--lr-backbone", type=float, default=1e-3,
+                   help="fine-tuning learning rate of the encoder (the head's is 1e-3)")
+    p.add_argument("--psf", action="store_true", help="pretrain with the PSF augmentation")
+    p.add_argument("--ebv-max", type=float, default=0.5,
+                   help="largest E(B-V) of the extinction augmentation (0: none)")
+    p.add_argument("--noise-scale", type=float, nargs=2, default=[1.0, 3.0],
+                   help="range of the noise augmentation in units of the noise MAD "
+                        "(0 0: no noise)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--momentum", type=float, default=0.99,
                    help="MoCo momentum (0.99: the CPU run has only ~700 steps; the paper's "

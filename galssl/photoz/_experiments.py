@@ -94,7 +94,7 @@ class ColourBaseline:
 def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0.25, 0.5, 1.0),
                      redshift="redshift", epochs=100, batch_size=256, seed=0,
                      methods=("supervised", "finetuned", "colours"), estimator_kwargs=None,
-                     min_steps=0, progress=True, **fit_kwargs):
+                     min_steps=0, predictions=False, progress=True, **fit_kwargs):
     """Photo-z quality versus the number of labels, for the methods of Hayat et al. (2021).
 
     At each fraction of the labelled training set (the same random subset for every
@@ -117,6 +117,10 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
         Any of "supervised", "finetuned", "colours".
     estimator_kwargs : dict, optional
         Passed to `PhotoZEstimator`.
+    predictions : bool, optional
+        Add the column ``z_phot``: every method's point estimate for every row of ``test``
+        (NaN where it made none), for z_phot-z_spec figures
+        (`galssl.visualization.plot_zphot_zspec`).
     **fit_kwargs
         Passed to `PhotoZEstimator.fit` (devices, precision, ...).
 
@@ -124,7 +128,8 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     -------
     `~astropy.table.Table`
         One row per fraction and method: ``fraction``, ``n_labels``, ``method``,
-        ``epochs``, ``sigma_mad``, ``eta``, ``bias``, ``n_test``, ``seconds``. Plot it with
+        ``epochs``, ``sigma_mad``, ``eta``, ``bias``, ``n_test``, ``seconds`` (and
+        ``z_phot`` with ``predictions=True``). Plot it with
         `galssl.visualization.plot_label_efficiency`.
     """
     from astropy.table import Table
@@ -152,7 +157,7 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     # the supervised baseline: the same architecture and input as the encoder
     same = {k: encoder.config[k] for k in ("arch", "in_chans", "bands", "crop")} \
         if encoder is not None else {}
-    rows = []
+    rows, z_phot = [], []
     for frac in fractions:
         rng = np.random.default_rng(seed)
         subset = np.sort(rng.permutation(usable)[:max(2, int(round(frac * len(usable))))])
@@ -170,13 +175,17 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
                        batch_size=bs, seed=seed, progress=progress, **fit_kwargs)
                 zp = np.asarray(pz.predict(test, progress=False)["z_phot"])
             sel = test_ok & np.isfinite(zp)
+            z_phot.append(np.where(np.isfinite(zp), zp, np.nan).astype(np.float32))
             rows.append((frac, len(subset), method, 0 if method == "colours" else n_epochs,
                          metrics.sigma_mad(zp[sel], z_test[sel]),
                          metrics.outlier_fraction(zp[sel], z_test[sel]),
                          metrics.bias(zp[sel], z_test[sel]), int(sel.sum()),
                          round(time.time() - t0, 1)))
-    return Table(rows=rows, names=("fraction", "n_labels", "method", "epochs", "sigma_mad",
-                                   "eta", "bias", "n_test", "seconds"))
+    table = Table(rows=rows, names=("fraction", "n_labels", "method", "epochs", "sigma_mad",
+                                    "eta", "bias", "n_test", "seconds"))
+    if predictions:
+        table["z_phot"] = np.array(z_phot).reshape(len(rows), len(test))
+    return table
 
 
 def labels_saved(table, *, reference="supervised", method="finetuned", metric="sigma_mad"):

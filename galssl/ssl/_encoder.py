@@ -122,7 +122,7 @@ class ContrastiveEncoder:
     def __repr__(self):
         return (f"<ContrastiveEncoder arch={self.config['arch']!r} bands="
                 f"{self.config['bands']} D={self.num_features} "
-                f"{'trained' if self.module is not None else 'untrained'}>")
+                f"{'trained' if self._trained else 'untrained'}>")
 
     # ------------------------------------------------------------------ training
     def fit(self, catalog, *, epochs=1, batch_size=256, devices=None, accelerator=None,

@@ -7,6 +7,7 @@ from galssl import ContrastiveEncoder
 from galssl.cutouts import CutoutCatalog
 from galssl.dust import extinction_coefficients
 from galssl.photoz import ColourBaseline, aperture_colours, label_efficiency, labels_saved
+from galssl.photoz.metrics import sigma_mad
 
 from .test_estimator import toy_photoz
 
@@ -54,13 +55,20 @@ def test_label_efficiency_table():
     enc.fit(train, epochs=1, batch_size=16, progress=False)
     t = label_efficiency(enc, train, test, fractions=(0.5, 1.0), epochs=1, batch_size=32,
                          min_steps=3, estimator_kwargs=dict(n_bins=40, jitter=2),
-                         progress=False)
+                         predictions=True, progress=False)
     assert len(t) == 6
     # 48 labels in batches of 32 = 2 steps per epoch: 2 epochs reach 3 steps; 96: 3 steps
     assert list(t["epochs"][t["method"] == "supervised"]) == [2, 1]
     assert set(t["method"]) == {"supervised", "finetuned", "colours"}
     assert list(t["n_labels"][t["method"] == "colours"]) == [48, 96]
     assert np.all(t["n_test"] == 48) and np.all(np.isfinite(t["sigma_mad"]))
+    # one prediction per test row and method; the table's metrics are those of these
+    assert t["z_phot"].shape == (6, 48)
+    z_test = np.asarray(test.table["redshift"], dtype=float)
+    for row in t:
+        ok = np.asarray(test.good) & (z_test >= 0) & (z_test <= 0.4) & np.isfinite(row["z_phot"])
+        assert row["sigma_mad"] == pytest.approx(sigma_mad(row["z_phot"][ok], z_test[ok]),
+                                                 rel=1e-4)
     with pytest.raises(ValueError, match="needs a pretrained encoder"):
         label_efficiency(None, train, test, methods=("finetuned",))
     with pytest.raises(ValueError, match="unknown methods"):

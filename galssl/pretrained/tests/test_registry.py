@@ -44,6 +44,7 @@ def test_default_model_loads_offline_and_predicts():
     # the shipped model also gives an encoder for representations
     enc = load_pretrained(kind="encoder")
     assert isinstance(enc, ContrastiveEncoder)
+    assert repr(enc).endswith(" trained>")  # trained weights, though no MoCo head comes along
     assert enc.encode(cat[:3], progress=False).shape == (3, enc.num_features)
 
 
