@@ -31,6 +31,11 @@ def _save(fig, out, name):
     print("wrote", path, flush=True)
 
 
+def _estimator_kwargs(args):
+    """`PhotoZEstimator` keywords of the fine-tuned runs (``--lr-backbone``, if given)."""
+    return {} if args.lr_backbone is None else {"lr_backbone": args.lr_backbone}
+
+
 def part_shipped(args, val_test, out, log):
     from galssl import PhotoZEstimator
     from galssl.visualization import plot_pit, plot_zphot_zspec
@@ -116,7 +121,7 @@ def part_efficiency(args, train, val_test, out, log):
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
     t0 = time.time()
-    kw = {} if args.lr_backbone is None else {"lr_backbone": args.lr_backbone}
+    kw = _estimator_kwargs(args)
     table = label_efficiency(enc, train, val_test, fractions=args.fractions,
                              epochs=args.epochs, batch_size=256, seed=args.seed,
                              min_steps=args.min_steps, methods=args.methods,
@@ -148,7 +153,7 @@ def part_figure5(args, train, val_test, out, log):
     from galssl.visualization import plot_zphot_zspec
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
-    kw = {} if args.lr_backbone is None else {"lr_backbone": args.lr_backbone}
+    kw = _estimator_kwargs(args)
     t = label_efficiency(enc, train, val_test, fractions=[1.0], epochs=args.epochs,
                          batch_size=256, seed=args.seed, methods=["supervised", "finetuned"],
                          estimator_kwargs=kw, predictions=True, progress=args.progress)
@@ -178,7 +183,7 @@ def part_ablation(args, train, val_test, out, log):
     from galssl.visualization import plot_label_efficiency
     from train_default_model import augmentation_summary
 
-    kw = {} if args.lr_backbone is None else {"lr_backbone": args.lr_backbone}
+    kw = _estimator_kwargs(args)
     tables = []
     for spec in args.ablation:
         name, work = spec.split("=", 1)

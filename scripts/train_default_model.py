@@ -34,8 +34,6 @@ COMMON = ("ra", "dec", "ebv", "field", "flags", "nan_fraction")
 #: Rows beyond this E(B-V) are left out (the low-latitude field 005405-6-0099, b = -1 deg,
 #: E(B-V) 3.5-4.6: dereddening multiplies its u-band fluxes by up to 10^7)
 EBV_LIMIT = 0.5
-#: The default pretraining augmentations, in words (`augmentation_summary`)
-AUGMENTATIONS = "extinction U(0, 0.5), rotation, jitter 7 px, noise U(1, 3) x MAD"
 
 
 def pretraining_catalog(data):
@@ -177,7 +175,7 @@ def _schedule_note(log):
 def stage_ship(args, log):
     import dataclasses
 
-    from galssl import PhotoZEstimator
+    from galssl import ContrastiveEncoder, PhotoZEstimator
     from galssl.pretrained import DEFAULT_PHOTOZ, PretrainedModel, sha256sum
 
     pz = PhotoZEstimator.load(os.path.join(args.work, "photoz.pt"))
@@ -185,6 +183,7 @@ def stage_ship(args, log):
     weights = os.path.join(out, DEFAULT_PHOTOZ + ".pt")
     pz.save(weights, half=True)
     pre, fin, cal = log["pretrain"], log["finetune"], log["calibrate"]
+    defaults = ContrastiveEncoder().config  # for logs of runs that did not record them
     m = cal["test_calibrated"]
     u = cal["test_uncalibrated"]
     rec = PretrainedModel(
@@ -209,8 +208,9 @@ def stage_ship(args, log):
         f"validation fields 003918-3-0213 and 007264-3-0111 (even rows); metrics: the odd "
         f"rows (field- and galaxy-disjoint from training)",
         recipe=f"MoCo v2 {pre['epochs']} epochs, batch {pre['batch_size']}, queue "
-        f"{pre['queue_size']}, momentum {pre.get('momentum', 0.999):g}, SGD lr 0.03 cosine"
-        f"{_schedule_note(log)}, augmentations: {pre.get('augmentations', AUGMENTATIONS)}; "
+        f"{pre['queue_size']}, momentum {pre.get('momentum', defaults['momentum']):g}, SGD "
+        f"lr 0.03 cosine{_schedule_note(log)}, augmentations: "
+        f"{pre.get('augmentations', augmentation_summary(**defaults))}; "
         f"fine-tune {fin['epochs']} epochs batch {args.batch_size}, AdamW backbone "
         f"{pz.config['lr_backbone']:g} / head {pz.config['lr_head']:g}, x0.1 at 60 % and "
         f"90 %, rotation + jitter-crop; seed {args.seed}",
