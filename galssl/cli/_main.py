@@ -78,7 +78,11 @@ def _parser():
                      help="Lightning precision, e.g. 32-true or bf16-mixed (default: choose)")
     pre.add_argument("--bn-splits", type=int, default=2,
                      help="batch-norm groups emulating shuffle-BN on one device")
-    pre.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints")
+    pre.add_argument("--resume", action="store_true",
+                     help="continue from OUT/checkpoints/last.ckpt (same settings and data)")
+    pre.add_argument("--stop-epoch", type=int, default=None,
+                     help="end this sitting after this epoch, keeping the schedule planned "
+                     "for --epochs; continue later with --resume")
     pre.add_argument("--no-progress", action="store_true")
 
     enc = sub.add_parser("encode", help="representations of a cutout catalogue")
@@ -218,7 +222,8 @@ def _pretrain(args):
     enc.fit(cat, epochs=args.epochs, batch_size=args.batch_size, devices=devices,
             num_nodes=args.num_nodes, num_workers=args.num_workers, seed=args.seed,
             checkpoint_dir=os.path.join(args.out, "checkpoints"), resume=args.resume,
-            precision=args.precision, progress=not args.no_progress)
+            stop_epoch=args.stop_epoch, precision=args.precision,
+            progress=not args.no_progress)
     path = os.path.join(args.out, "encoder.pt")
     enc.save(path)
     loss = enc.history.get("train_loss")

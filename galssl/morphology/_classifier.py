@@ -280,7 +280,8 @@ class MorphologyClassifier:
     # ------------------------------------------------------------------ training
     def fit(self, data, labels=None, *, epochs=10, batch_size=256, seed=0, augment=True,
             max_iter=500, device=None, devices=None, accelerator=None, num_nodes=1,
-            strategy=None, checkpoint_dir=None, resume=False, num_workers=0, precision=None,
+            strategy=None, checkpoint_dir=None, resume=False, stop_epoch=None, num_workers=0,
+            precision=None,
             deterministic=False, max_steps=-1, callbacks=None, log_every_n_steps=10,
             progress=True):
         """Train on labelled galaxies.
@@ -307,8 +308,8 @@ class MorphologyClassifier:
             Linear mode: L-BFGS iterations.
         device : str, optional
             Linear mode: where the representations are computed (None: CUDA if available).
-        devices, accelerator, num_nodes, strategy, checkpoint_dir, resume, num_workers, \
-precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : optional
+        devices, accelerator, num_nodes, strategy, checkpoint_dir, resume, stop_epoch, \
+num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : optional
             The Lightning engine, as in `galssl.ContrastiveEncoder.fit` (fine-tuning).
 
         Returns
@@ -345,7 +346,7 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
                                augment=augment, devices=devices, accelerator=accelerator,
                                num_nodes=num_nodes, strategy=strategy,
                                checkpoint_dir=checkpoint_dir, resume=resume,
-                               num_workers=num_workers, precision=precision,
+                               stop_epoch=stop_epoch, num_workers=num_workers, precision=precision,
                                deterministic=deterministic, max_steps=max_steps,
                                callbacks=callbacks, log_every_n_steps=log_every_n_steps,
                                progress=progress)
@@ -369,9 +370,9 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         self.history = {"loss": [loss]}
 
     def _fit_finetune(self, src, y, rows, *, epochs, batch_size, seed, augment, devices,
-                      accelerator, num_nodes, strategy, checkpoint_dir, resume, num_workers,
-                      precision, deterministic, max_steps, callbacks, log_every_n_steps,
-                      progress):
+                      accelerator, num_nodes, strategy, checkpoint_dir, resume, stop_epoch,
+                      num_workers, precision, deterministic, max_steps, callbacks,
+                      log_every_n_steps, progress):
         import lightning as L
 
         from ..nn import create_backbone
@@ -391,7 +392,8 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
                       num_workers=int(num_workers), augment=bool(augment))
         self.net, self.history = run_finetune(
             MorphologyModule, self.net, config, (images, ebv, rows, y), epochs=epochs,
-            max_steps=max_steps, devices=devices, accelerator=accelerator,
+            stop_epoch=stop_epoch, max_steps=max_steps, devices=devices,
+            accelerator=accelerator,
             num_nodes=num_nodes, strategy=strategy, checkpoint_dir=checkpoint_dir, ckpt=ckpt,
             precision=precision, deterministic=deterministic, callbacks=callbacks,
             log_every_n_steps=log_every_n_steps, progress=progress)
@@ -572,15 +574,9 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         map_location : optional
             Passed to `torch.load`.
         """
-        import torch
+        from ..utils._checkpoint import read_checkpoint
 
-        try:
-            state = torch.load(os.fspath(path), map_location=map_location, weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise ValueError(f"{os.fspath(path)!r} is not a readable galssl checkpoint: "
-                             f"{exc}") from exc
+        state = read_checkpoint(path, map_location)
         return cls.from_state_dict(state, questions=questions, source=os.fspath(path))
 
     @classmethod
@@ -589,7 +585,8 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
         architecture exactly."""
         from ..ssl._encoder import _load_strict, check_checkpoint
 
-        check_checkpoint(state, "MorphologyClassifier", CHECKPOINT_FORMAT, source)
+        check_checkpoint(state, "MorphologyClassifier", CHECKPOINT_FORMAT, source,
+                         required=("backbone", "head"))
         config = dict(state["config"])
         saved = list(config.get("questions") or [])
         if questions is not None:

@@ -16,6 +16,8 @@ from ..ssl._encoder import (_load_strict, _resolve_device, backbone_for_head,
                             check_checkpoint, read_checkpoint)
 from ..ssl._engine import resume_checkpoint
 from ..ssl._finetune import run_finetune
+from ..utils._checkpoint import CheckpointError
+from ..utils._checkpoint import describe_value as _describe
 from ._module import PhotoZModule, PhotoZNet
 from ._pdf import PITCalibration, redshift_bins, redshift_labels, summarize_pdfs
 
@@ -170,7 +172,8 @@ class PhotoZEstimator:
     # ------------------------------------------------------------------ training
     def fit(self, catalog, *, redshift="redshift", epochs=100, batch_size=256, fraction=1.0,
             seed=0, out_of_range="clip", devices=None, accelerator=None, num_nodes=1,
-            strategy=None, checkpoint_dir=None, resume=False, num_workers=0, precision=None,
+            strategy=None, checkpoint_dir=None, resume=False, stop_epoch=None, num_workers=0,
+            precision=None,
             deterministic=False, max_steps=-1, callbacks=None, log_every_n_steps=10,
             augment=True, reference_size=2000, robust_bn=True, progress=True):
         """Train (or fine-tune) on labelled cutouts.
@@ -194,8 +197,8 @@ class PhotoZEstimator:
             Redshifts outside [z_min, z_max]: put into the first/last bin with a warning that
             counts them (the seed's convention), raise, or leave those rows out (counted in a
             warning).
-        devices, accelerator, num_nodes, strategy, checkpoint_dir, resume, num_workers, \
-precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : optional
+        devices, accelerator, num_nodes, strategy, checkpoint_dir, resume, stop_epoch, \
+num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : optional
             The Lightning engine, as in `galssl.ContrastiveEncoder.fit`.
         augment : bool, optional
             Fine-tuning augmentations (rotation, jitter-crop); False trains on the
@@ -258,7 +261,8 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
                       robust_bn=bool(robust_bn))
         self.net, history = run_finetune(
             PhotoZModule, self.net, config, (images, ebv, rows, labels), epochs=epochs,
-            max_steps=max_steps, devices=devices, accelerator=accelerator,
+            stop_epoch=stop_epoch, max_steps=max_steps, devices=devices,
+            accelerator=accelerator,
             num_nodes=num_nodes, strategy=strategy, checkpoint_dir=checkpoint_dir, ckpt=ckpt,
             precision=precision, deterministic=deterministic, callbacks=callbacks,
             log_every_n_steps=log_every_n_steps, progress=progress)
@@ -570,7 +574,8 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
     @classmethod
     def from_state_dict(cls, state, *, source="state dict"):
         """Build an estimator from the dict of `state_dict`."""
-        check_checkpoint(state, "PhotoZEstimator", CHECKPOINT_FORMAT, source)
+        check_checkpoint(state, "PhotoZEstimator", CHECKPOINT_FORMAT, source,
+                         required=("backbone", "head"))
         config = dict(state["config"])
         finetune = config.pop("pretrained_encoder", False)
         pz = cls(**config)
@@ -582,11 +587,34 @@ precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : op
 
         _load_strict(pz.net.backbone, f32(state["backbone"]), "backbone", source)
         _load_strict(pz.net.head, f32(state["head"]), "photo-z head", source)
-        pz.calibration = PITCalibration.from_dict(state.get("calibration"))
+        try:
+            pz.calibration = PITCalibration.from_dict(state.get("calibration"))
+        except ValueError as exc:
+            raise CheckpointError(f"{source}: its calibration is not valid ({exc})") from None
         ref = state.get("reference")
+        if ref is not None and not (isinstance(ref, torch.Tensor) and ref.ndim == 2
+                                    and ref.is_floating_point()
+                                    and ref.shape[1] == pz.net.backbone.num_features
+                                    and bool(torch.isfinite(ref).all())):
+            raise CheckpointError(
+                f"{source}: its reference representations must be a finite (N, "
+                f"{pz.net.backbone.num_features}) floating tensor or None, got "
+                f"{_describe(ref)}")
         pz.reference = None if ref is None else ref.float()
-        pz.ood_threshold = state.get("ood_threshold")
-        pz.card = dict(state.get("card") or {})
+        thr = state.get("ood_threshold")
+        if thr is not None and (isinstance(thr, bool) or not isinstance(thr, (int, float))
+                                or not np.isfinite(thr)):
+            raise CheckpointError(f"{source}: its ood_threshold must be a finite number or "
+                                  f"None, got {_describe(thr)}")
+        if (thr is None) != (ref is None):
+            raise CheckpointError(f"{source}: it has a reference set without an "
+                                  f"ood_threshold, or the other way round")
+        pz.ood_threshold = None if thr is None else float(thr)
+        card = state.get("card")
+        if card is not None and not isinstance(card, dict):
+            raise CheckpointError(f"{source}: its model card must be a dict, got "
+                                  f"{_describe(card)}")
+        pz.card = dict(card or {})
         pz._trained = bool(state.get("trained", True))
         return pz
 

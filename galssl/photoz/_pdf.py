@@ -116,8 +116,22 @@ class PITCalibration:
     _EPS = 1e-12
 
     def __init__(self, x=None, y=None):
-        self.x = None if x is None else np.asarray(x, dtype=np.float64)
-        self.y = None if y is None else np.asarray(y, dtype=np.float64)
+        if (x is None) != (y is None):
+            raise ValueError("PITCalibration needs both x and y, or neither (identity)")
+        if x is not None:
+            try:
+                x = np.asarray(x, dtype=np.float64)
+                y = np.asarray(y, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"PITCalibration x and y must be numbers ({exc})") from None
+            if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+                raise ValueError(f"PITCalibration x and y must be 1-D of one length >= 2, got "
+                                 f"shapes {x.shape} and {y.shape}")
+            if not (np.isfinite(x).all() and np.isfinite(y).all()):
+                raise ValueError("PITCalibration x and y must be finite")
+            if not (np.diff(x) > 0).all() or not (np.diff(y) > 0).all():
+                raise ValueError("PITCalibration x and y must be strictly increasing")
+        self.x, self.y = x, y
 
     @property
     def fitted(self):
@@ -176,7 +190,13 @@ class PITCalibration:
 
     @classmethod
     def from_dict(cls, d):
-        d = d or {}
+        """The calibration stored by `to_dict` (None: identity); ValueError for anything
+        else."""
+        if d is None:
+            return cls()
+        if not isinstance(d, dict) or set(d) - {"x", "y"}:
+            raise ValueError(f"a PITCalibration record is a dict with keys 'x' and 'y', got "
+                             f"{d!r:.80}")
         return cls(d.get("x"), d.get("y"))
 
     def __repr__(self):

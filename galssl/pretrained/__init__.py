@@ -9,9 +9,10 @@ hardware), how good they are (metrics on held-out data), their licence, citation
 """
 
 import dataclasses
-import hashlib
 import json
 import os
+
+from ..utils._checkpoint import read_checkpoint, sha256sum
 
 __all__ = ["PretrainedModel", "list_pretrained", "get_pretrained", "load_pretrained",
            "DEFAULT_PHOTOZ", "sha256sum", "hayat2021_key_map", "from_hayat2021"]
@@ -156,15 +157,6 @@ def get_pretrained(name=None):
     return reg[name]
 
 
-def sha256sum(path):
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_pretrained(name=None, *, kind="photoz", path=None, map_location="cpu"):
     """Load weights by registry name, from a local galssl checkpoint, or the default.
 
@@ -185,8 +177,6 @@ def load_pretrained(name=None, *, kind="photoz", path=None, map_location="cpu"):
         If shipped weights fail their sha256 check, or a download is impossible (offline);
         the message says where to get the file and how to pass it with ``path``.
     """
-    import torch
-
     from ..photoz import PhotoZEstimator
     from ..ssl import ContrastiveEncoder
 
@@ -215,11 +205,7 @@ def load_pretrained(name=None, *, kind="photoz", path=None, map_location="cpu"):
     file = path if path is not None else _download(rec)
     if rec.sha256 and sha256sum(file) != rec.sha256:
         raise OSError(f"{file!r} does not match the sha256 of {rec.name!r}")
-    try:
-        state = torch.load(os.fspath(file), map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{os.fspath(file)!r} is not a readable checkpoint of "
-                         f"{rec.name!r}: {exc}") from exc
+    state = read_checkpoint(file, map_location, what=f"checkpoint of {rec.name!r}")
     return from_hayat2021(state, kind=rec.kind if kind == "photoz" else kind,
                           source=f"{rec.name} ({file})", card=dataclasses.asdict(rec))
 

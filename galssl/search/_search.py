@@ -1,6 +1,7 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """SimilaritySearch: nearest galaxies in representation space, with faiss indexes."""
 
+import hashlib
 import json
 import math
 import os
@@ -510,7 +511,9 @@ class SimilaritySearch:
             f.create_dataset("representations", data=self.representations,
                              chunks=(min(len(self), CHUNK), self.dim))
             f.create_dataset("rows", data=self._rows)
-            f.create_dataset("index", data=faiss.serialize_index(self._index))
+            index_bytes = faiss.serialize_index(self._index)
+            f.create_dataset("index", data=index_bytes)
+            f.attrs["index_sha256"] = hashlib.sha256(index_bytes.tobytes()).hexdigest()
         if self.table is not None:
             try:
                 self.table.write(path, path="table", format="hdf5", serialize_meta=True,
@@ -553,7 +556,16 @@ class SimilaritySearch:
             config = json.loads(f.attrs["config"])
             reps = f["representations"][...]
             rows = f["rows"][...].astype(np.int64)
-            faiss_index = faiss.deserialize_index(f["index"][...])
+            index_bytes = f["index"][...]
+            digest = f.attrs.get("index_sha256")
+            if digest is not None and hashlib.sha256(index_bytes.tobytes()).hexdigest() != digest:
+                raise ValueError(f"{path!r} is damaged: its faiss index fails its sha256 "
+                                 "check; rebuild the search from the representations")
+            try:
+                faiss_index = faiss.deserialize_index(index_bytes)
+            except Exception as exc:  # faiss raises a bare RuntimeError
+                raise ValueError(f"{path!r} holds an unreadable faiss index (damaged file?): "
+                                 f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
             has_table = "table" in f
         table = QTable.read(path, path="table") if has_table else None
         mask = usable_rows(reps)

@@ -1,8 +1,10 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """
-Self-supervised pretraining: `ContrastiveEncoder` (MoCo v2 on PyTorch Lightning).
+Self-supervised pretraining: `ContrastiveEncoder` (MoCo v2 on PyTorch Lightning), and the
+safe reading of checkpoints that every galssl model uses (`read_checkpoint`).
 """
 
+from ..utils._checkpoint import CheckpointError, read_checkpoint  # noqa: F401
 from ._encoder import CHECKPOINT_FORMAT, ContrastiveEncoder  # noqa: F401
 
-__all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT"]
+__all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT", "CheckpointError", "read_checkpoint"]

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 __all__ = ["CutoutDataset", "as_image_source", "check_images", "collate_batch", "eval_batches",
-           "training_rows"]
+           "training_rows", "data_fingerprint"]
 
 
 def as_image_source(data, *, bands=None):
@@ -65,6 +65,28 @@ def training_rows(good, ebv):
                       f"{HIGH_EXTINCTION_EBV} (up to {ebv[high].max():.2f}; "
                       f"CutoutFlag.HIGH_EXTINCTION) and are left out", AstropyUserWarning)
     return good & ~high
+
+
+def data_fingerprint(images, ebv, rows, labels=None, *, n_sample=16):
+    """A short hex digest of what a training run reads: the image shape, the training rows,
+    their E(B-V) and labels, and the pixels of up to ``n_sample`` evenly spaced training rows
+    (reading every image of a survey-size HDF5 catalogue would cost a pass over the data).
+    A resumed run refuses a catalogue whose fingerprint differs from the checkpoint's."""
+    import hashlib
+
+    h = hashlib.sha256()
+    rows = np.asarray(rows, dtype=np.int64)
+    h.update(repr(tuple(int(v) for v in images.shape)).encode())
+    h.update(rows.tobytes())
+    if ebv is not None:
+        h.update(np.asarray(ebv, dtype=np.float32)[rows].tobytes())
+    if labels is not None:
+        h.update(np.ascontiguousarray(np.asarray(labels)[rows]).tobytes())
+    if len(rows):
+        pick = np.unique(rows[np.linspace(0, len(rows) - 1, min(n_sample, len(rows)))
+                              .astype(int)])
+        h.update(np.ascontiguousarray(np.asarray(images[pick], dtype=np.float32)).tobytes())
+    return h.hexdigest()[:16]
 
 
 class CutoutDataset(torch.utils.data.Dataset):

@@ -8,7 +8,9 @@ import torch
 
 from ..dust._coefficients import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
-from ._data import as_image_source, eval_batches, training_rows
+from ._data import as_image_source, data_fingerprint, eval_batches, training_rows
+from ..utils._checkpoint import CheckpointError, describe_value
+from ..utils._checkpoint import read_checkpoint  # noqa: F401 (re-exported for the models)
 from ._engine import resume_checkpoint, run_trainer
 
 __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT"]
@@ -126,7 +128,8 @@ class ContrastiveEncoder:
 
     # ------------------------------------------------------------------ training
     def fit(self, catalog, *, epochs=1, batch_size=256, devices=None, accelerator=None,
-            num_nodes=1, strategy=None, checkpoint_dir=None, resume=False, seed=0,
+            num_nodes=1, strategy=None, checkpoint_dir=None, resume=False, stop_epoch=None,
+            seed=0,
             num_workers=0, precision=None, deterministic=False, max_steps=-1,
             callbacks=None, log_every_n_steps=10, progress=True):
         """Pretrain with MoCo v2 on the complete cutouts of ``catalog``.
@@ -137,7 +140,8 @@ class ContrastiveEncoder:
             Training images (rows with incomplete images, see ``CutoutCatalog.good``, are
             left out); the catalogue's ``ebv`` column feeds the extinction augmentation.
         epochs : int
-            Total number of epochs (a resumed run continues up to this number).
+            Total number of epochs the run plans (the learning-rate schedule spans them; a
+            resumed run continues up to this number).
         batch_size : int
             Global batch (split across devices).
         devices, accelerator, num_nodes, strategy : optional
@@ -148,7 +152,17 @@ class ContrastiveEncoder:
             Where checkpoints (``last.ckpt`` after every epoch) and CSV logs go.
         resume : bool, optional
             Continue from ``checkpoint_dir/last.ckpt``: model, momentum encoder, queue,
-            optimiser, schedule, epoch and step, RNG states.
+            optimiser, schedule, epoch and step, RNG states. The checkpoint is read safely
+            (integrity check, no executable pickle content) and refused, with the settings
+            that differ, unless it was written with the same settings, seed, batch size and
+            training data. A run planned for ``epochs``, stopped with ``stop_epoch`` (or
+            killed) and resumed equals an uninterrupted run bit for bit on the CPU. Resuming
+            a finished run with more ``epochs`` re-plans the cosine schedule over the new
+            total from the current step (its learning rate jumps up): plan the total with
+            ``epochs`` and split it with ``stop_epoch`` instead.
+        stop_epoch : int, optional
+            End this call after this epoch (a checkpoint is written) without changing the
+            plan: for long runs over several sittings.
         seed : int, optional
             Seeds initialisation (of an encoder that holds no trained weights yet), data order
             (per epoch), augmentations and shuffle-BN (per step), so that a run is
@@ -204,7 +218,8 @@ class ContrastiveEncoder:
             sample = rows[:: max(1, len(rows) // 2000)]
             self.noise_mad = [float(v) for v in estimate_noise_mad(
                 np.asarray(images[np.sort(sample)]), progress=False)]
-        config.update(seed=int(seed), batch_size=int(batch_size), num_workers=int(num_workers))
+        config.update(seed=int(seed), batch_size=int(batch_size), num_workers=int(num_workers),
+                      noise_mad=list(self.noise_mad), data=data_fingerprint(images, ebv, rows))
 
         L.seed_everything(seed, workers=True, verbose=False)
         module = MoCoModule(config, self.noise_mad, data=(images, ebv, rows))
@@ -217,7 +232,7 @@ class ContrastiveEncoder:
                                                           .state_dict())
 
         trainer = run_trainer(
-            module, epochs=epochs, max_steps=max_steps, devices=devices,
+            module, epochs=epochs, stop_epoch=stop_epoch, max_steps=max_steps, devices=devices,
             accelerator=accelerator, num_nodes=num_nodes, strategy=strategy,
             checkpoint_dir=checkpoint_dir, ckpt=ckpt, precision=precision,
             deterministic=deterministic, callbacks=callbacks,
@@ -347,27 +362,33 @@ def backbone_for_head(encoder, *, arch, in_chans, bands, crop):
     return arch, in_chans, bands, crop, backbone
 
 
-def read_checkpoint(path, map_location="cpu"):
-    """``torch.load(weights_only=True)`` of a galssl checkpoint, with a clear error for a file
-    that is not one (a missing file stays FileNotFoundError)."""
-    try:
-        return torch.load(os.fspath(path), map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"{os.fspath(path)!r} is not a readable galssl checkpoint: "
-                         f"{exc}") from exc
-
-
-def check_checkpoint(state, kind, version, source):
-    """Raise a clear ValueError unless ``state`` is a galssl ``kind`` checkpoint (e.g.
-    ``"PhotoZEstimator"``) of a format version this galssl reads (up to ``version``)."""
+def check_checkpoint(state, kind, version, source, required=("backbone",)):
+    """Raise a clear `~galssl.utils.CheckpointError` (a ValueError) unless ``state`` is a
+    galssl ``kind`` checkpoint (e.g. ``"PhotoZEstimator"``) of a format version this galssl
+    reads (up to ``version``), with a config dict and state dicts of tensors (those named in
+    ``required`` present)."""
     if not isinstance(state, dict) or state.get("format") != f"galssl.{kind}":
         what = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{source} is not a galssl {kind} checkpoint (it holds {what!r})")
-    if state.get("format_version", 0) > version:
-        raise ValueError(f"{source} has checkpoint format {state['format_version']}; "
-                         f"this galssl reads up to {version}: upgrade galssl")
+        raise CheckpointError(f"{source} is not a galssl {kind} checkpoint (it holds "
+                              f"{what!r})")
+    fv = state.get("format_version", 0)
+    if not isinstance(fv, int) or isinstance(fv, bool):
+        raise CheckpointError(f"{source}: its format_version must be an integer, got "
+                              f"{describe_value(fv)}")
+    if fv > version:
+        raise CheckpointError(f"{source} has checkpoint format {fv}; this galssl reads up "
+                              f"to {version}: upgrade galssl")
+    if not isinstance(state.get("config"), dict):
+        raise CheckpointError(f"{source}: its config must be a dict, got "
+                              f"{describe_value(state.get('config'))}")
+    for key in ("backbone", "head", "backbone_k", "head_k", "queue"):
+        sd = state.get(key)
+        if sd is None and key not in required:
+            continue
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor)
+                                               for v in sd.values()):
+            raise CheckpointError(f"{source}: its {key} weights must be a dict of tensors, "
+                                  f"got {describe_value(sd)}")
 
 
 def _load_strict(module, state, name, source):

@@ -8,7 +8,7 @@ import warnings
 import torch
 
 __all__ = ["cpu_supports_bf16", "default_precision", "resume_checkpoint", "run_trainer",
-           "QuietLightning"]
+           "QuietLightning", "read_training_checkpoint", "cosine_schedule", "step_schedule"]
 
 
 def cpu_supports_bf16():
@@ -44,17 +44,86 @@ def resume_checkpoint(checkpoint_dir, resume):
     return ckpt
 
 
-def run_trainer(module, *, epochs, max_steps=-1, devices=None, accelerator=None, num_nodes=1,
-                strategy=None, checkpoint_dir=None, ckpt=None, precision=None,
-                deterministic=False, callbacks=None, log_every_n_steps=10, progress=True):
+def read_training_checkpoint(ckpt, config):
+    """Read a Lightning checkpoint of a galssl run safely (`galssl.utils.read_checkpoint`)
+    and refuse it unless it was written by a run with the same ``config`` (the settings,
+    seed, batch size and data fingerprint that the run depends on); the error names the
+    settings that differ."""
+    from ..utils._checkpoint import CheckpointError, describe_config_mismatch, read_checkpoint
+
+    state = read_checkpoint(ckpt, what="training checkpoint")
+    saved = state.get("galssl_config") if isinstance(state, dict) else None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{ckpt!r} is not a galssl training checkpoint (it has no "
+                              f"galssl_config)")
+    diffs = describe_config_mismatch(saved, config)
+    if diffs:
+        raise CheckpointError(
+            f"{ckpt!r} was written by a run with other settings, so resuming would not "
+            f"continue that run: " + "; ".join(diffs) + ". Resume with the same settings "
+            "and data, or start a new checkpoint_dir")
+    return state
+
+
+def cosine_schedule(optimizer, total_steps, warmup_steps=0):
+    """A step-wise cosine learning-rate schedule to zero over ``total_steps``, after a linear
+    warm-up of ``warmup_steps``. A closed form of the step (a `~torch.optim.lr_scheduler.LambdaLR`
+    whose function is not stored in checkpoints): a resumed run rebuilds it from the total it
+    plans now, so that its learning rates are those of an uninterrupted run of that length."""
+    import math
+
+    total = max(1, int(total_steps))
+    warm = max(0, min(int(warmup_steps), total - 1))
+
+    def factor(step):
+        if step < warm:
+            return (step + 1) / warm
+        t = min(1.0, (step - warm) / max(1, total - warm))
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def step_schedule(optimizer, milestones, gamma=0.1):
+    """Learning rates times ``gamma`` at each of the epochs ``milestones`` (a closed form of
+    the epoch, rebuilt on resume like `cosine_schedule`)."""
+    milestones = sorted(int(m) for m in milestones)
+
+    def factor(epoch):
+        return gamma ** sum(epoch >= m for m in milestones)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
+                accelerator=None, num_nodes=1, strategy=None, checkpoint_dir=None, ckpt=None,
+                precision=None, deterministic=False, callbacks=None, log_every_n_steps=10,
+                progress=True):
     """Fit a LightningModule (whose ``train_dataloader`` shards by rank itself) and return
     the trainer. ``None`` choices: all GPUs if any, else one CPU; DDP when several devices;
     `default_precision`. With ``checkpoint_dir``: ``last.ckpt`` after every epoch and CSV
-    logs in ``checkpoint_dir/logs``."""
+    logs in ``checkpoint_dir/logs``.
+
+    The run plans ``epochs`` epochs (the module's learning-rate schedule reads
+    ``module.planned_epochs``) and stops after epoch ``stop_epoch`` when given, so that a run
+    split over sittings with ``stop_epoch`` and resumed equals an uninterrupted one bit for
+    bit. ``ckpt`` (a ``last.ckpt`` to resume from) is read safely and refused unless it was
+    written with the module's ``config`` (`read_training_checkpoint`)."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
+    from ._plugins import ApplySchedule, SafeCheckpointIO
+
+    epochs = int(epochs)
+    stop = epochs if stop_epoch is None else int(stop_epoch)
+    if not 1 <= stop <= epochs:
+        raise ValueError(f"stop_epoch must be between 1 and epochs={epochs}, got {stop_epoch!r}")
+    preloaded = {}
+    if ckpt is not None:
+        preloaded[os.path.abspath(os.fspath(ckpt))] = read_training_checkpoint(
+            ckpt, module.config)
+    module.planned_epochs = epochs
     cuda = _uses_cuda(accelerator)
     if precision is None:
         precision = default_precision(accelerator)
@@ -63,7 +132,7 @@ def run_trainer(module, *, epochs, max_steps=-1, devices=None, accelerator=None,
         many = (isinstance(n_dev, int) and n_dev > 1) or num_nodes > 1 or \
             (n_dev == "auto" and torch.cuda.device_count() > 1)
         strategy = "ddp" if many else "auto"
-    cbs = list(callbacks or [])
+    cbs = [ApplySchedule()] + list(callbacks or [])
     logger = False
     if checkpoint_dir is not None:
         cbs.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True,
@@ -78,12 +147,13 @@ def run_trainer(module, *, epochs, max_steps=-1, devices=None, accelerator=None,
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is "
                                 "not empty")
         trainer = L.Trainer(
-            max_epochs=int(epochs), max_steps=max_steps, accelerator=accelerator or "auto",
+            max_epochs=stop, max_steps=max_steps, accelerator=accelerator or "auto",
             devices=n_dev, num_nodes=num_nodes, strategy=strategy, precision=precision,
             callbacks=cbs, logger=logger, enable_progress_bar=progress,
             enable_model_summary=False, enable_checkpointing=checkpoint_dir is not None,
             deterministic=deterministic, use_distributed_sampler=False,
-            default_root_dir=checkpoint_dir, log_every_n_steps=log_every_n_steps)
+            default_root_dir=checkpoint_dir, log_every_n_steps=log_every_n_steps,
+            plugins=[SafeCheckpointIO(preloaded)])
         trainer.fit(module, ckpt_path=ckpt)
     return trainer
 

@@ -7,8 +7,8 @@ import lightning as L
 import torch
 
 from ..augment import eval_transform, finetune_transform
-from ._data import CutoutDataset, collate_batch
-from ._engine import load_rng_state, run_trainer, save_rng_state
+from ._data import CutoutDataset, collate_batch, data_fingerprint
+from ._engine import load_rng_state, run_trainer, save_rng_state, step_schedule
 from ._module import _seed
 
 __all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm"]
@@ -75,9 +75,11 @@ class FinetuneModule(L.LightningModule):
                                   weight_decay=c["weight_decay"])
         else:
             opt = torch.optim.AdamW(groups, lr=c["lr_head"], weight_decay=c["weight_decay"])
-        epochs = max(1, int(self.trainer.max_epochs))
+        # milestones of the run's planned epochs (run_trainer sets planned_epochs), rebuilt
+        # on resume (step_schedule)
+        epochs = max(1, int(getattr(self, "planned_epochs", self.trainer.max_epochs)))
         milestones = sorted({max(1, round(f * epochs)) for f in c["milestones"]})
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
+        sched = step_schedule(opt, milestones, gamma=0.1)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
     def on_save_checkpoint(self, checkpoint):
@@ -94,6 +96,8 @@ def run_finetune(module_cls, net, config, data, **engine):
     statistics with `refresh_batchnorm` (unless ``config["robust_bn"]`` is False); returns
     the trained net (on the CPU) and ``history`` (per-step losses and the last logged
     metrics)."""
+    images, ebv, rows, labels = data
+    config = dict(config, data=data_fingerprint(images, ebv, rows, labels))
     net.train()
     module = module_cls(net, config, data=data)
     trainer = run_trainer(module, **engine)
@@ -102,7 +106,6 @@ def run_finetune(module_cls, net, config, data, **engine):
                **{k: float(v) for k, v in trainer.callback_metrics.items()}}
     net = module.net.cpu()
     if config.get("robust_bn", True):
-        images, ebv, rows, _ = data
         refresh_batchnorm(net, images, ebv, rows, config, seed=config["seed"])
     return net, history
 

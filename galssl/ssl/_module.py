@@ -10,7 +10,7 @@ from ..augment import default_pretraining_views, eval_transform
 from ..nn import (MoCoQueue, ProjectionHead, create_backbone, info_nce, momentum_update,
                   set_batchnorm_splits)
 from ._data import CutoutDataset, collate_batch
-from ._engine import load_rng_state, save_rng_state
+from ._engine import cosine_schedule, load_rng_state, save_rng_state
 
 __all__ = ["MoCoModule"]
 
@@ -176,8 +176,13 @@ class MoCoModule(L.LightningModule):
         c = self.config
         params = list(self.backbone.parameters()) + list(self.head.parameters())
         opt = torch.optim.SGD(params, lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        # the schedule plans the run's epochs (run_trainer sets planned_epochs), not the
+        # epoch this sitting stops at, and is rebuilt on resume (cosine_schedule)
+        per_epoch = len(self.train_dataloader())
+        total = per_epoch * int(getattr(self, "planned_epochs", self.trainer.max_epochs))
+        if self.trainer.max_steps > 0:
+            total = min(total, self.trainer.max_steps)
+        sched = cosine_schedule(opt, total, round(c.get("warmup_epochs", 0) * per_epoch))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ------------------------------------------------------------------ checkpoints

@@ -221,6 +221,31 @@ def test_save_load_round_trip(tmp_path, index):
         SimilaritySearch.load(nowhere)
 
 
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_damaged_index_bytes_give_an_error_naming_the_file(tmp_path, damage):
+    import h5py
+
+    ss = SimilaritySearch(clustered(200, 8, seed=2), index="ivf", progress=False)
+    path = tmp_path / "search.h5"
+    ss.save(path)
+    with h5py.File(path, "r+") as f:
+        raw = bytearray(f["index"][...].tobytes())
+        if damage == "flip":
+            raw[len(raw) // 3] ^= 0xFF
+        else:
+            raw = raw[: len(raw) // 2]
+        del f["index"]
+        f.create_dataset("index", data=np.frombuffer(bytes(raw), np.uint8))
+    with pytest.raises(ValueError, match=r"search\.h5.*(sha256|unreadable faiss index)"):
+        SimilaritySearch.load(path)
+    # a file from before the checksum: damage still gives a named error, not faiss's own
+    with h5py.File(path, "r+") as f:
+        del f.attrs["index_sha256"]
+    if damage == "truncate":
+        with pytest.raises(ValueError, match=r"search\.h5.*unreadable faiss index"):
+            SimilaritySearch.load(path)
+
+
 def test_table_columns_named_like_result_columns_are_renamed():
     reps = clustered(50, 4, seed=10)
     table = QTable({"index": np.arange(50) + 1000, "rank": np.ones(50)})
