@@ -131,7 +131,8 @@ class MorphologyClassifier:
 
     def __init__(self, encoder=None, *, mode="linear", questions=None, arch="resnet10-small",
                  in_chans=5, bands="ugriz", crop=64, jitter=None, lr_backbone=None, lr_head=1e-3,
-                 milestones=(0.6, 0.9), optimizer="adamw", weight_decay=None):
+                 milestones=(0.6, 0.9), optimizer="adamw", weight_decay=None,
+                 input_stretch=None):
         from ..ssl._encoder import backbone_for_head
 
         if mode not in _MODES:
@@ -144,8 +145,9 @@ class MorphologyClassifier:
                              "encoder=None with mode='finetune'")
         if encoder is not None and jitter is None:
             jitter = getattr(encoder, "config", {}).get("jitter", 7)
-        arch, in_chans, bands, crop, backbone = backbone_for_head(
-            encoder, arch=arch, in_chans=in_chans, bands=bands, crop=crop)
+        arch, in_chans, bands, crop, input_stretch, backbone = backbone_for_head(
+            encoder, arch=arch, in_chans=in_chans, bands=bands, crop=crop,
+            input_stretch=input_stretch)
         jitter = 7 if jitter is None else jitter
         if weight_decay is None:
             weight_decay = 1e-3 if mode == "linear" else 1e-4
@@ -161,7 +163,7 @@ class MorphologyClassifier:
                               (1e-4 if pretrained else lr_head)),
             lr_head=float(lr_head), milestones=[float(m) for m in milestones],
             optimizer=optimizer, weight_decay=float(weight_decay),
-            pretrained_encoder=pretrained)
+            pretrained_encoder=pretrained, input_stretch=input_stretch)
         self._backbone = backbone
         self.net = None
         if questions is not None:
@@ -386,7 +388,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         L.seed_everything(seed, workers=True, verbose=False)
         if not self._trained:  # fresh layers drawn from the seed (an encoder's are kept)
             if not c["pretrained_encoder"]:
-                self._backbone = create_backbone(c["arch"], c["in_chans"])
+                self._backbone = create_backbone(
+                    c["arch"], c["in_chans"], input_stretch=c["input_stretch"],
+                    bands=c["bands"])
             self.net = MorphologyNet(self._backbone, len(c["questions"]))
         config = dict(c, seed=int(seed), batch_size=int(batch_size),
                       num_workers=int(num_workers), augment=bool(augment))
@@ -588,6 +592,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         check_checkpoint(state, "MorphologyClassifier", CHECKPOINT_FORMAT, source,
                          required=("backbone", "head"))
         config = dict(state["config"])
+        config.setdefault("input_stretch", None)  # checkpoints from before the option
         saved = list(config.get("questions") or [])
         if questions is not None:
             want = list(_check_questions(questions))

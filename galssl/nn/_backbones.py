@@ -1,9 +1,53 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """Encoders (backbones) for multi-band cutouts, built on torchvision's ResNets."""
 
+import torch
 from torch import nn
 
-__all__ = ["create_backbone", "list_backbones", "Backbone", "count_parameters"]
+__all__ = ["create_backbone", "list_backbones", "Backbone", "count_parameters", "AsinhStretch",
+           "ASINH_SOFTENING", "INPUT_STRETCHES"]
+
+#: Softening parameters b of the SDSS asinh magnitudes (Lupton, Gunn & Szalay 1999, AJ 118,
+#: 1406; the SDSS photometric pipeline's values b = 1.4, 0.9, 1.2, 1.8, 7.4 x 10^-10 f0 for
+#: u, g, r, i, z), in nanomaggies (f0 = 3631 Jy = 10^9 nanomaggies).
+ASINH_SOFTENING = {"u": 0.14, "g": 0.09, "r": 0.12, "i": 0.18, "z": 0.74}
+
+#: Input stretches a backbone can apply to its nanomaggie input before its first layer.
+INPUT_STRETCHES = (None, "asinh")
+
+
+class AsinhStretch(nn.Module):
+    """x -> asinh(x / b) per band: linear for fluxes below the softening b, logarithmic
+    above, so that the heavy-tailed nanomaggie pixels of galaxies (a bright core is 10^4
+    times the sky noise) reach the first convolution on a common scale. Fixed, no
+    parameters (and nothing in the state dict).
+
+    Parameters
+    ----------
+    softening : sequence of float
+        b of each band, in the units of the images (nanomaggies); `ASINH_SOFTENING` holds
+        the SDSS values.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from galssl.nn import AsinhStretch
+    >>> AsinhStretch([0.12])(torch.tensor([[[[0.0, 0.12, 120.0]]]]))
+    tensor([[[[0.0000, 0.8814, 7.6009]]]])
+    """
+
+    def __init__(self, softening):
+        super().__init__()
+        b = torch.as_tensor([float(v) for v in softening], dtype=torch.float32)
+        if not (b > 0).all():
+            raise ValueError(f"softening must be positive, got {list(softening)}")
+        self.register_buffer("softening", b.view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x):
+        return torch.asinh(x / self.softening.to(x.dtype))
+
+    def extra_repr(self):
+        return f"softening={[round(float(v), 4) for v in self.softening.flatten()]}"
 
 
 class Backbone(nn.Module):
@@ -12,8 +56,9 @@ class Backbone(nn.Module):
     ``num_features`` is D, the output of the global average pool.
     """
 
-    def __init__(self, body, num_features, arch, in_chans):
+    def __init__(self, body, num_features, arch, in_chans, stretch=None):
         super().__init__()
+        self.stretch = stretch  # an AsinhStretch, or None (the network sees nanomaggies)
         self.body = body
         self.num_features = int(num_features)
         self.arch = arch
@@ -23,6 +68,8 @@ class Backbone(nn.Module):
         if x.ndim != 4 or x.shape[1] != self.in_chans:
             raise ValueError(f"{self.arch} expects (B, {self.in_chans}, H, W) images, got shape "
                              f"{tuple(x.shape)}")
+        if self.stretch is not None:
+            x = self.stretch(x)
         return self.body(x)
 
     def extra_repr(self):
@@ -95,7 +142,7 @@ def list_backbones():
     return {name: desc for name, (desc, _) in _ARCHS.items()}
 
 
-def create_backbone(arch="resnet10-small", in_chans=5):
+def create_backbone(arch="resnet10-small", in_chans=5, *, input_stretch=None, bands=None):
     """Build an encoder by name.
 
     Parameters
@@ -107,6 +154,11 @@ def create_backbone(arch="resnet10-small", in_chans=5):
         training practical.
     in_chans : int
         Number of input channels (bands).
+    input_stretch : {None, "asinh"}, optional
+        ``"asinh"`` puts an `AsinhStretch` with the SDSS softening of ``bands``
+        (`ASINH_SOFTENING`) before the first layer; None feeds the nanomaggies as they are.
+    bands : str, optional
+        Band of each channel (needed by ``input_stretch``).
 
     Returns
     -------
@@ -125,8 +177,19 @@ def create_backbone(arch="resnet10-small", in_chans=5):
         raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(_ARCHS)}")
     if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
         raise ValueError(f"in_chans must be a positive integer, got {in_chans!r}")
+    if input_stretch not in INPUT_STRETCHES:
+        raise ValueError(f"input_stretch must be one of {INPUT_STRETCHES}, got "
+                         f"{input_stretch!r}")
+    stretch = None
+    if input_stretch == "asinh":
+        bands = "".join(bands or "")
+        if len(bands) != in_chans or not set(bands) <= set(ASINH_SOFTENING):
+            raise ValueError(f"input_stretch='asinh' needs the band of each of the {in_chans} "
+                             f"channels among {''.join(ASINH_SOFTENING)}, got bands="
+                             f"{bands!r}")
+        stretch = AsinhStretch([ASINH_SOFTENING[b] for b in bands])
     body, dim = _ARCHS[arch][1](in_chans)
-    return Backbone(body, dim, arch, in_chans)
+    return Backbone(body, dim, arch, in_chans, stretch)
 
 
 def count_parameters(module):

@@ -102,12 +102,13 @@ class PhotoZEstimator:
     def __init__(self, encoder=None, *, arch="resnet10-small", in_chans=5, bands="ugriz",
                  z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
                  lr_head=1e-3, milestones=(0.6, 0.9), optimizer="adamw", weight_decay=1e-4,
-                 max_err=0.05, ood_k=5, ood_quantile=0.99):
+                 max_err=0.05, ood_k=5, ood_quantile=0.99, input_stretch=None):
         redshift_bins(z_min, z_max, n_bins)  # validates
         if optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
-        arch, in_chans, bands, crop, backbone = backbone_for_head(
-            encoder, arch=arch, in_chans=in_chans, bands=bands, crop=crop)
+        arch, in_chans, bands, crop, input_stretch, backbone = backbone_for_head(
+            encoder, arch=arch, in_chans=in_chans, bands=bands, crop=crop,
+            input_stretch=input_stretch)
         finetune = encoder is not None
         self.config = dict(
             arch=arch, in_chans=int(in_chans), bands="".join(bands), z_min=float(z_min),
@@ -116,7 +117,8 @@ class PhotoZEstimator:
                               (1e-4 if finetune else lr_head)),
             lr_head=float(lr_head), milestones=[float(m) for m in milestones],
             optimizer=optimizer, weight_decay=float(weight_decay), max_err=float(max_err),
-            ood_k=int(ood_k), ood_quantile=float(ood_quantile), pretrained_encoder=finetune)
+            ood_k=int(ood_k), ood_quantile=float(ood_quantile), pretrained_encoder=finetune,
+            input_stretch=input_stretch)
         self.net = PhotoZNet(backbone, n_bins)
         self.calibration = PITCalibration()
         self.reference = None  # (M, D) unit-norm training representations
@@ -254,7 +256,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         L.seed_everything(seed, workers=True, verbose=False)
         if not self._trained:  # fresh layers drawn from the seed (the encoder's are kept)
             backbone = self.net.backbone if self._from_encoder else \
-                create_backbone(c["arch"], c["in_chans"])
+                create_backbone(c["arch"], c["in_chans"],
+                                input_stretch=c["input_stretch"], bands=c["bands"])
             self.net = PhotoZNet(backbone, c["n_bins"])
         config = dict(c, seed=int(seed), batch_size=int(batch_size),
                       num_workers=int(num_workers), augment=bool(augment),
@@ -536,6 +539,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
 
         c = self.config
         enc = ContrastiveEncoder(arch=c["arch"], in_chans=c["in_chans"], bands=c["bands"],
+                                 input_stretch=c.get("input_stretch"),
                                  crop=c["crop"])
         enc.backbone = copy.deepcopy(self.net.backbone)
         enc._trained = self._trained
@@ -577,6 +581,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         check_checkpoint(state, "PhotoZEstimator", CHECKPOINT_FORMAT, source,
                          required=("backbone", "head"))
         config = dict(state["config"])
+        config.setdefault("input_stretch", None)  # checkpoints from before the option
         finetune = config.pop("pretrained_encoder", False)
         pz = cls(**config)
         pz.config["pretrained_encoder"] = finetune

@@ -62,6 +62,12 @@ class ContrastiveEncoder:
         With False both views are the deterministic evaluation view (debugging only).
     channels_last : bool, optional
         Run the encoders in channels-last memory format (faster on some hardware).
+    input_stretch : {None, "asinh"}, optional
+        ``"asinh"``: the backbone's first layer is a fixed per-band asinh stretch with the
+        SDSS softening (`galssl.nn.AsinhStretch`); None feeds nanomaggies as they are.
+        Photo-z and morphology models built on the encoder keep it.
+    warmup_epochs : float, optional
+        Linear learning-rate warm-up before the cosine schedule.
 
     Attributes
     ----------
@@ -89,7 +95,8 @@ class ContrastiveEncoder:
     def __init__(self, arch="resnet10-small", in_chans=5, *, bands="ugriz", queue_size=None,
                  momentum=0.999, temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128,
                  crop=64, jitter=7, ebv_max=0.5, psf=False, noise_scale=(1.0, 3.0),
-                 noise_mad=None, bn_splits=2, augment=True, channels_last=False):
+                 noise_mad=None, bn_splits=2, augment=True, channels_last=False,
+                 input_stretch=None, warmup_epochs=0):
         bands = parse_bands(bands)
         if len(bands) != in_chans:
             raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
@@ -104,9 +111,10 @@ class ContrastiveEncoder:
             weight_decay=float(weight_decay), proj_dim=int(proj_dim), crop=int(crop),
             jitter=int(jitter), ebv_max=float(ebv_max), psf=bool(psf),
             noise_scale=[float(v) for v in noise_scale], bn_splits=int(bn_splits),
-            augment=bool(augment), channels_last=bool(channels_last))
+            augment=bool(augment), channels_last=bool(channels_last),
+            input_stretch=input_stretch, warmup_epochs=float(warmup_epochs))
         self.noise_mad = None if noise_mad is None else [float(v) for v in noise_mad]
-        self.backbone = create_backbone(arch, in_chans)
+        self.backbone = create_backbone(arch, in_chans, input_stretch=input_stretch, bands=bands)
         self.module = None  # the MoCoModule after fit (projection head, momentum encoder)
         self.history = None
         self._trained = False  # True once the weights come from training or a checkpoint
@@ -319,6 +327,7 @@ class ContrastiveEncoder:
         """Build an encoder from the dict of `state_dict` (``source`` names it in errors)."""
         check_checkpoint(state, "ContrastiveEncoder", CHECKPOINT_FORMAT, source)
         config = dict(state["config"])
+        config.setdefault("input_stretch", None)  # checkpoints from before the option
         queue_size = config.pop("queue_size", None)
         enc = cls(**config, noise_mad=state.get("noise_mad"))
         enc.config["queue_size"] = queue_size
@@ -337,11 +346,11 @@ class ContrastiveEncoder:
         return enc
 
 
-def backbone_for_head(encoder, *, arch, in_chans, bands, crop):
+def backbone_for_head(encoder, *, arch, in_chans, bands, crop, input_stretch=None):
     """What a supervised model on top of ``encoder`` starts from: ``(arch, in_chans, bands,
-    crop, backbone)``, the encoder's settings and a copy of its backbone with plain batch
-    norm; without an encoder (None) the given settings and a new backbone of ``arch``.
-    ``bands`` (a tuple) is checked against ``in_chans``."""
+    crop, input_stretch, backbone)``, the encoder's settings and a copy of its backbone with
+    plain batch norm; without an encoder (None) the given settings and a new backbone of
+    ``arch``. ``bands`` (a tuple) is checked against ``in_chans``."""
     import copy
 
     from ..nn import set_batchnorm_splits
@@ -352,14 +361,15 @@ def backbone_for_head(encoder, *, arch, in_chans, bands, crop):
                             f"{type(encoder).__name__}")
         ec = encoder.config
         arch, in_chans, bands, crop = ec["arch"], ec["in_chans"], ec["bands"], ec["crop"]
+        input_stretch = ec.get("input_stretch")
         backbone = set_batchnorm_splits(copy.deepcopy(encoder.backbone), 1)
-    else:
-        backbone = create_backbone(arch, in_chans)
     bands = parse_bands(bands)
     if len(bands) != in_chans:
         raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
                          f"{len(bands)} bands")
-    return arch, in_chans, bands, crop, backbone
+    if encoder is None:
+        backbone = create_backbone(arch, in_chans, input_stretch=input_stretch, bands=bands)
+    return arch, in_chans, bands, crop, input_stretch, backbone
 
 
 def check_checkpoint(state, kind, version, source, required=("backbone",)):

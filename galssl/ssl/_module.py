@@ -54,8 +54,9 @@ class MoCoModule(L.LightningModule):
         c = self.config
         # batch-norm layers become SplitBatchNorm2d now, before any DDP wrapping; only their
         # number of groups changes later (see _set_splits)
-        self.backbone = set_batchnorm_splits(create_backbone(c["arch"], c["in_chans"]),
-                                             c["bn_splits"])
+        self.backbone = set_batchnorm_splits(
+            create_backbone(c["arch"], c["in_chans"], input_stretch=c.get("input_stretch"),
+                            bands=c["bands"]), c["bn_splits"])
         dim = self.backbone.num_features
         self.head = ProjectionHead(dim, dim, c["proj_dim"])
         self.backbone_k = copy.deepcopy(self.backbone)

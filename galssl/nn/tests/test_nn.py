@@ -89,3 +89,37 @@ def test_paper_stem_and_errors():
     with pytest.raises(ValueError, match="in_chans"):
         create_backbone("resnet18", in_chans=0)
     assert ProjectionHead(8, out_dim=3)(torch.zeros(1, 8)).shape == (1, 3)
+
+
+def test_asinh_stretch_is_the_sdss_asinh_of_each_band():
+    from galssl.nn import ASINH_SOFTENING, AsinhStretch
+
+    b = [ASINH_SOFTENING[c] for c in "ugriz"]
+    x = torch.tensor([0.0, 0.05, 1.0, 30.0, -0.02]).view(1, 1, 1, 5).repeat(2, 5, 1, 1)
+    y = AsinhStretch(b)(x)
+    for j, bj in enumerate(b):
+        np.testing.assert_allclose(y[0, j, 0].numpy(), np.arcsinh(x[0, j, 0].numpy() / bj),
+                                   rtol=1e-6)
+    # linear below the softening, logarithmic far above: 10x the flux adds ln(10)
+    big = AsinhStretch([0.1])(torch.tensor([[[[1e3, 1e4]]]]))
+    assert abs(float(big[0, 0, 0, 1] - big[0, 0, 0, 0]) - np.log(10)) < 1e-4
+    with pytest.raises(ValueError, match="softening must be positive"):
+        AsinhStretch([0.1, 0.0])
+
+
+def test_backbone_with_input_stretch():
+    plain = create_backbone("resnet10-small", 5)
+    stretched = create_backbone("resnet10-small", 5, input_stretch="asinh", bands="ugriz")
+    # the stretch has no weights: checkpoints of both load into either
+    assert plain.state_dict().keys() == stretched.state_dict().keys()
+    stretched.load_state_dict(plain.state_dict())
+    plain.eval(), stretched.eval()
+    x = torch.rand(2, 5, 32, 32) * 50
+    with torch.no_grad():
+        manual = plain(torch.asinh(x / torch.tensor([0.14, 0.09, 0.12, 0.18, 0.74])
+                                   .view(1, 5, 1, 1)))
+        torch.testing.assert_close(stretched(x), manual)
+    with pytest.raises(ValueError, match="input_stretch must be one of"):
+        create_backbone("resnet10-small", 5, input_stretch="log")
+    with pytest.raises(ValueError, match="needs the band of each of the 5 channels"):
+        create_backbone("resnet10-small", 5, input_stretch="asinh", bands="gri")

@@ -1,0 +1,102 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Pretraining recipe experiments, each steered by the representation probe.
+
+Pretrains a `galssl.ContrastiveEncoder` with the given recipe on the unlabelled set of
+``train_default_model.pretraining_catalog`` (real galaxies of the non-validation fields and
+the injected training galaxies; no validation field, no redshift), resumable (the run's
+checkpoint is ``WORK/NAME/checkpoints/last.ckpt``; ``--stop-epoch`` splits it over
+sittings), then runs `galssl.ssl.probe_representations` against an untrained encoder of
+the same architecture and input stretch, and appends the run, its settings and its probe
+table to ``--log`` (JSON). Run from the repository root, e.g.::
+
+    python scripts/pretrain_experiments.py --name b64-asinh --batch-size 64 \\
+        --queue-size 4096 --momentum 0.99 --input-stretch asinh --epochs 12
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--name", required=True)
+    p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
+    p.add_argument("--work", default=os.path.join(HERE, "..", "data", "pretrain_runs"))
+    p.add_argument("--log", default=os.path.join(HERE, "..", "docs", "_static", "results",
+                                                 "pretraining_probe.json"))
+    p.add_argument("--arch", default="resnet10-small")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--stop-epoch", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--queue-size", type=int, default=4096)
+    p.add_argument("--momentum", type=float, default=0.99)
+    p.add_argument("--temperature", type=float, default=0.1)
+    p.add_argument("--lr", type=float, default=0.03)
+    p.add_argument("--warmup-epochs", type=float, default=0.0)
+    p.add_argument("--input-stretch", default=None, choices=["asinh"])
+    p.add_argument("--ebv-max", type=float, default=0.5)
+    p.add_argument("--noise-scale", type=float, nargs=2, default=[1.0, 3.0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--probe-seed", type=int, default=0)
+    p.add_argument("--progress", action="store_true")
+    args = p.parse_args()
+    sys.path.insert(0, HERE)
+    from probe import load_probe_data
+    from train_default_model import pretraining_catalog
+
+    from galssl import ContrastiveEncoder
+    from galssl.ssl import probe_representations
+
+    work = os.path.join(args.work, args.name)
+    ckdir = os.path.join(work, "checkpoints")
+    cat = pretraining_catalog(args.data)
+    settings = dict(arch=args.arch, queue_size=args.queue_size, momentum=args.momentum,
+                    temperature=args.temperature, lr=args.lr,
+                    warmup_epochs=args.warmup_epochs, input_stretch=args.input_stretch,
+                    ebv_max=args.ebv_max, noise_scale=args.noise_scale)
+    enc = ContrastiveEncoder(**settings)
+    t0 = time.time()
+    enc.fit(cat, epochs=args.epochs, stop_epoch=args.stop_epoch, batch_size=args.batch_size,
+            checkpoint_dir=ckdir, resume=os.path.isfile(os.path.join(ckdir, "last.ckpt")),
+            seed=args.seed, progress=args.progress)
+    seconds = time.time() - t0
+    enc.save(os.path.join(work, "encoder.pt"))
+    steps = len(enc.history["loss"])
+    print(f"{args.name}: {steps} steps this sitting in {seconds:.0f} s, final loss "
+          f"{np.mean(enc.history['loss'][-20:]):.3f}", flush=True)
+    if args.stop_epoch is not None and args.stop_epoch < args.epochs:
+        return  # probe at the end of the run
+    train, val, real = load_probe_data(args.data)
+    table = probe_representations(enc, train, val, real=real, seed=args.probe_seed,
+                                  progress=False)
+    for row in table:
+        print(f"  {row['measure']:<40s} {row['encoder']:9.4f} {row['untrained']:9.4f} "
+              f"{row['ratio']:7.3f}")
+    log = {}
+    if os.path.isfile(args.log):
+        with open(args.log) as f:
+            log = json.load(f)
+    log[args.name] = {
+        "settings": dict(settings, epochs=args.epochs, batch_size=args.batch_size,
+                         seed=args.seed, n_unlabelled=len(cat),
+                         n_real=int(np.sum(cat.table["origin"] == "real"))),
+        "steps": int(args.epochs * (int(cat.good.sum()) // args.batch_size)),
+        "seconds_last_sitting": round(seconds, 1),
+        "final_loss": float(np.mean(enc.history["loss"][-20:])),
+        "probe_seconds": table.meta["seconds"],
+        "probe": {r["measure"]: [round(float(r["encoder"]), 5), round(float(r["untrained"]), 5)]
+                  for r in table}}
+    os.makedirs(os.path.dirname(args.log), exist_ok=True)
+    with open(args.log, "w") as f:
+        json.dump(log, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""The representation probe (`galssl.ssl.probe_representations`) on the shared data.
+
+For each encoder checkpoint, beside an untrained encoder of the same architecture: photo-z
+from frozen representations (ridge and kNN, 200/800/3,200 labelled injected galaxies of the
+training fields, tested on the injected galaxies of the two validation fields), linear
+recovery of the injected galaxies' colours, magnitude, size, axis ratio and bulge
+fraction, spread (effective rank, mean cosine), and retrieval of the real galaxies of the
+validation fields under rotation and under the pretraining views. Prints one table per
+encoder and writes them to ``--out`` as JSON. Needs ``scripts/build_datasets.py``'s
+output. Run from the repository root::
+
+    python scripts/probe.py data/run/encoder.pt [more.pt ...] [--out probe.json]
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_probe_data(data, n_labelled=4000, seed=1):
+    """(labelled, test, real): injected training-field galaxies (a random subset), the
+    injected validation-field galaxies, the real galaxies of the validation fields."""
+    sys.path.insert(0, HERE)
+    from train_default_model import EBV_LIMIT, VAL_FIELDS, _in_memory
+
+    rng = np.random.default_rng(seed)
+    train = _in_memory(os.path.join(data, "injected_train.h5"),
+                       lambda c: c.good & (np.asarray(c.table["ebv"]) <= EBV_LIMIT))
+    train = train[np.sort(rng.choice(len(train), min(n_labelled, len(train)), replace=False))]
+    val = _in_memory(os.path.join(data, "injected_val.h5"), lambda c: c.good)
+    real = _in_memory(os.path.join(data, "real.h5"), lambda c: c.good & np.isin(
+        np.asarray(c.table["field"]), VAL_FIELDS) & (np.asarray(c.table["ebv"]) <= EBV_LIMIT))
+    return train, val, real
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("encoders", nargs="+", help="ContrastiveEncoder checkpoints")
+    p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
+    p.add_argument("--out", default=None, help="JSON file for the tables")
+    p.add_argument("--counts", type=int, nargs="+", default=[200, 800, 3200])
+    p.add_argument("--splits", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-real", action="store_true", help="skip the retrieval measures")
+    args = p.parse_args()
+
+    from galssl import ContrastiveEncoder
+    from galssl.ssl import probe_representations
+
+    train, val, real = load_probe_data(args.data)
+    results = {}
+    for path in args.encoders:
+        enc = ContrastiveEncoder.load(path)
+        table = probe_representations(enc, train, val, real=None if args.no_real else real,
+                                      label_counts=args.counts, splits=args.splits,
+                                      seed=args.seed, progress=False)
+        print(f"\n{path}  ({table.meta['seconds']} s; {len(train)} labelled, {len(val)} test,"
+              f" {table.meta['n_real']} real)")
+        for row in table:
+            print(f"  {row['measure']:<40s} {row['encoder']:9.4f} {row['untrained']:9.4f} "
+                  f"{row['ratio']:7.3f}")
+        results[path] = {"meta": dict(table.meta),
+                         "rows": {r["measure"]: [float(r["encoder"]), float(r["untrained"])]
+                                  for r in table}}
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
