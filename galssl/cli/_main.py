@@ -6,6 +6,17 @@ import argparse
 import os
 import sys
 
+
+def _positive_int(text):
+    """argparse type: a positive integer (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
 __all__ = ["main"]
 
 
@@ -35,7 +46,7 @@ def _parser():
     cut.add_argument("--ra", help="right ascension column of --table")
     cut.add_argument("--dec", help="declination column of --table")
     cut.add_argument("--bands", default="ugriz")
-    cut.add_argument("--size", type=int, default=107)
+    cut.add_argument("--size", type=_positive_int, default=107)
     cut.add_argument("--all-sources", action="store_true",
                      help="with --detect, keep stars as well as galaxies")
     cut.add_argument("--missing-band", choices=("raise", "flag"), default="raise")
@@ -51,10 +62,10 @@ def _parser():
     sim.add_argument("--redshift", default="redshift", help="redshift column")
     sim.add_argument("--n", type=int, default=None, help="inject the first N usable rows")
     sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--size", type=int, default=107)
-    sim.add_argument("--per-round", type=int, default=60,
+    sim.add_argument("--size", type=_positive_int, default=107)
+    sim.add_argument("--per-round", type=_positive_int, default=60,
                      help="galaxies per field and round (each round on fresh frames)")
-    sim.add_argument("--n-jobs", type=int, default=1, help="worker processes")
+    sim.add_argument("--n-jobs", type=_positive_int, default=1, help="worker processes")
     sim.add_argument("--keep-bad-rows", action="store_true",
                      help="fail on rows with unusable photometry instead of leaving them out")
     sim.add_argument("--overwrite", action="store_true")
@@ -65,22 +76,22 @@ def _parser():
     pre.add_argument("--out", required=True,
                      help="output folder: encoder.pt, checkpoints/ and CSV logs")
     pre.add_argument("--arch", default="resnet10-small")
-    pre.add_argument("--epochs", type=int, default=10)
-    pre.add_argument("--batch-size", type=int, default=256, help="global batch")
-    pre.add_argument("--queue-size", type=int, default=None)
+    pre.add_argument("--epochs", type=_positive_int, default=10)
+    pre.add_argument("--batch-size", type=_positive_int, default=256, help="global batch")
+    pre.add_argument("--queue-size", type=_positive_int, default=None)
     pre.add_argument("--lr", type=float, default=0.03)
-    pre.add_argument("--crop", type=int, default=64)
+    pre.add_argument("--crop", type=_positive_int, default=64)
     pre.add_argument("--devices", default=None, help="number of devices (default: choose)")
-    pre.add_argument("--num-nodes", type=int, default=1)
+    pre.add_argument("--num-nodes", type=_positive_int, default=1)
     pre.add_argument("--num-workers", type=int, default=0)
     pre.add_argument("--seed", type=int, default=0)
     pre.add_argument("--precision", default=None,
                      help="Lightning precision, e.g. 32-true or bf16-mixed (default: choose)")
-    pre.add_argument("--bn-splits", type=int, default=2,
+    pre.add_argument("--bn-splits", type=_positive_int, default=2,
                      help="batch-norm groups emulating shuffle-BN on one device")
     pre.add_argument("--resume", action="store_true",
                      help="continue from OUT/checkpoints/last.ckpt (same settings and data)")
-    pre.add_argument("--stop-epoch", type=int, default=None,
+    pre.add_argument("--stop-epoch", type=_positive_int, default=None,
                      help="end this sitting after this epoch, keeping the schedule planned "
                      "for --epochs; continue later with --resume")
     pre.add_argument("--no-progress", action="store_true")
@@ -89,7 +100,7 @@ def _parser():
     enc.add_argument("--model", required=True, help="encoder.pt, or the folder holding it")
     enc.add_argument("--data", required=True, help="cutouts.h5")
     enc.add_argument("--out", required=True, help="output .npy file, (N, D) float32")
-    enc.add_argument("--batch-size", type=int, default=256)
+    enc.add_argument("--batch-size", type=_positive_int, default=256)
     enc.add_argument("--device", default=None)
     enc.add_argument("--no-progress", action="store_true")
 
@@ -108,7 +119,7 @@ def _parser():
                     help="skip the PIT recalibration of the PDFs")
     pz.add_argument("--no-pdf", action="store_true", help="leave the z_pdf column out")
     pz.add_argument("--overwrite", action="store_true")
-    pz.add_argument("--batch-size", type=int, default=256)
+    pz.add_argument("--batch-size", type=_positive_int, default=256)
     pz.add_argument("--device", default=None)
     pz.add_argument("--no-progress", action="store_true")
 
@@ -121,8 +132,8 @@ def _parser():
     le.add_argument("--fractions", type=float, nargs="+",
                     default=[0.025, 0.0625, 0.125, 0.25, 0.5, 1.0])
     le.add_argument("--methods", nargs="+", default=["supervised", "finetuned", "colours"])
-    le.add_argument("--epochs", type=int, default=100)
-    le.add_argument("--batch-size", type=int, default=256)
+    le.add_argument("--epochs", type=_positive_int, default=100)
+    le.add_argument("--batch-size", type=_positive_int, default=256)
     le.add_argument("--seed", type=int, default=0)
     le.add_argument("--out", required=True, help="output directory (table and figure)")
     le.add_argument("--no-progress", action="store_true")
@@ -212,9 +223,10 @@ def _simulate(args):
 def _pretrain(args):
     from ..cutouts import CutoutCatalog
     from ..ssl import ContrastiveEncoder
+    from ..utils._validate import check_devices
 
+    devices = check_devices(args.devices, "--devices")
     cat = CutoutCatalog.read(args.data)
-    devices = None if args.devices is None else int(args.devices)
     enc = ContrastiveEncoder(arch=args.arch, in_chans=len(cat.bands), bands=cat.bands,
                              queue_size=args.queue_size, lr=args.lr, crop=args.crop,
                              bn_splits=args.bn_splits)

@@ -319,7 +319,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         self
         """
         from ..ssl._data import training_rows
+        from ..utils._validate import check_positive_int
 
+        batch_size = check_positive_int(batch_size, "batch_size")
         kind, src = self._source(data)
         n = len(src) if kind == "features" else len(src[0])
         y, questions = self._targets(data, labels, n)
@@ -487,6 +489,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
 
         from .. import __version__
         from ..cutouts import CutoutCatalog
+        from ..utils._validate import check_positive_int
+
+        batch_size = check_positive_int(batch_size, "batch_size")
 
         if self.net is None:
             raise ValueError("this MorphologyClassifier has no questions yet: fit it first")

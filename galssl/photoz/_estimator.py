@@ -17,6 +17,7 @@ from ..ssl._encoder import (_load_strict, _resolve_device, backbone_for_head,
 from ..ssl._engine import resume_checkpoint
 from ..ssl._finetune import run_finetune
 from ..utils._checkpoint import CheckpointError
+from ..utils._validate import check_positive_int
 from ..utils._checkpoint import describe_value as _describe
 from ._module import PhotoZModule, PhotoZNet
 from ._pdf import PITCalibration, redshift_bins, redshift_labels, summarize_pdfs
@@ -218,6 +219,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         """
         import lightning as L
 
+        batch_size = check_positive_int(batch_size, "batch_size")
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         if out_of_range not in ("clip", "error", "exclude"):
@@ -403,6 +405,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
 
         from ..cutouts import IMAGE_DEFECTS, CutoutCatalog, CutoutFlag
 
+        batch_size = check_positive_int(batch_size, "batch_size")
         if not self._trained:
             warnings.warn("this PhotoZEstimator has not been trained: its predictions are "
                           "meaningless", AstropyUserWarning)

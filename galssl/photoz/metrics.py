@@ -80,6 +80,12 @@ def _binned(pdfs, bin_edges, z_spec):
     if p.ndim != 2 or p.shape[1] != len(edges) - 1 or len(zs) != len(p):
         raise ValueError(f"pdfs must be (N, {len(edges) - 1}) for {len(edges)} bin edges and "
                          f"N = len(z_spec); got {p.shape} and {len(zs)} redshifts")
+    if not np.all(np.diff(edges) > 0):
+        raise ValueError("bin_edges must be strictly increasing")
+    bad = ~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1)
+    if bad.any():
+        raise ValueError(f"pdfs must be finite and non-negative; rows "
+                         f"{np.flatnonzero(bad)[:10].tolist()} are not")
     norm = p.sum(axis=1, keepdims=True)
     if np.any(norm <= 0):
         raise ValueError("every PDF must have positive total probability")
@@ -148,7 +154,7 @@ def evaluate(z_phot, z_spec, *, pdfs=None, bin_edges=None, threshold=0.05, bins=
     Returns
     -------
     dict
-        ``n``, ``sigma_mad``, ``eta`` (fraction of abs(Delta z) > threshold), ``eta_rail``,
+        ``n`` (rows where both redshifts are finite: every statistic uses those), ``sigma_mad``, ``eta`` (fraction of abs(Delta z) > threshold), ``eta_rail``,
         ``bias`` (mean), ``bias_median``, and with PDFs ``pit_ks`` and ``crps``; with
         ``bins`` a ``binned`` `~astropy.table.Table`; ``conventions`` says how each is
         defined.
@@ -163,7 +169,29 @@ def evaluate(z_phot, z_spec, *, pdfs=None, bin_edges=None, threshold=0.05, bins=
     (0.0105, 0.0)
     """
     zp, zs = _pair(z_phot, z_spec)
-    out = {"n": int(np.isfinite(zp).sum()), "sigma_mad": sigma_mad(zp, zs),
+    ok = np.isfinite(zp) & np.isfinite(zs)
+    if not ok.any():
+        raise ValueError(f"no row has both a finite z_phot and a finite z_spec (of "
+                         f"{len(zp)} rows): nothing to evaluate")
+    if pdfs is not None and bin_edges is None:
+        raise ValueError("pdfs need their bin_edges (e.g. PhotoZEstimator.bin_edges)")
+    if pdfs is not None and len(np.asarray(pdfs)) != len(zp):
+        raise ValueError(f"pdfs has {len(np.asarray(pdfs))} rows for {len(zp)} redshifts")
+    if by is not None:
+        by = np.asarray(by, dtype=float)
+        if by.shape != zp.shape:
+            raise ValueError(f"by must have one value per row ({len(zp)}), got shape "
+                             f"{by.shape}")
+        by = by[ok]
+    if bins is not None:
+        bins = np.asarray(bins, dtype=float)
+        if bins.ndim != 1 or len(bins) < 2 or not np.all(np.diff(bins) > 0):
+            raise ValueError("bins must be at least two increasing edges")
+    # every statistic on the rows where both redshifts are finite, and n counts those
+    zp, zs = zp[ok], zs[ok]
+    if pdfs is not None:
+        pdfs = np.asarray(pdfs, dtype=float)[ok]
+    out = {"n": int(ok.sum()), "sigma_mad": sigma_mad(zp, zs),
            "eta": outlier_fraction(zp, zs, threshold),
            "eta_rail": outlier_fraction(zp, zs, convention="rail"),
            "bias": bias(zp, zs), "bias_median": bias(zp, zs, statistic="median")}
@@ -176,7 +204,7 @@ def evaluate(z_phot, z_spec, *, pdfs=None, bin_edges=None, threshold=0.05, bins=
     if bins is not None:
         from astropy.table import Table
 
-        key = zs if by is None else np.asarray(by, dtype=float)
+        key = zs if by is None else by
         rows = []
         for lo, hi in zip(bins[:-1], bins[1:]):
             sel = (key >= lo) & (key < hi)

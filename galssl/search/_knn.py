@@ -3,6 +3,8 @@
 
 import numpy as np
 
+from ..utils._validate import check_positive_int as positive_int  # noqa: F401
+
 __all__ = ["import_faiss", "as_representations", "usable_rows", "normalised",
            "exact_knn", "positive_int"]
 
@@ -19,15 +21,6 @@ def import_faiss():
         raise ImportError("similarity search needs faiss: pip install faiss-cpu (or faiss-gpu "
                           "with CUDA), or pip install 'galssl[search]'") from None
     return faiss
-
-
-def positive_int(value, name):
-    """``value`` as a positive int, or a TypeError/ValueError naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
 
 
 def as_representations(representations, name="representations"):

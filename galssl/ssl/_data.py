@@ -136,9 +136,16 @@ def eval_batches(images, ebv, rows, transform, *, batch_size=256, device="cpu",
     to 0, dereddened with ``ebv``), ``start`` its position among ``rows`` and ``empty``
     the rows with no finite pixel at all. Contiguous rows are read as one slice (one HDF5
     read per batch)."""
+    from ..utils._validate import check_positive_int
+
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+    return _eval_batches(images, ebv, rows, transform, batch_size, device, progress, desc)
+
+
+def _eval_batches(images, ebv, rows, transform, batch_size, device, progress, desc):
     from ..utils._progress import progress_bar
 
-    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
     n = len(rows)
     contiguous = n and rows[-1] - rows[0] == n - 1 and np.all(np.diff(rows) == 1)
     for start in progress_bar(range(0, n, batch_size), desc=desc, progress=progress,

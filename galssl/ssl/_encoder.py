@@ -10,6 +10,7 @@ from ..dust._coefficients import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
 from ._data import as_image_source, data_fingerprint, eval_batches, training_rows
 from ..utils._checkpoint import CheckpointError, describe_value
+from ..utils._validate import check_positive_int
 from ..utils._checkpoint import read_checkpoint  # noqa: F401 (re-exported for the models)
 from ._engine import resume_checkpoint, run_trainer
 
@@ -201,6 +202,7 @@ class ContrastiveEncoder:
 
         from ._module import MoCoModule
 
+        batch_size = check_positive_int(batch_size, "batch_size", minimum=2)
         images, ebv, good = as_image_source(catalog, bands=self.bands)
         if images.shape[1] != self.config["in_chans"]:
             raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "
@@ -209,8 +211,6 @@ class ContrastiveEncoder:
         if len(rows) == 0:
             raise ValueError("no complete images to train on (empty catalogue, or every row "
                              "flagged)")
-        if int(batch_size) < 2:
-            raise ValueError(f"batch_size must be at least 2, got {batch_size}")
         if len(rows) < batch_size:
             raise ValueError(f"{len(rows)} training images cannot fill one batch of "
                              f"{batch_size}")

@@ -115,7 +115,11 @@ def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
 
     from ._plugins import ApplySchedule, SafeCheckpointIO
 
-    epochs = int(epochs)
+    from ..utils._validate import check_devices, check_positive_int
+
+    epochs = check_positive_int(epochs, "epochs")
+    num_nodes = check_positive_int(num_nodes, "num_nodes")
+    devices = check_devices(devices)
     stop = epochs if stop_epoch is None else int(stop_epoch)
     if not 1 <= stop <= epochs:
         raise ValueError(f"stop_epoch must be between 1 and epochs={epochs}, got {stop_epoch!r}")

@@ -81,3 +81,38 @@ def test_evaluate_reports_conventions_and_bins():
     assert "1 + z_spec" in out["conventions"]["delta_z"]
     with pytest.raises(ValueError, match="pdfs must be"):
         evaluate(zp, zs, pdfs=pdfs[:, :10], bin_edges=edges)
+
+
+def test_sigma_mad_is_exactly_the_stated_formula():
+    # Delta z = -0.02, 0, 0, 0.01, 0.03 (z_spec = 0): median 0, abs deviations 0.02, 0,
+    # 0, 0.01, 0.03, median 0.01, times 1.4826 (a constant off by 0.1 % fails)
+    zs = np.zeros(5)
+    zp = np.array([-0.02, 0.0, 0.0, 0.01, 0.03])
+    assert sigma_mad(zp, zs) == pytest.approx(0.014826, rel=1e-9)
+    assert evaluate(zp, zs)["sigma_mad"] == pytest.approx(0.014826, rel=1e-9)
+
+
+def test_evaluate_boundary():
+    edges = np.linspace(0, 0.4, 41)
+    zs = np.array([0.1, 0.2, np.nan, 0.3])
+    zp = np.array([0.11, 0.19, 0.25, np.nan])
+    out = evaluate(zp, zs)
+    assert out["n"] == 2  # rows with both redshifts finite, not rows with a z_phot
+    assert out["sigma_mad"] == pytest.approx(sigma_mad(zp[:2], zs[:2]))
+    for bad in ([], np.full(3, np.nan)):
+        with pytest.raises(ValueError, match="nothing to evaluate"):
+            evaluate(bad, bad)
+    pdfs = _gaussian_pdfs(np.full(4, 0.2), np.full(4, 0.05), edges)
+    with pytest.raises(ValueError, match="need their bin_edges"):
+        evaluate(zp, zs, pdfs=pdfs)
+    with pytest.raises(ValueError, match="by must have one value per row"):
+        evaluate(zp, zs, bins=[0, 0.2, 0.4], by=[1.0, 2.0])
+    with pytest.raises(ValueError, match="pdfs has 3 rows"):
+        evaluate(zp, zs, pdfs=pdfs[:3], bin_edges=edges)
+    neg = pdfs.copy()
+    neg[1, 5] = -0.01
+    with pytest.raises(ValueError, match=r"non-negative; rows \[1\]"):
+        pit(neg, edges, np.full(4, 0.2))
+    ok = evaluate(zp, zs, pdfs=pdfs, bin_edges=edges, bins=[0, 0.15, 0.4])
+    assert np.all((pit(pdfs, edges, np.full(4, 0.2)) >= 0))
+    assert list(ok["binned"]["n"]) == [1, 1] and 0 <= ok["pit_ks"] <= 1

@@ -1,0 +1,75 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""One check per kind of argument, on every entry point that takes it."""
+
+import numpy as np
+import pytest
+
+from galssl import ContrastiveEncoder, MorphologyClassifier, PhotoZEstimator
+from galssl.cli import main
+from galssl.photoz.tests.test_estimator import toy_photoz
+from galssl.search import retrieval_invariance
+from galssl.utils._validate import check_devices, check_positive_int
+
+ENC = dict(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
+
+
+def _entry_points():
+    cat = toy_photoz(n=40, size=40)
+    enc = ContrastiveEncoder(**ENC)
+    pz = PhotoZEstimator(crop=32, n_bins=40)
+    pz._trained = True  # random weights: only the argument checks are tested
+    mc = MorphologyClassifier(enc, questions=["smooth"])
+    labels = {"smooth": np.linspace(0, 1, 40)}
+    fast = dict(progress=False, precision="32-true")
+    return {
+        "ContrastiveEncoder.encode": lambda b: enc.encode(cat, batch_size=b, progress=False),
+        "ContrastiveEncoder.fit": lambda b: enc.fit(cat, batch_size=b, **fast),
+        "PhotoZEstimator.predict": lambda b: pz.predict(cat, batch_size=b, progress=False),
+        "PhotoZEstimator.fit": lambda b: pz.fit(cat, batch_size=b, **fast),
+        "MorphologyClassifier.predict": lambda b: mc.predict(cat, batch_size=b,
+                                                             progress=False),
+        "MorphologyClassifier.fit": lambda b: mc.fit(cat, labels, batch_size=b,
+                                                     progress=False),
+        "retrieval_invariance": lambda b: retrieval_invariance(
+            enc, cat, lambda x, ebv=None, generator=None: x, batch_size=b, progress=False),
+    }
+
+
+@pytest.mark.parametrize("entry", list(_entry_points()))
+@pytest.mark.parametrize("value, error", [(0, ValueError), (-1, ValueError),
+                                          (2.5, TypeError), ("64", TypeError),
+                                          (True, TypeError)])
+def test_batch_size_is_checked_by_every_entry_point(entry, value, error):
+    # -1 used to return every row NaN
+    with pytest.raises(error, match=r"batch_size must be (a positive integer|an integer >= 2)"):
+        _entry_points()[entry](value)
+
+
+@pytest.mark.parametrize("argv", [
+    ["encode", "--model", "m.pt", "--data", "d.h5", "--out", "r.npy", "--batch-size", "-1"],
+    ["photoz", "--data", "d.h5", "--out", "z.fits", "--batch-size", "0"],
+    ["pretrain", "--data", "d.h5", "--out", "run", "--batch-size", "x"],
+    ["pretrain", "--data", "d.h5", "--out", "run", "--epochs", "0"],
+])
+def test_cli_integer_options_are_checked_before_any_work(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    opt = argv[-2]
+    assert f"argument {opt}: must be a positive integer" in capsys.readouterr().err
+
+
+def test_devices_are_checked(tmp_path, capsys):
+    assert check_devices(None) is None and check_devices("auto") == "auto"
+    assert check_devices("2") == 2 and check_devices([0, 1]) == [0, 1]
+    with pytest.raises(ValueError, match="devices must be a positive integer"):
+        check_devices("abc")
+    with pytest.raises(ValueError, match="devices must be a positive integer"):
+        check_devices(0)
+    with pytest.raises(ValueError, match="devices must be a positive integer"):
+        ContrastiveEncoder(**ENC).fit(toy_photoz(n=40, size=40), batch_size=8, devices=-2,
+                                      progress=False)
+    assert main(["pretrain", "--data", str(tmp_path / "none.h5"), "--out", str(tmp_path),
+                 "--devices", "abc"]) == 2
+    assert "--devices must be a positive integer" in capsys.readouterr().err
+    assert check_positive_int(np.int64(3), "n") == 3

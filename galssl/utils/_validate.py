@@ -1,0 +1,46 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Argument checks shared by every public entry point: one helper per kind of argument,
+each raising TypeError/ValueError with the argument's name."""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_positive_int", "check_devices"]
+
+
+def check_positive_int(value, name, *, minimum=1):
+    """``value`` as an int, or a TypeError (not an integer: bool, float, str...) or a
+    ValueError (below ``minimum``) that names ``name``.
+
+    Examples
+    --------
+    >>> from galssl.utils._validate import check_positive_int
+    >>> check_positive_int(64, "batch_size")
+    64
+    >>> check_positive_int(-1, "batch_size")
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size must be a positive integer, got -1
+    """
+    what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def check_devices(value, name="devices"):
+    """Lightning's ``devices``: None (choose), ``"auto"``, a positive integer, or a list of
+    device indices; a string of digits (from a command line) becomes an integer."""
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise ValueError(f"{name} must be a positive integer, a list of device indices "
+                             f"or 'auto', got {value!r}")
+        value = int(value)
+    if isinstance(value, (list, tuple)):
+        return [check_positive_int(v, f"{name}[{i}]", minimum=0) for i, v in enumerate(value)]
+    return check_positive_int(value, name)
