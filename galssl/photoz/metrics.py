@@ -154,7 +154,8 @@ def evaluate(z_phot, z_spec, *, pdfs=None, bin_edges=None, threshold=0.05, bins=
     Returns
     -------
     dict
-        ``n`` (rows where both redshifts are finite: every statistic uses those), ``sigma_mad``, ``eta`` (fraction of abs(Delta z) > threshold), ``eta_rail``,
+        ``n`` (rows where both redshifts are finite: every statistic uses those),
+        ``sigma_mad``, ``eta`` (fraction of abs(Delta z) > threshold), ``eta_rail``,
         ``bias`` (mean), ``bias_median``, and with PDFs ``pit_ks`` and ``crps``; with
         ``bins`` a ``binned`` `~astropy.table.Table`; ``conventions`` says how each is
         defined.
