@@ -17,6 +17,7 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
+
 __all__ = ["main"]
 
 
