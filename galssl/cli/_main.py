@@ -119,7 +119,7 @@ def _parser():
     pz.add_argument("--no-calibration", action="store_true",
                     help="skip the PIT recalibration of the PDFs")
     pz.add_argument("--no-pdf", action="store_true", help="leave the z_pdf column out")
-    pz.add_argument("--overwrite", action="store_true")
+    pz.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     pz.add_argument("--batch-size", type=_positive_int, default=256)
     pz.add_argument("--device", default=None)
     pz.add_argument("--no-progress", action="store_true")
@@ -148,6 +148,7 @@ def _photoz(args):
     from ..photoz import PhotoZEstimator
 
     progress = not args.no_progress
+    _check_table_output(args.out, args.overwrite)  # before any work, not after it
     pz = PhotoZEstimator.from_pretrained(args.model)
     data = CutoutCatalog.read(args.data) if args.data else QTable.read(args.table)
     out = pz.predict(data, frames=args.frames, batch_size=args.batch_size,
@@ -184,6 +185,23 @@ def _label_efficiency(args):
     return 0
 
 
+def _check_table_output(path, overwrite):
+    """Refuse an output table that astropy cannot write (format unknown from the extension)
+    or that exists without --overwrite."""
+    from astropy.table import QTable
+
+    formats = QTable.write.registry.identify_format("write", QTable, path, None, [], {})
+    if not formats:
+        raise ValueError(f"cannot tell the table format of --out {path!r} from its extension; "
+                         f"use e.g. .fits, .ecsv, .h5, .parquet, .csv or .vot")
+    _check_new_file(path, overwrite)
+
+
+def _check_new_file(path, overwrite):
+    if os.path.exists(path) and not overwrite:
+        raise OSError(f"{path!r} exists; pass --overwrite to replace it")
+
+
 def _save_figure(make, path):
     try:
         import matplotlib
@@ -203,6 +221,7 @@ def _simulate(args):
 
     from ..simulate import inject_galaxies, read_photometry
 
+    _check_new_file(args.out, args.overwrite)  # before the injection, not after it
     catalog = Table.read(args.catalog)
     if not args.keep_bad_rows:
         # leave out, and report, rows whose photometry or redshift cannot be injected
@@ -341,6 +360,7 @@ def _cutouts(args):
     from ..cutouts import CutoutCatalog
 
     progress = not args.no_progress
+    _check_new_file(args.out, args.overwrite)
     args.frames = list(args.frames) + list(args.frames_opt)
     if not args.frames:
         raise ValueError("no frames given (positional arguments or --frames)")
@@ -361,12 +381,17 @@ def _cutouts(args):
 
 def main(argv=None):
     """Entry point of the ``galssl`` command."""
+    import pickle
+
+    from astropy.io.registry import IORegistryError
+
     args = _parser().parse_args(argv)
     try:
         commands = {"demo": _demo, "cutouts": _cutouts, "simulate": _simulate,
                     "pretrain": _pretrain, "encode": _encode, "photoz": _photoz,
                     "label-efficiency": _label_efficiency}
         return commands[args.command](args)
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, ImportError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, ImportError,
+            IORegistryError, pickle.UnpicklingError) as exc:
         print(f"galssl {args.command}: error: {exc}", file=sys.stderr)
         return 2

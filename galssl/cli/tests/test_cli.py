@@ -67,7 +67,8 @@ def test_cutouts_detect_and_bad_frames(tmp_path, capsys):
     assert main(["cutouts", str(tmp_path / "f"), "--detect", "--size", "15", "--out", str(out),
                  "--no-progress"]) == 0
     assert len(CutoutCatalog.read(out)) == len(SOURCES)
-    assert main(["cutouts", str(tmp_path / "missing.fits"), "--out", str(out)]) == 2
+    assert main(["cutouts", str(tmp_path / "missing.fits"), "--out",
+                 str(tmp_path / "new.h5")]) == 2
     assert "missing.fits" in capsys.readouterr().err
     assert len(frames) == 5
 
@@ -114,3 +115,21 @@ def test_simulate_command(tmp_path, capsys):
     assert "left out" in text and "injected 6 galaxies" in text
     cat = CutoutCatalog.read(out)
     assert len(cat) == 6 and "smooth" in cat.table.colnames
+
+
+def test_photoz_output_is_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    import galssl.photoz
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(galssl.photoz.PhotoZEstimator, "from_pretrained", no_work)
+    data = tmp_path / "none.h5"
+    assert main(["photoz", "--data", str(data), "--out", str(tmp_path / "z.weird")]) == 2
+    assert "cannot tell the table format of --out" in capsys.readouterr().err
+    (tmp_path / "z.fits").write_text("old")
+    assert main(["photoz", "--data", str(data), "--out", str(tmp_path / "z.fits")]) == 2
+    assert "pass --overwrite to replace it" in capsys.readouterr().err
+    (tmp_path / "c.h5").write_text("old")
+    assert main(["cutouts", str(tmp_path), "--out", str(tmp_path / "c.h5")]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
