@@ -10,7 +10,7 @@ from ..utils._progress import progress_bar
 from ._flags import CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
 
-__all__ = ["detect_sources", "tile_positions", "concentration_index"]
+__all__ = ["detect_sources", "tile_positions", "concentration_index", "extract"]
 
 #: Raw counts (DN) above which an SDSS pixel is treated as saturated.
 SDSS_SATURATION_DN = 50000.0
@@ -52,17 +52,72 @@ def concentration_index(image, x, y, *, r_inner=1.5, r_outer=4.0, err=None, segm
         return np.where(f_out > 0, f_in / f_out, np.nan)
 
 
+#: sep's sub-object limits tried in turn when deblending overflows (sep's default is 1024).
+SUB_OBJECT_LIMITS = (4096, 16384, 65536)
+
+
+class _SepLimits:
+    """Set sep's process-wide pixel-stack and sub-object limits for one call and restore
+    the caller's values afterwards, whatever happens: a result never depends on what ran
+    before in the process, and galssl leaves sep as it found it."""
+
+    def __init__(self, pixstack, sub_objects):
+        self.pixstack, self.sub_objects = int(pixstack), int(sub_objects)
+
+    def __enter__(self):
+        import sep
+
+        self.saved = (sep.get_extract_pixstack(), sep.get_sub_object_limit())
+        sep.set_extract_pixstack(max(self.pixstack, self.saved[0]))
+        sep.set_sub_object_limit(self.sub_objects)
+        return self
+
+    def __exit__(self, *exc):
+        import sep
+
+        sep.set_extract_pixstack(self.saved[0])
+        sep.set_sub_object_limit(self.saved[1])
+        return False
+
+
+def extract(data, thresh, *, err, what, minarea=5, deblend_nthresh=32, deblend_cont=0.005,
+            segmentation_map=False, sub_object_limits=SUB_OBJECT_LIMITS):
+    """`sep.extract` as every galssl caller runs it (detection, empty-sky placement for
+    injection, PSF stars): sep's limits are set for the call and restored after it. When
+    deblending overflows, the call is retried with each larger sub-object limit of
+    ``sub_object_limits``, then with coarser deblending (8 thresholds, contrast 0.05); only
+    then a ValueError names ``what`` (e.g. the frame). Returns what `sep.extract` returns."""
+    import sep
+
+    pixstack = max(300000, data.size // 2)
+    attempts = [(lim, deblend_nthresh, deblend_cont) for lim in sub_object_limits]
+    attempts.append((sub_object_limits[-1], min(8, deblend_nthresh),
+                     max(0.05, deblend_cont)))
+    last = None
+    for limit, nthresh, cont in attempts:
+        try:
+            with _SepLimits(pixstack, limit):
+                return sep.extract(data, thresh, err=err, minarea=minarea,
+                                   deblend_nthresh=nthresh, deblend_cont=cont,
+                                   segmentation_map=segmentation_map)
+        except Exception as exc:  # sep raises a bare Exception
+            if "overflow" not in str(exc):
+                raise ValueError(f"source extraction failed on {what}: {exc}") from None
+            last = exc
+    raise ValueError(f"source extraction on {what} overflowed sep's limits even with "
+                     f"{sub_object_limits[-1]} sub-objects and coarse deblending (a very "
+                     f"crowded frame, or a huge bright halo): {str(last).splitlines()[0]}")
+
+
 def _measure(data, frame, *, thresh, minarea, deblend_nthresh, deblend_cont, bw):
     import sep
 
     bkg = sep.Background(data, bw=bw, bh=bw, fw=3, fh=3)
     sub = data - bkg.back()
     rms = bkg.rms()
-    sep.set_extract_pixstack(max(300000, data.size // 2))
-    sep.set_sub_object_limit(4096)
-    objs, segmap = sep.extract(sub, thresh, err=rms, minarea=minarea,
-                               deblend_nthresh=deblend_nthresh, deblend_cont=deblend_cont,
-                               segmentation_map=True)
+    objs, segmap = extract(sub, thresh, err=rms, what=f"frame {frame.path!r}",
+                           minarea=minarea, deblend_nthresh=deblend_nthresh,
+                           deblend_cont=deblend_cont, segmentation_map=True)
     x, y = objs["x"].astype(float), objs["y"].astype(float)
     a, b = objs["a"].astype(float), objs["b"].astype(float)
     theta = np.clip(objs["theta"].astype(float), -np.pi / 2, np.pi / 2)

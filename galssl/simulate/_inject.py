@@ -142,10 +142,11 @@ def _empty_sky_positions(data_r, frame_r, field, n, size, radii_pix, rng, min_se
     import sep
     from scipy.ndimage import binary_dilation, distance_transform_edt
 
+    from ..cutouts._detect import extract
+
     bkg = sep.Background(data_r, bw=64, bh=64, fw=3, fh=3)
-    sep.set_extract_pixstack(max(300000, data_r.size // 2))
-    _, seg = sep.extract(data_r - bkg.back(), 1.5, err=bkg.rms(), minarea=5,
-                         segmentation_map=True)
+    _, seg = extract(data_r - bkg.back(), 1.5, err=bkg.rms(), minarea=5,
+                     segmentation_map=True, what=f"frame {frame_r.path!r}")
     dist = distance_transform_edt(~binary_dilation(seg > 0, iterations=2))
     ny, nx = data_r.shape
     yy, xx = np.mgrid[0:ny, 0:nx]

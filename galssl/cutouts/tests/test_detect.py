@@ -9,6 +9,7 @@ from scipy.spatial import cKDTree
 from galssl.cutouts import (CutoutCatalog, CutoutFlag, detect_sources, find_frames,
                             tile_positions)
 from galssl.cutouts._frames import read_frame_data
+from galssl.cutouts._detect import extract
 from galssl.datasets import sample_frames
 from galssl.tests.helpers import make_frames, requires_shared_data, shared_data_dir
 
@@ -124,3 +125,53 @@ def test_incomplete_field_names_the_missing_band():
         CutoutCatalog.from_table(coords, folder, progress=False)
     cat = CutoutCatalog.from_table(coords, folder, bands="gr", size=21, progress=False)
     assert cat.images.shape == (1, 2, 21, 21) and cat.table["flags"][0] == 0
+
+
+_CROWDED = """
+import numpy as np, sep
+from galssl.cutouts._detect import extract
+rng = np.random.default_rng(0)
+yy, xx = np.mgrid[:200, :200]
+# a bright extended halo with 40 knots on it: many sub-objects to deblend
+img = 100 * np.exp(-((xx - 100) ** 2 + (yy - 100) ** 2) / (2 * 40 ** 2))
+for x, y in rng.uniform(60, 140, (40, 2)):
+    img = img + 500 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 8)
+img = (img + rng.normal(0, 1, img.shape)).astype(np.float32)
+"""
+
+
+def test_extract_survives_deblending_overflow_in_a_fresh_process():
+    # a fresh process, where no earlier detection has raised sep's limits; the caller's
+    # own setting (2 sub-objects) overflows on this frame and is restored afterwards
+    import subprocess
+    import sys
+
+    code = _CROWDED + """
+sep.set_sub_object_limit(2)
+try:
+    sep.extract(img, 1.5, err=1.0, minarea=5)
+    raise SystemExit("the frame was meant to overflow")
+except Exception as exc:
+    assert "overflow" in str(exc)
+objs = extract(img, 1.5, err=1.0, minarea=5, what="frame crowded.fits",
+               sub_object_limits=(2, 4096))
+assert len(objs) > 10, len(objs)
+assert sep.get_sub_object_limit() == 2
+print("ok", len(objs))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+def test_extract_names_the_frame_when_every_retry_overflows():
+    import sep
+
+    ns = {}
+    exec(_CROWDED, ns)
+    before = sep.get_sub_object_limit()
+    with pytest.raises(ValueError, match="source extraction on frame crowded.fits overflowed"):
+        extract(ns["img"], 1.5, err=1.0, minarea=5, what="frame crowded.fits",
+                sub_object_limits=(1,))
+    assert sep.get_sub_object_limit() == before
