@@ -61,6 +61,17 @@ def cutout_wcs(ra, dec, size, pixel_scale=SDSS_PIXEL_SCALE):
     return w
 
 
+def _pixel_flags(images, chunk=1024):
+    """CutoutFlag bits that the pixels alone show: NAN_PIXELS where any pixel is not finite,
+    OFF_FRAMES where none is."""
+    flags = np.zeros(len(images), np.int64)
+    for s in range(0, len(images), chunk):
+        finite = np.isfinite(np.asarray(images[s:s + chunk]))
+        flags[s:s + chunk][~finite.all(axis=(1, 2, 3))] |= int(CutoutFlag.NAN_PIXELS)
+        flags[s:s + chunk][~finite.any(axis=(1, 2, 3))] |= int(CutoutFlag.OFF_FRAMES)
+    return flags
+
+
 class CutoutCatalog:
     """Multi-band cutouts of astronomical objects, one row per input object.
 
@@ -106,12 +117,19 @@ class CutoutCatalog:
             raise TypeError(f"table must be an astropy Table, got {type(table).__name__}")
         self.bands = parse_bands(bands)
         if not isinstance(images, HDF5Images):
-            images = np.asarray(images, dtype=np.float32)
+            images = np.asarray(images)
+            if images.dtype.kind not in "fiub":
+                raise TypeError(f"images must be real numbers (nanomaggies), got dtype "
+                                f"{images.dtype}")
+            images = images.astype(np.float32, copy=False)
         if images.ndim != 4 or images.shape[0] != len(table) or \
                 images.shape[1] != len(self.bands) or images.shape[2] != images.shape[3]:
             raise ValueError(f"images must have shape (N={len(table)}, n_bands="
                              f"{len(self.bands)}, size, size), got {images.shape}")
         self.table = table if isinstance(table, QTable) else QTable(table)
+        if "flags" not in self.table.colnames:
+            # a hand-built catalogue: flag what the pixels show (read once, in chunks)
+            self.table["flags"] = _pixel_flags(images)
         self.images = images
         self.pixel_scale = _check_pixel_scale(pixel_scale)
 

@@ -427,7 +427,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         probs = np.full((n, nq), np.nan, np.float32)
         feats = np.full((n, self.num_features), np.nan, np.float32)
         with torch.no_grad():
-            for s, x, empty in eval_batches(images, ebv, rows, transform,
+            for s, x, empty, _ in eval_batches(images, ebv, rows, transform,
                                             batch_size=batch_size, device=dev,
                                             progress=progress, desc=desc):
                 sel = rows[s:s + len(x)]
@@ -491,8 +491,10 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         from ..cutouts import CutoutCatalog
         from ..utils._validate import check_positive_int
 
-        batch_size = check_positive_int(batch_size, "batch_size")
+        from ..ssl._data import check_predict_input
 
+        batch_size = check_positive_int(batch_size, "batch_size")
+        data = check_predict_input(data, frames, cutout_kwargs)
         if self.net is None:
             raise ValueError("this MorphologyClassifier has no questions yet: fit it first")
         if not self._trained:

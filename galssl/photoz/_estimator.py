@@ -11,7 +11,8 @@ import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
 from ..nn import create_backbone
-from ..ssl._data import as_image_source, check_images, eval_batches, training_rows
+from ..ssl._data import (as_image_source, check_images, check_predict_input, eval_batches,
+                         training_rows)
 from ..ssl._encoder import (_load_strict, _resolve_device, backbone_for_head,
                             check_checkpoint, read_checkpoint)
 from ..ssl._engine import resume_checkpoint
@@ -347,9 +348,10 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         transform = eval_transform(bands=self.bands, out=c["crop"])
         probs = np.full((n, c["n_bins"]), np.nan, np.float32)
         dist = np.full(n, np.nan)
+        partial = np.zeros(n, bool)
         feats = np.full((n, self.net.backbone.num_features), np.nan, np.float32) \
             if features else None
-        for s, x, empty in eval_batches(images, ebv, rows, transform, batch_size=batch_size,
+        for s, x, empty, incomplete in eval_batches(images, ebv, rows, transform, batch_size=batch_size,
                                         device=dev, progress=progress, desc=desc):
             sel = rows[s:s + len(x)]
             logits, f = net(x)
@@ -357,6 +359,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             f = f.float().cpu()
             p[empty] = np.nan
             probs[s:s + len(sel)] = p
+            partial[s:s + len(sel)] = incomplete
             if self.reference is not None:
                 d = self._knn_distance(f)
                 d[empty] = np.nan
@@ -366,7 +369,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 f[empty] = np.nan
                 feats[s:s + len(sel)] = f
         self.net.cpu()
-        return {"pdf": probs, "distance": dist, "features": feats}
+        return {"pdf": probs, "distance": dist, "features": feats, "incomplete": partial}
 
     def predict(self, data, *, frames=None, batch_size=256, device=None, calibrated=True,
                 progress=True, **cutout_kwargs):
@@ -409,6 +412,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         if not self._trained:
             warnings.warn("this PhotoZEstimator has not been trained: its predictions are "
                           "meaningless", AstropyUserWarning)
+        data = check_predict_input(data, frames, cutout_kwargs)
         table = None
         if isinstance(data, (SkyCoord, Table)) and not isinstance(data, CutoutCatalog):
             table = QTable(data) if isinstance(data, Table) else None
@@ -445,7 +449,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 raise ValueError(f"the input already has a column {name!r}; rename it")
         res = self._run(images, ebv, batch_size=batch_size, device=device,
                         progress=progress) if n else \
-            {"pdf": np.zeros((0, self.config["n_bins"]), np.float32), "distance": np.zeros(0)}
+            {"pdf": np.zeros((0, self.config["n_bins"]), np.float32), "distance": np.zeros(0),
+             "incomplete": np.zeros(0, bool)}
         return self._table(table, res, defects, calibrated)
 
     def _table(self, table, res, defects, calibrated, chunk=8192):
@@ -467,7 +472,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         if self.ood_threshold is not None:
             flag[dist > self.ood_threshold] |= PhotoZFlag.OUT_OF_DISTRIBUTION
         flag[summ["z_phot_err"] > self.config["max_err"]] |= PhotoZFlag.BROAD_PDF
-        flag[defects] |= PhotoZFlag.CUTOUT
+        # flagged image defects, and pixels or E(B-V) found missing whatever the flags say
+        flag[defects | res["incomplete"]] |= PhotoZFlag.CUTOUT
         flag[empty] |= PhotoZFlag.NO_DATA
         for k, v in summ.items():
             table[k] = v

@@ -4,8 +4,8 @@
 import numpy as np
 import torch
 
-__all__ = ["CutoutDataset", "as_image_source", "check_images", "collate_batch", "eval_batches",
-           "training_rows", "data_fingerprint"]
+__all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input",
+           "collate_batch", "eval_batches", "training_rows", "data_fingerprint"]
 
 
 def as_image_source(data, *, bands=None):
@@ -23,6 +23,9 @@ def as_image_source(data, *, bands=None):
     if isinstance(data, torch.Tensor):
         data = data.detach().cpu().numpy()
     if isinstance(data, np.ndarray):
+        if data.dtype.kind not in "fiub":
+            raise TypeError(f"images must be real numbers (nanomaggies), got dtype "
+                            f"{data.dtype}")
         if data.ndim == 3:
             data = data[None]
         if data.ndim != 4:
@@ -31,6 +34,30 @@ def as_image_source(data, *, bands=None):
         return data, None, good
     raise TypeError("expected a CutoutCatalog or an (N, C, H, W) array/tensor of images, got "
                     f"{type(data).__name__}")
+
+
+def check_predict_input(data, frames, cutout_kwargs):
+    """The one input check of ``predict``: ``data`` must be a CutoutCatalog, an image array
+    or tensor, an astropy Table or a SkyCoord (a scalar SkyCoord becomes one row); keywords
+    for making cutouts (``cutout_kwargs``) and ``frames`` are only meaningful for a
+    Table/SkyCoord and are refused otherwise, instead of being ignored silently."""
+    from astropy.coordinates import SkyCoord
+    from astropy.table import Table
+
+    from ..cutouts import CutoutCatalog
+
+    if isinstance(data, SkyCoord) and data.isscalar:
+        data = data.reshape((1,))
+    positions = isinstance(data, (SkyCoord, Table)) and not isinstance(data, CutoutCatalog)
+    if not positions and not isinstance(data, (CutoutCatalog, np.ndarray, torch.Tensor)):
+        raise TypeError(f"data must be a CutoutCatalog, an (N, C, H, W) image array, an "
+                        f"astropy Table with ra/dec or a SkyCoord, got "
+                        f"{type(data).__name__}")
+    if not positions and (cutout_kwargs or frames is not None):
+        given = sorted(cutout_kwargs) + (["frames"] if frames is not None else [])
+        raise TypeError(f"unexpected keyword arguments {given}: cutout options apply only "
+                        f"when data is a Table or SkyCoord of positions")
+    return data
 
 
 def check_images(images, config):
@@ -132,9 +159,10 @@ def collate_batch(batch):
 def eval_batches(images, ebv, rows, transform, *, batch_size=256, device="cpu",
                  progress=True, desc="evaluating"):
     """Batches of the given rows (all if None) ready for a network in evaluation: yields
-    ``(start, x, empty)`` with ``x`` the transformed batch on ``device`` (NaN pixels set
-    to 0, dereddened with ``ebv``), ``start`` its position among ``rows`` and ``empty``
-    the rows with no finite pixel at all. Contiguous rows are read as one slice (one HDF5
+    ``(start, x, empty, incomplete)`` with ``x`` the transformed batch on ``device`` (NaN
+    pixels set to 0, dereddened with ``ebv``), ``start`` its position among ``rows``,
+    ``empty`` the rows with no finite pixel at all and ``incomplete`` those with any
+    non-finite pixel or E(B-V) (set to 0). Contiguous rows are read as one slice (one HDF5
     read per batch)."""
     from ..utils._validate import check_positive_int
 
@@ -153,8 +181,14 @@ def _eval_batches(images, ebv, rows, transform, batch_size, device, progress, de
         sel = rows[start:start + batch_size]
         block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
         block = np.asarray(block, dtype=np.float32)
-        empty = ~np.isfinite(block).any(axis=(1, 2, 3))
+        finite = np.isfinite(block)
+        empty = ~finite.any(axis=(1, 2, 3))
+        incomplete = ~finite.all(axis=(1, 2, 3))
         x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
-        e = torch.zeros(len(x)) if ebv is None else \
-            torch.from_numpy(np.nan_to_num(np.asarray(ebv[sel], dtype=np.float32)))
-        yield start, transform(x.to(device), ebv=e.to(device)), empty
+        if ebv is None:
+            e = torch.zeros(len(x))
+        else:
+            eb = np.asarray(ebv[sel], dtype=np.float32)
+            incomplete |= ~np.isfinite(eb)  # an unknown E(B-V) counts as 0: flagged
+            e = torch.from_numpy(np.nan_to_num(eb))
+        yield start, transform(x.to(device), ebv=e.to(device)), empty, incomplete

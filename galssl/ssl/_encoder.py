@@ -288,7 +288,7 @@ class ContrastiveEncoder:
         net = self.backbone.to(dev).eval()
         transform = eval_transform(bands=self.bands, out=self.config["crop"])
         out = np.full((n, self.num_features), np.nan, dtype=np.float32)
-        for start, x, empty in eval_batches(images, ebv, None, transform,
+        for start, x, empty, _ in eval_batches(images, ebv, None, transform,
                                             batch_size=batch_size, device=dev,
                                             progress=progress, desc="encoding"):
             reps = net(x).float().cpu().numpy()

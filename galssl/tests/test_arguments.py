@@ -73,3 +73,56 @@ def test_devices_are_checked(tmp_path, capsys):
                  "--devices", "abc"]) == 2
     assert "--devices must be a positive integer" in capsys.readouterr().err
     assert check_positive_int(np.int64(3), "n") == 3
+
+
+def _pz():
+    pz = PhotoZEstimator(crop=32, n_bins=40)
+    pz._trained = True  # random weights: only the input handling is tested
+    return pz
+
+
+def test_predict_refuses_what_it_cannot_use():
+    pz, cat = _pz(), toy_photoz(n=6, size=40)
+    with pytest.raises(TypeError, match="data must be a CutoutCatalog.*got NoneType"):
+        pz.predict(None, progress=False)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['devices'\]"):
+        pz.predict(cat, devices=2, progress=False)  # used to be swallowed silently
+    with pytest.raises(TypeError, match=r"\['frames'\]"):
+        pz.predict(cat, frames=["x.fits"], progress=False)
+    mc = MorphologyClassifier(ContrastiveEncoder(**ENC), questions=["smooth"])
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['size'\]"):
+        mc.predict(cat, size=64, progress=False)
+    with pytest.raises(TypeError, match="real numbers"):
+        pz.predict(np.asarray(cat.images) * (1 + 1j), progress=False)
+
+
+def test_scalar_skycoord_is_one_row(tmp_path):
+    from astropy.coordinates import SkyCoord
+
+    from galssl.tests.helpers import make_frames
+
+    make_frames(tmp_path / "f", noise=0.01)
+    out = _pz().predict(SkyCoord(0.0, 0.0, unit="deg"), frames=str(tmp_path / "f"),
+                        progress=False)
+    assert len(out) == 1 and out["photoz_flag"][0] != 0
+
+
+def test_missing_pixels_and_ebv_are_flagged_whatever_the_flags_say():
+    from galssl.cutouts import CutoutCatalog
+    from galssl.photoz import PhotoZFlag
+
+    cat = toy_photoz(n=6, size=40)
+    cat.images[1, :, :4] = np.nan  # flags still 0
+    cat.table["ebv"][3] = np.nan
+    out = _pz().predict(cat, progress=False)
+    flagged = (np.asarray(out["photoz_flag"]) & int(PhotoZFlag.CUTOUT)) != 0
+    assert flagged.tolist() == [False, True, False, True, False, False]
+    # a hand-built catalogue without flags gets them from its pixels
+    images = np.asarray(cat.images).copy()
+    images[4] = np.nan
+    table = cat.table.copy()
+    del table["flags"]
+    hand = CutoutCatalog(table, images)
+    assert list(hand.table["flags"] != 0) == [False, True, False, False, True, False]
+    out = _pz().predict(hand, progress=False)
+    assert len(out) == 6 and out["photoz_flag"][4] & int(PhotoZFlag.NO_DATA)
