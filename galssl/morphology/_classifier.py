@@ -428,8 +428,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         feats = np.full((n, self.num_features), np.nan, np.float32)
         with torch.no_grad():
             for s, x, empty, _ in eval_batches(images, ebv, rows, transform,
-                                            batch_size=batch_size, device=dev,
-                                            progress=progress, desc=desc):
+                                               batch_size=batch_size, device=dev,
+                                               progress=progress, desc=desc):
                 sel = rows[s:s + len(x)]
                 f = backbone(x).float()
                 if head is not None:

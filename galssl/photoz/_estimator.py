@@ -351,8 +351,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         partial = np.zeros(n, bool)
         feats = np.full((n, self.net.backbone.num_features), np.nan, np.float32) \
             if features else None
-        for s, x, empty, incomplete in eval_batches(images, ebv, rows, transform, batch_size=batch_size,
-                                        device=dev, progress=progress, desc=desc):
+        batches = eval_batches(images, ebv, rows, transform, batch_size=batch_size, device=dev,
+                               progress=progress, desc=desc)
+        for s, x, empty, incomplete in batches:
             sel = rows[s:s + len(x)]
             logits, f = net(x)
             p = torch.softmax(logits.float(), dim=1).cpu().numpy()

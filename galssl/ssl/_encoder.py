@@ -289,8 +289,8 @@ class ContrastiveEncoder:
         transform = eval_transform(bands=self.bands, out=self.config["crop"])
         out = np.full((n, self.num_features), np.nan, dtype=np.float32)
         for start, x, empty, _ in eval_batches(images, ebv, None, transform,
-                                            batch_size=batch_size, device=dev,
-                                            progress=progress, desc="encoding"):
+                                               batch_size=batch_size, device=dev,
+                                               progress=progress, desc="encoding"):
             reps = net(x).float().cpu().numpy()
             reps[empty] = np.nan
             out[start:start + len(reps)] = reps
