@@ -192,7 +192,7 @@ class ContrastiveEncoder:
             Interval of the CSV log (``checkpoint_dir/logs``); the per-step losses are
             always kept in ``history["loss"]``.
         progress : bool, optional
-            Show Lightning's progress bar (and its start-up messages).
+            Show a progress bar (Lightning's start-up messages and tips are never shown).
 
         Returns
         -------
@@ -321,6 +321,26 @@ class ContrastiveEncoder:
         """Load a checkpoint written by `save`; keys must match exactly."""
         return cls.from_state_dict(read_checkpoint(path, map_location),
                                    source=os.fspath(path))
+
+    @classmethod
+    def from_pretrained(cls, name=None, **kwargs):
+        """Load a pretrained encoder (`galssl.pretrained`), offline for shipped weights.
+
+        ``name=None`` gives the encoder shipped with galssl (sha256-checked); a registry
+        name (`galssl.pretrained.list_pretrained`) or the path of a galssl checkpoint loads
+        those weights (for a photo-z record, the backbone of that model). Keywords go to
+        `galssl.pretrained.load_pretrained`.
+
+        Examples
+        --------
+        >>> from galssl import ContrastiveEncoder
+        >>> enc = ContrastiveEncoder.from_pretrained()
+        >>> enc.num_features, enc.bands
+        (256, ('u', 'g', 'r', 'i', 'z'))
+        """
+        from ..pretrained import load_pretrained
+
+        return load_pretrained(name, kind="encoder", **kwargs)
 
     @classmethod
     def from_state_dict(cls, state, *, source="state dict"):

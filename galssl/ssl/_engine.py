@@ -142,7 +142,9 @@ def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
         cbs.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True,
                                    every_n_epochs=1, save_top_k=1))
         logger = CSVLogger(checkpoint_dir, name="logs")
-    with warnings.catch_warnings(), QuietLightning(not progress):
+    # a library prints its own progress bar and nothing else: Lightning's device summary,
+    # tips and precision notes are silenced whether or not the bar is shown
+    with warnings.catch_warnings(), QuietLightning(True):
         # Lightning's advice on dataloader workers and logging intervals, not errors
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")

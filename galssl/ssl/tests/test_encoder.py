@@ -194,3 +194,14 @@ def test_a_few_steps_on_real_cutouts_lower_the_loss():
     # from then on the negatives are real keys and the loss must go down as it learns
     loss = np.array(enc.history["loss"])[2:]
     assert np.mean(loss[-5:]) < np.mean(loss[:5]) - 0.2, loss
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_fit_prints_no_lightning_chatter(progress, capfd):
+    ContrastiveEncoder(**SMALL).fit(_toy_catalog(n=48), batch_size=16, progress=progress,
+                                    precision="32-true")
+    out = capfd.readouterr()
+    text = out.out + out.err
+    for chatter in ("GPU available", "TPU available", "Tip", "litlogger", "Total params"):
+        assert chatter not in text
+    assert ("train_loss" in text) == progress  # the bar, when asked for
