@@ -272,8 +272,11 @@ class CutoutCatalog:
         flags[positions.valid & ~on_frame] |= int(CutoutFlag.OFF_FRAMES)
 
         sink = _ImageSink(n, len(bands), size, out=out, overwrite=overwrite)
-        total = int(on_frame.sum()) * len(bands)
-        with progress_bar(total=total, desc="cutting", progress=progress, unit="cutout") as bar:
+        # the bar counts objects (a field's objects once all their bands are cut), not band
+        # cutouts
+        total = int(on_frame.sum())
+        with progress_bar(total=total, desc=f"cutting {len(bands)}-band cutouts",
+                          progress=progress, unit="object") as bar:
             for k, name in enumerate(names):
                 idx = np.flatnonzero(best_field == k)
                 if idx.size == 0:
@@ -287,9 +290,10 @@ class CutoutCatalog:
                         continue
                     partial = _cut_frame(frame, reader(frame), positions.ra[idx],
                                          positions.dec[idx], size, pixel_scale, order,
-                                         block[:, j], bar)
+                                         block[:, j])
                     flags[idx[partial]] |= int(CutoutFlag.PARTIAL)
                 sink.put(idx, block)
+                bar.update(idx.size)
         nan_fraction = sink.nan_fraction
         flags[(nan_fraction > 0) & on_frame] |= int(CutoutFlag.NAN_PIXELS)
 
@@ -447,7 +451,7 @@ def _add_ebv(table, source):
     table["flags"][high] |= int(CutoutFlag.HIGH_EXTINCTION)
 
 
-def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out, bar):
+def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out):
     """Resample one frame's pixels ``data`` onto the cutout grid of each object; fills
     ``out`` in place.
 
@@ -465,7 +469,6 @@ def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out, bar):
             shape_out=(size, size), order=order, roundtrip_coords=False)
         out[i] = image * area_ratio if area_ratio != 1.0 else image
         partial[i] = not np.all(footprint > 0)
-        bar.update(1)
     return partial
 
 
