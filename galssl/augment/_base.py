@@ -65,6 +65,8 @@ class BandTransform(torch.nn.Module):
         """Transform ``images``; ``ebv`` is the E(B-V) of each object (where used)."""
         batch, single = as_batch(images, self.n_bands, type(self).__name__)
         g = generator if generator is not None else self.generator
+        if batch.shape[0] == 0:  # an empty batch: nothing to draw or compute
+            return batch.new_zeros(self.output_shape(tuple(batch.shape)))
         out = self.apply(batch, self.draw(batch, ebv, g))
         return out[0] if single else out
 

@@ -30,6 +30,12 @@ def _per_object(value, n, device, name):
     return t
 
 
+#: Largest E(B-V) that ExtinctionAugment accepts (per object, or as ebv_max): beyond it
+#: dereddening multiplies u-band fluxes by more than 10^17 and float32 images overflow;
+#: no galaxy behind that much dust is worth training on (see CutoutFlag.HIGH_EXTINCTION).
+MAX_EBV = 10.0
+
+
 class ExtinctionAugment(BandTransform):
     r"""Galactic extinction: deredden each object, then redden by a random E(B-V).
 
@@ -67,8 +73,9 @@ class ExtinctionAugment(BandTransform):
     def __init__(self, ebv_max=0.5, *, coefficients="SF11", r_v=3.1, deredden=True,
                  bands="ugriz", seed=None):
         super().__init__(bands=bands, seed=seed)
-        if not (isinstance(ebv_max, (int, float)) and math.isfinite(ebv_max) and ebv_max >= 0):
-            raise ValueError(f"ebv_max must be a non-negative number, got {ebv_max!r}")
+        if not (isinstance(ebv_max, (int, float)) and math.isfinite(ebv_max)
+                and 0 <= ebv_max <= MAX_EBV):
+            raise ValueError(f"ebv_max must be a number in [0, {MAX_EBV:g}], got {ebv_max!r}")
         self.ebv_max = float(ebv_max)
         self.coefficients = coefficients
         self.r_v = r_v
@@ -85,7 +92,13 @@ class ExtinctionAugment(BandTransform):
             if ebv is None:
                 raise ValueError("ExtinctionAugment(deredden=True) needs each object's ebv "
                                  "(pass ebv=..., e.g. the catalogue's 'ebv' column)")
-            delta = delta - _per_object(ebv, n, device, "ebv").to(torch.float64)
+            e = _per_object(ebv, n, device, "ebv").to(torch.float64)
+            bad = torch.nonzero(e.abs() > MAX_EBV).flatten()
+            if len(bad):
+                raise ValueError(f"ebv of {len(bad)} objects is beyond {MAX_EBV:g} (rows "
+                                 f"{bad[:10].tolist()}): dereddening would overflow the "
+                                 f"images; leave such rows out (CutoutFlag.HIGH_EXTINCTION)")
+            delta = delta - e
         if self.ebv_max > 0:
             delta = delta + self._uniform(n, 0.0, self.ebv_max, generator, device,
                                           dtype=torch.float64)
@@ -512,6 +525,11 @@ class Compose(torch.nn.Module):
         crops and blurs, are deferred and folded into the noise step.
         """
         steps = list(self.transforms)
+        if images.shape[0] == 0:  # an empty batch: nothing to compute, only the shape
+            shape = tuple(images.shape)
+            for t in steps:
+                shape = t.output_shape(shape)
+            return images.new_zeros(shape)
         factor = None
         i = 0
         while i < len(steps):

@@ -39,7 +39,11 @@ def test_deredden_then_redden_returns_the_input(device):
     x = _galaxies().to(device)
     ebv = torch.tensor([0.0, 0.01, 0.05, 0.1, 0.3, 1.2])
     dered = ExtinctionAugment(0.0)(x, ebv=ebv)
-    assert (dered[:, 0] > x[:, 0]).all() or ebv[0] == 0  # dereddening brightens
+    # dereddening brightens every reddened object by exactly 10^(0.4 R_u E(B-V)) in u, and
+    # leaves the unreddened one as it is
+    gain = dered[:, 0].sum(dim=(1, 2)) / x[:, 0].sum(dim=(1, 2))
+    torch.testing.assert_close(gain.cpu(), 10 ** (0.4 * 4.239 * ebv), rtol=1e-5, atol=0)
+    assert torch.equal(dered[0], x[0]) and (gain[1:] > 1).all()
     back = ExtinctionAugment(0.0)(dered, ebv=-ebv)  # removing -E(B-V) reddens by E(B-V)
     torch.testing.assert_close(back, x, rtol=1e-6, atol=0)
 
@@ -268,3 +272,19 @@ def test_estimate_noise_mad_streams_a_catalogue(tmp_path):
         estimate_noise_mad(images[:0], progress=False)
     with pytest.raises(ValueError, match="N, C, H, W"):
         estimate_noise_mad(images[0], progress=False)
+
+
+def test_extreme_reddening_and_empty_batches():
+    from galssl.augment import default_pretraining_views
+
+    with pytest.raises(ValueError, match=r"ebv_max must be a number in \[0, 10\]"):
+        ExtinctionAugment(ebv_max=1e3)
+    x = _galaxies()
+    ebv = torch.zeros(len(x))
+    ebv[2] = 1e3  # would turn finite images into inf
+    with pytest.raises(ValueError, match=r"ebv of 1 objects is beyond 10 \(rows \[2\]\)"):
+        ExtinctionAugment(0.5)(x, ebv=ebv)
+    views = default_pretraining_views([0.01] * 5, psf=True)
+    a, b = views(torch.zeros(0, 5, 107, 107), ebv=torch.zeros(0),
+                 generator=torch.Generator().manual_seed(0))
+    assert a.shape == b.shape == (0, 5, 64, 64)
