@@ -45,6 +45,8 @@ def main():
     p.add_argument("--noise-scale", type=float, nargs=2, default=[1.0, 3.0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--probe-seed", type=int, default=0)
+    p.add_argument("--unlabelled", action="store_true",
+                   help="add the set of build_unlabelled.py (data/unlabelled_injected.h5)")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
     sys.path.insert(0, HERE)
@@ -56,7 +58,7 @@ def main():
 
     work = os.path.join(args.work, args.name)
     ckdir = os.path.join(work, "checkpoints")
-    cat = pretraining_catalog(args.data)
+    cat = pretraining_catalog(args.data, unlabelled=args.unlabelled)
     settings = dict(arch=args.arch, queue_size=args.queue_size, momentum=args.momentum,
                     temperature=args.temperature, lr=args.lr,
                     warmup_epochs=args.warmup_epochs, input_stretch=args.input_stretch,
@@ -86,7 +88,8 @@ def main():
     log[args.name] = {
         "settings": dict(settings, epochs=args.epochs, batch_size=args.batch_size,
                          seed=args.seed, n_unlabelled=len(cat),
-                         n_real=int(np.sum(cat.table["origin"] == "real"))),
+                         n_real=int(np.sum(cat.table["origin"] == "real")),
+                         extra_unlabelled=args.unlabelled),
         "steps": int(args.epochs * (int(cat.good.sum()) // args.batch_size)),
         "seconds_last_sitting": round(seconds, 1),
         "final_loss": float(np.mean(enc.history["loss"][-20:])),

@@ -36,26 +36,32 @@ COMMON = ("ra", "dec", "ebv", "field", "flags", "nan_fraction")
 EBV_LIMIT = 0.5
 
 
-def pretraining_catalog(data):
-    """Real good galaxies outside the validation fields + the injected training set, in
-    memory, with the columns both share."""
+def pretraining_catalog(data, *, unlabelled=False):
+    """Real good galaxies outside the validation fields + the injected training set (and,
+    with ``unlabelled``, the set of ``build_unlabelled.py``), in memory, with the columns
+    they share; ``origin`` says which set each row comes from."""
     from astropy.table import vstack
 
     from galssl.cutouts import CutoutCatalog
 
-    real = CutoutCatalog.read(os.path.join(data, "real.h5"))
-    keep = real.good & ~np.isin(np.asarray(real.table["field"]), VAL_FIELDS) \
-        & (np.asarray(real.table["ebv"]) <= EBV_LIMIT)
-    inj = CutoutCatalog.read(os.path.join(data, "injected_train.h5"))
-    ik = inj.good & (np.asarray(inj.table["ebv"]) <= EBV_LIMIT)
-    tables = [real.table[keep][list(COMMON)], inj.table[ik][list(COMMON)]]
-    for t in tables:
+    parts = [("real", "real.h5", True), ("injected", "injected_train.h5", False)]
+    if unlabelled:
+        parts.append(("unlabelled", "unlabelled_injected.h5", False))
+    tables, images, origin = [], [], []
+    for name, fname, drop_val in parts:
+        cat = CutoutCatalog.read(os.path.join(data, fname))
+        keep = cat.good & (np.asarray(cat.table["ebv"]) <= EBV_LIMIT)
+        if drop_val:
+            keep &= ~np.isin(np.asarray(cat.table["field"]), VAL_FIELDS)
+        t = cat.table[keep][list(COMMON)]
         t["field"] = t["field"].astype(str)
-    images = np.concatenate([np.asarray(real.images[np.flatnonzero(keep)]),
-                             np.asarray(inj.images[np.flatnonzero(ik)])])
+        tables.append(t)
+        images.append(np.asarray(cat.images[np.flatnonzero(keep)]))
+        origin += [name] * int(keep.sum())
     table = vstack(tables, metadata_conflicts="silent")
-    table["origin"] = ["real"] * int(keep.sum()) + ["injected"] * int(ik.sum())
-    return CutoutCatalog(table, images, bands=real.bands, pixel_scale=real.pixel_scale)
+    table["origin"] = origin
+    return CutoutCatalog(table, np.concatenate(images), bands=cat.bands,
+                         pixel_scale=cat.pixel_scale)
 
 
 def stage_pretrain(args, log):
