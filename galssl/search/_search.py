@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from ..utils._progress import progress_bar
+from ..utils._validate import check_angle
 from ._knn import (CHUNK, as_representations, import_faiss, normalised, normalised_rows,
                    positive_int, usable_rows)
 
@@ -325,6 +326,8 @@ class SimilaritySearch:
         from .. import __version__
 
         k = positive_int(k, "k")
+        if max_separation is not None:
+            max_separation = check_angle(max_separation, "max_separation")
         q = self._parse_query(x, max_separation=max_separation, batch_size=batch_size,
                               device=device, progress=progress)
         rows = q["rows"]
@@ -471,7 +474,7 @@ class SimilaritySearch:
         idx = np.atleast_1d(idx)
         sep = np.atleast_1d(sep.to(u.arcsec))
         if max_separation is not None:
-            limit = u.Quantity(max_separation)
+            limit = max_separation
             far = np.flatnonzero(sep > limit)
             if far.size:
                 raise ValueError(f"no indexed object within {limit} of the query positions "

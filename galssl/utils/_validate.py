@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_positive_int", "check_devices"]
+__all__ = ["check_positive_int", "check_devices", "check_angle"]
 
 
 def check_positive_int(value, name, *, minimum=1):
@@ -44,3 +44,28 @@ def check_devices(value, name="devices"):
     if isinstance(value, (list, tuple)):
         return [check_positive_int(v, f"{name}[{i}]", minimum=0) for i, v in enumerate(value)]
     return check_positive_int(value, name)
+
+
+def check_angle(value, name):
+    """``value`` as an angular `~astropy.units.Quantity` (a scalar >= 0), or a TypeError
+    naming ``name`` (a bare number has no unit: 5 what?) or a ValueError.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from galssl.utils._validate import check_angle
+    >>> check_angle(2 * u.arcsec, "max_separation")
+    <Quantity 2. arcsec>
+    >>> check_angle(5, "max_separation")
+    Traceback (most recent call last):
+    ...
+    TypeError: max_separation must be an angle with a unit (e.g. 2 * u.arcsec), got 5
+    """
+    import astropy.units as u
+
+    if not isinstance(value, u.Quantity) or value.unit.physical_type != "angle":
+        raise TypeError(f"{name} must be an angle with a unit (e.g. 2 * u.arcsec), got "
+                        f"{value!r}")
+    if not value.isscalar or not np.isfinite(value.value) or value.value < 0:
+        raise ValueError(f"{name} must be one finite angle >= 0, got {value!r}")
+    return value

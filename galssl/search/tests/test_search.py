@@ -327,6 +327,11 @@ def test_errors_name_the_bad_input():
         no_radec.query(SkyCoord(1, 2, unit="deg"))
     with pytest.raises(ValueError, match="max_separation applies to SkyCoord"):
         ss.query(0, max_separation=1 * u.arcsec)
+    # a bare number has no unit: named, before any work (was an astropy UnitsError)
+    with pytest.raises(TypeError, match="max_separation must be an angle with a unit"):
+        ss.query(SkyCoord(1, 2, unit="deg"), max_separation=5)
+    with pytest.raises(TypeError, match="max_separation must be an angle"):
+        ss.query(SkyCoord(1, 2, unit="deg"), max_separation=5 * u.m)
 
 
 def test_missing_faiss_gives_a_clear_import_error(monkeypatch):
