@@ -372,7 +372,8 @@ def _cutouts(args):
                                        missing_band=args.missing_band, progress=progress)
     else:
         cat = CutoutCatalog.from_frames(args.frames, bands=args.bands, size=args.size,
-                                        galaxies_only=not args.all_sources, out=args.out,
+                                        galaxies_only=not args.all_sources,
+                                        missing_band=args.missing_band, out=args.out,
                                         overwrite=args.overwrite, progress=progress)
     _summary(cat)
     print(f"cutouts written to {args.out}")

@@ -312,16 +312,17 @@ class CutoutCatalog:
 
     @classmethod
     def from_frames(cls, frames, *, bands="ugriz", size=107, detect=True, galaxies_only=True,
-                    detect_band="r", pixel_scale=SDSS_PIXEL_SCALE, out=None, overwrite=False,
-                    progress=True, **detect_kwargs):
+                    detect_band="r", pixel_scale=SDSS_PIXEL_SCALE, missing_band="raise",
+                    out=None, overwrite=False, progress=True, **detect_kwargs):
         """Find the objects in the frames themselves and cut them.
 
         Parameters
         ----------
         frames : str, path, or list of them
             Frame files, globs or directories (see `from_table`).
-        bands, size, pixel_scale, out, overwrite, progress
-            As in `from_table`.
+        bands, size, pixel_scale, missing_band, out, overwrite, progress
+            As in `from_table` (``missing_band="flag"`` keeps the objects of a field that
+            lacks a band, flagged ``MISSING_BAND``).
         detect : bool, optional
             Detect sources with `galssl.cutouts.detect_sources` (default). With
             ``detect=False`` the frames are tiled with a regular grid of non-overlapping
@@ -351,7 +352,8 @@ class CutoutCatalog:
             sources = tile_positions(frames, size=size, pixel_scale=pixel_scale,
                                      band=detect_band)
         cat = cls.from_table(sources, frames, bands=bands, size=size, pixel_scale=pixel_scale,
-                             out=out, overwrite=overwrite, progress=progress)
+                             missing_band=missing_band, out=out, overwrite=overwrite,
+                             progress=progress)
         if detect:
             cat.table["flags"] |= cat.table["detect_flags"]
             if out is not None:  # keep the file's table in step with the returned one

@@ -123,6 +123,12 @@ def test_missing_band_raises_or_flags(tmp_path):
     cat = CutoutCatalog.from_table(coords, paths, size=11, missing_band="flag", progress=False)
     assert cat.table["flags"][0] & CutoutFlag.MISSING_BAND
     assert np.all(np.isnan(cat.images[0, 3])) and np.isfinite(cat.images[0, 2]).all()
+    # what the error message recommends works for detection too (was a TypeError)
+    paths = make_frames(tmp_path / "d", bands="ugrz", noise=0.01, sigma_pix=3.0)
+    det = CutoutCatalog.from_frames(paths, size=11, missing_band="flag", progress=False)
+    assert len(det) > 0 and np.all(det.table["flags"] & CutoutFlag.MISSING_BAND)
+    with pytest.raises(ValueError, match="has no i-band frame"):
+        CutoutCatalog.from_frames(paths, size=11, progress=False)
 
 
 def test_empty_input_gives_empty_catalogue(frames):
