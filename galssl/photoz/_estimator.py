@@ -454,7 +454,12 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
              "incomplete": np.zeros(0, bool)}
         return self._table(table, res, defects, calibrated)
 
-    def _table(self, table, res, defects, calibrated, chunk=8192):
+    #: Rows whose PDFs are recalibrated and summarised at once (bounds the float64
+    #: temporaries of catalogues of millions of rows).
+    summary_chunk = 8192
+
+    def _table(self, table, res, defects, calibrated):
+        chunk = self.summary_chunk
         pdf = res["pdf"]  # float32, recalibrated in place chunk by chunk
         n = len(pdf)
         empty = ~np.isfinite(pdf).all(axis=1)

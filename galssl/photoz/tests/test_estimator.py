@@ -81,6 +81,26 @@ def test_predict_columns_conventions_and_row_order(trained):
     assert len(out.meta["z_bin_edges"]) == 41
 
 
+def test_rows_across_batch_and_summary_chunk_boundaries_are_in_place(trained, monkeypatch):
+    # each row predicted alone is the reference: batches of 3 and summary chunks of 4 rows
+    # (8,192 in use) must put every row back where it came from, empty rows included
+    import copy
+
+    pz, cat = trained
+    pz = copy.deepcopy(pz)
+    sub = cat[np.arange(11)]
+    images = np.asarray(sub.images).copy()
+    images[[2, 8]] = np.nan
+    sub = CutoutCatalog(QTable(sub.table, copy=True), images)
+    alone = [pz.predict(sub[[i]], progress=False, device="cpu") for i in range(11)]
+    monkeypatch.setattr(pz, "summary_chunk", 4)
+    out = pz.predict(sub, batch_size=3, progress=False, device="cpu")
+    for i in range(11):
+        for col in ("z_phot", "z_phot_err", "photoz_flag", "ood_distance"):
+            np.testing.assert_allclose(out[col][i], alone[i][col][0], rtol=2e-5, atol=1e-7,
+                                       err_msg=f"{col} of row {i}")
+
+
 def test_predict_on_array_and_empty_inputs(trained):
     pz, cat = trained
     arr = np.asarray(cat.images[:4])
