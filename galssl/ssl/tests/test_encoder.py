@@ -205,3 +205,26 @@ def test_fit_prints_no_lightning_chatter(progress, capfd):
     for chatter in ("GPU available", "TPU available", "Tip", "litlogger", "Total params"):
         assert chatter not in text
     assert ("train_loss" in text) == progress  # the bar, when asked for
+
+
+def test_shuffle_bn_emulation_really_shuffles_keys_across_batch_norm_groups():
+    # on one device the key batch is permuted across the bn_splits groups before the
+    # momentum encoder and un-permuted after: a key's batch-norm statistics then come from
+    # other images than its query's (shuffle-BN), which removing the permutation breaks
+    from galssl.ssl._module import MoCoModule, _seed
+
+    enc = ContrastiveEncoder(**SMALL, bn_splits=2)
+    config = dict(enc.config, seed=7, batch_size=16, num_workers=0, queue_size=32)
+    module = MoCoModule(config, [0.01] * 5).train()
+    x = torch.randn(16, 5, 32, 32) * torch.linspace(0.1, 3, 16)[:, None, None, None]
+    with torch.no_grad():
+        keys = module._encode_key(x, step=3)
+        perm = torch.randperm(16, generator=torch.Generator().manual_seed(_seed(7, 3, 7)))
+        assert (perm[:8] >= 8).any() and (perm[:8] < 8).any()  # the groups are mixed
+        shuffled = module.head_k(module.backbone_k(x[perm]))
+        expected = torch.empty_like(shuffled)
+        expected[perm] = shuffled
+        unshuffled = module.head_k(module.backbone_k(x))
+    torch.testing.assert_close(keys, expected)
+    # without the permutation each key would be normalised with its query's group
+    assert not torch.allclose(keys, unshuffled, atol=1e-4)
