@@ -226,11 +226,14 @@ class CutoutCatalog:
 
     @classmethod
     def _from_fields(cls, positions, fields, *, bands, size, pixel_scale, missing_band,
-                     order, ebv_source, out, overwrite, progress, reader=read_frame_data):
+                     order, ebv_source, out, overwrite, progress, reader=read_frame_data,
+                     no_fields_ok=False):
         """Cut validated ``positions`` out of grouped ``fields``; ``reader(frame)`` gives a
-        frame's pixels (`read_frame_data`, or modified copies held in memory)."""
+        frame's pixels (`read_frame_data`, or modified copies held in memory). With
+        ``no_fields_ok`` an empty ``fields`` gives every row flagged (BAD_COORDS or
+        OFF_FRAMES) instead of an error."""
         fields = {name: f for name, f in fields.items() if set(f.frames) & set(bands)}
-        if not fields:
+        if not fields and not no_fields_ok:
             raise ValueError(f"none of the frames is in the requested bands {''.join(bands)}")
         for name, field in fields.items():
             missing = [b for b in bands if b not in field.frames]
@@ -382,8 +385,21 @@ class CutoutCatalog:
 
         positions = parse_positions(table_or_skycoord, ra=kwargs.get("ra"),
                                     dec=kwargs.get("dec"))
+        known = {"pixel_scale", "missing_band", "order", "ebv_source", "ra", "dec", "out",
+                 "overwrite"}
+        if set(kwargs) - known:
+            raise TypeError(f"from_sdss got unexpected keyword arguments "
+                            f"{sorted(set(kwargs) - known)}")
         paths = fetch_sdss_frames(positions, bands=parse_bands(bands),
                                   data_release=data_release, progress=progress)
+        if not paths:  # no valid position, or none on an SDSS field: every row flagged
+            return cls._from_fields(
+                positions, {}, bands=parse_bands(bands), size=size,
+                pixel_scale=kwargs.get("pixel_scale", SDSS_PIXEL_SCALE),
+                missing_band="flag", order=kwargs.get("order", "bilinear"),
+                ebv_source=kwargs.get("ebv_source"), out=kwargs.get("out"),
+                overwrite=kwargs.get("overwrite", False), progress=progress,
+                no_fields_ok=True)
         return cls.from_table(table_or_skycoord, paths, bands=bands, size=size,
                               progress=progress, **kwargs)
 

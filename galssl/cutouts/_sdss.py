@@ -31,6 +31,20 @@ def sdss_frame_url(run, camcol, field, band, *, data_release=17, rerun=301):
             f"frame-{band}-{run:06d}-{camcol}-{field:04d}.fits.bz2")
 
 
+def _network_errors():
+    """The exceptions that mean "the archive could not be reached or answered": OSError
+    (sockets, timeouts, urllib and requests errors derive from it) and astroquery's
+    remote-service errors."""
+    errors = [OSError]
+    try:
+        from astroquery.exceptions import RemoteServiceError, TimeoutError as AqTimeout
+
+        errors += [RemoteServiceError, AqTimeout]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
 def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=True):
     """Download (once, into astropy's cache) the SDSS frames covering ``positions``.
 
@@ -55,7 +69,7 @@ def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=Tru
         found = SDSS.query_region(coords, radius="1 arcsec", spectro=False,
                                   photoobj_fields=["run", "camcol", "field"],
                                   data_release=data_release, timeout=conf.timeout)
-    except Exception as exc:
+    except _network_errors() as exc:  # not every exception: a bug must not read "offline"
         raise ConnectionError(f"cannot query the SDSS archive for frames ({exc}); "
                               "from_sdss needs the network: offline, pass local frames "
                               "to CutoutCatalog.from_table") from exc
@@ -71,6 +85,6 @@ def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=Tru
             try:
                 paths.append(download_file(url, cache=True, pkgname="galssl",
                                            timeout=conf.timeout, show_progress=False))
-            except Exception as exc:
+            except _network_errors() as exc:
                 raise ConnectionError(f"cannot download SDSS frame {url}: {exc}") from exc
     return list(np.unique(paths))

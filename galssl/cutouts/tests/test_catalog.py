@@ -288,6 +288,28 @@ def test_from_sdss_offline_fails_fast_with_a_clear_message():
         CutoutCatalog.from_sdss(SkyCoord([229.53], [42.74], unit="deg"), progress=False)
 
 
+def test_from_sdss_catches_network_errors_only(monkeypatch):
+    pytest.importorskip("astroquery")
+    from astroquery.sdss import SDSS
+
+    def broken(*args, **kwargs):  # a bug in the call, not the network
+        raise TypeError("query_region() got an unexpected keyword argument 'timeout'")
+
+    monkeypatch.setattr(SDSS, "query_region", broken)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'timeout'"):
+        CutoutCatalog.from_sdss(SkyCoord([229.53], [42.74], unit="deg"), progress=False)
+
+
+def test_from_sdss_with_only_invalid_positions_flags_every_row():
+    # nothing to fetch, so no network is needed: rows in = rows out, flagged
+    cat = CutoutCatalog.from_sdss(Table({"ra": [np.nan, 10.0], "dec": [0.0, 100.0]}),
+                                  size=11, progress=False)
+    assert len(cat) == 2 and list(cat.table["flags"]) == [int(CutoutFlag.BAD_COORDS)] * 2
+    assert cat.images.shape == (2, 5, 11, 11) and np.isnan(cat.images).all()
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['devices'\]"):
+        CutoutCatalog.from_sdss(Table({"ra": [np.nan], "dec": [0.0]}), devices=2)
+
+
 def test_sdss_frame_url():
     from galssl.cutouts._sdss import sdss_frame_url
 
