@@ -262,3 +262,28 @@ def test_stop_epoch_is_checked():
     with pytest.raises(ValueError, match="stop_epoch must be between 1 and epochs=2"):
         ContrastiveEncoder(**SMALL).fit(_toy_catalog(n=48), epochs=2, stop_epoch=3,
                                         batch_size=16, **FAST)
+
+
+def test_cosine_schedule_with_warmup_is_the_closed_form():
+    import math
+
+    from galssl.ssl._engine import cosine_schedule, step_schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.03)
+    sched = cosine_schedule(opt, total_steps=10, warmup_steps=3)
+    seen = []
+    for _ in range(10):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    expected = [0.03 * (s + 1) / 3 for s in range(3)] + \
+        [0.03 * 0.5 * (1 + math.cos(math.pi * (s - 3) / 7)) for s in range(3, 10)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-12)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = step_schedule(opt, [2, 4])
+    lrs = []
+    for _ in range(5):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(lrs, [1, 1, 0.1, 0.1, 0.01])
