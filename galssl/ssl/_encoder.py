@@ -152,7 +152,8 @@ class ContrastiveEncoder:
             Total number of epochs the run plans (the learning-rate schedule spans them; a
             resumed run continues up to this number).
         batch_size : int
-            Global batch (split across devices).
+            Global batch (split across devices). A catalogue too small to fill one batch
+            trains with the largest power of two up to half its size, with a warning.
         devices, accelerator, num_nodes, strategy : optional
             Passed to `lightning.Trainer`; ``None`` chooses (all GPUs if any, else one CPU;
             DDP when several devices). Multi-node runs under torchrun or SLURM as usual for
@@ -212,8 +213,7 @@ class ContrastiveEncoder:
             raise ValueError("no complete images to train on (empty catalogue, or every row "
                              "flagged)")
         if len(rows) < batch_size:
-            raise ValueError(f"{len(rows)} training images cannot fill one batch of "
-                             f"{batch_size}")
+            batch_size = self._small_data_batch(len(rows), batch_size, resume)
         ckpt = resume_checkpoint(checkpoint_dir, resume)
 
         config = dict(self.config)
@@ -254,6 +254,27 @@ class ContrastiveEncoder:
         self.history = {"loss": [float(v) for v in module.loss_history],
                         **{k: float(v) for k, v in trainer.callback_metrics.items()}}
         return self
+
+    @staticmethod
+    def _small_data_batch(n, batch_size, resume):
+        """The batch for ``n`` training images that cannot fill ``batch_size``: the largest
+        power of two up to n / 2 (so that an epoch has two steps and the queue fits), with
+        a warning that says so; a resumed run must keep its batch, so it raises."""
+        import warnings
+
+        from astropy.utils.exceptions import AstropyUserWarning
+
+        if resume or n < 4:
+            raise ValueError(f"{n} training images cannot fill one batch of {batch_size}"
+                             + ("" if n >= 4 else " (pretraining needs at least 4)"))
+        new = 2 ** int(np.floor(np.log2(n // 2)))
+        warnings.warn(
+            f"{n} training images cannot fill one batch of {batch_size}: using "
+            f"batch_size={new} (and a queue to match). Contrastive pretraining learns "
+            f"little from so few galaxies: it pays off with tens of thousands of unlabelled "
+            f"galaxies or more (see the results page of the documentation)",
+            AstropyUserWarning)
+        return new
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()

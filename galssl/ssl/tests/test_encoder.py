@@ -84,8 +84,8 @@ def test_bad_input_errors():
         enc.fit(np.zeros((8, 4, 48, 48), np.float32), batch_size=4, progress=False)
     with pytest.raises(ValueError, match="no complete images"):
         enc.fit(cat[np.zeros(8, bool)], progress=False)
-    with pytest.raises(ValueError, match="cannot fill one batch"):
-        enc.fit(cat, batch_size=16, progress=False)
+    with pytest.raises(ValueError, match=r"3 training images .*needs at least 4"):
+        enc.fit(cat[:3], batch_size=16, progress=False)
     with pytest.raises(ValueError, match="as large as the training set"):
         small_queue = ContrastiveEncoder(arch="resnet10-small", queue_size=8)
         small_queue.fit(cat, batch_size=4, progress=False)
@@ -228,3 +228,17 @@ def test_shuffle_bn_emulation_really_shuffles_keys_across_batch_norm_groups():
     torch.testing.assert_close(keys, expected)
     # without the permutation each key would be normalised with its query's group
     assert not torch.allclose(keys, unshuffled, atol=1e-4)
+
+
+def test_a_catalogue_smaller_than_the_batch_adapts_with_a_warning(tmp_path):
+    # one SDSS field has ~150 galaxies, the bundled sample 8: defaults must still run
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    cat = _toy_catalog(n=40)
+    enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=4)
+    with pytest.warns(AstropyUserWarning, match=r"40 training images cannot fill one batch "
+                      r"of 256: using batch_size=16"):
+        enc.fit(cat, epochs=1, progress=False, precision="32-true")
+    assert len(enc.history["loss"]) == 2 and enc.config["queue_size"] < 40
+    with pytest.raises(ValueError, match="cannot fill one batch of 256"):
+        enc.fit(cat, checkpoint_dir=tmp_path, resume=True, progress=False)
