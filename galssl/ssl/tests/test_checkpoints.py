@@ -49,34 +49,31 @@ def _load_paths(tmp_path):
     """Every galssl call that reads a checkpoint file by path, on the file ``evil``."""
     from galssl.pretrained import load_pretrained
 
-    def pretrain_resume(evil):
-        ckdir = tmp_path / "enc"
-        ckdir.mkdir(exist_ok=True)
+    def as_last_ckpt(evil, folder):
+        """Put ``evil`` where a resume looks for it; returns the checkpoint folder."""
+        ckdir = tmp_path / folder
+        ckdir.mkdir(parents=True, exist_ok=True)
         os.replace(evil, ckdir / "last.ckpt")
+        return ckdir
+
+    def pretrain_resume(evil):
         ContrastiveEncoder(**SMALL).fit(_toy_catalog(n=48), epochs=1, batch_size=16,
-                                        checkpoint_dir=ckdir, resume=True, **FAST)
+                                        checkpoint_dir=as_last_ckpt(evil, "enc"), resume=True,
+                                        **FAST)
 
     def photoz_resume(evil):
-        ckdir = tmp_path / "pz"
-        ckdir.mkdir(exist_ok=True)
-        os.replace(evil, ckdir / "last.ckpt")
         PhotoZEstimator(**PZ).fit(toy_photoz(n=32), epochs=1, batch_size=16,
-                                  checkpoint_dir=ckdir, resume=True, **FAST)
+                                  checkpoint_dir=as_last_ckpt(evil, "pz"), resume=True, **FAST)
 
     def morphology_resume(evil):
-        ckdir = tmp_path / "mc"
-        ckdir.mkdir(exist_ok=True)
-        os.replace(evil, ckdir / "last.ckpt")
         cat = toy_morphology(32)
         mc = MorphologyClassifier(mode="finetune", arch="resnet10-small", crop=32,
                                   questions=["smooth"])
         mc.fit(cat, Table({"smooth": np.asarray(cat.table["smooth"])}), epochs=1,
-               batch_size=16, checkpoint_dir=ckdir, resume=True, **FAST)
+               batch_size=16, checkpoint_dir=as_last_ckpt(evil, "mc"), resume=True, **FAST)
 
     def cli_resume(evil):
-        ckdir = tmp_path / "cli" / "checkpoints"
-        ckdir.mkdir(parents=True, exist_ok=True)
-        os.replace(evil, ckdir / "last.ckpt")
+        as_last_ckpt(evil, "cli/checkpoints")
         _toy_catalog(n=48).write(tmp_path / "c.h5", overwrite=True, progress=False)
         code = main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out",
                      str(tmp_path / "cli"), "--epochs", "1", "--batch-size", "16",
