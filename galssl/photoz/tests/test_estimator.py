@@ -233,7 +233,12 @@ def test_killed_and_resumed_fit_equals_an_uninterrupted_run(tmp_path):
         crashed.fit(cat, checkpoint_dir=tmp_path / "b", callbacks=[Kill()], **kw)
     except (KeyboardInterrupt, SystemExit):
         pass
-    assert os.path.isfile(tmp_path / "b" / "last.ckpt")
+    # the run really was interrupted: its last checkpoint is the end of epoch 2 of 3 (index
+    # 1), and the step counter stopped there (3 batches of 16 per epoch)
+    from galssl.ssl import read_checkpoint
+
+    state = read_checkpoint(tmp_path / "b" / "last.ckpt")
+    assert state["epoch"] == 1 and state["global_step"] == 6
     b = PhotoZEstimator(**SMALL).fit(cat, checkpoint_dir=tmp_path / "b", resume=True, **kw)
     sa, sb = a.net.state_dict(), b.net.state_dict()
     for k in sa:
