@@ -47,6 +47,8 @@ def main():
     p.add_argument("--probe-seed", type=int, default=0)
     p.add_argument("--unlabelled", action="store_true",
                    help="add the set of build_unlabelled.py (data/unlabelled_injected.h5)")
+    p.add_argument("--probe-only", action="store_true",
+                   help="probe WORK/NAME/encoder.pt of a finished run without training")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
     sys.path.insert(0, HERE)
@@ -63,16 +65,21 @@ def main():
                     temperature=args.temperature, lr=args.lr,
                     warmup_epochs=args.warmup_epochs, input_stretch=args.input_stretch,
                     ebv_max=args.ebv_max, noise_scale=args.noise_scale)
-    enc = ContrastiveEncoder(**settings)
-    t0 = time.time()
-    enc.fit(cat, epochs=args.epochs, stop_epoch=args.stop_epoch, batch_size=args.batch_size,
-            checkpoint_dir=ckdir, resume=os.path.isfile(os.path.join(ckdir, "last.ckpt")),
-            seed=args.seed, progress=args.progress)
-    seconds = time.time() - t0
-    enc.save(os.path.join(work, "encoder.pt"))
-    steps = len(enc.history["loss"])
-    print(f"{args.name}: {steps} steps this sitting in {seconds:.0f} s, final loss "
-          f"{np.mean(enc.history['loss'][-20:]):.3f}", flush=True)
+    if args.probe_only:
+        enc = ContrastiveEncoder.load(os.path.join(work, "encoder.pt"))
+        seconds, loss = None, None
+    else:
+        enc = ContrastiveEncoder(**settings)
+        t0 = time.time()
+        enc.fit(cat, epochs=args.epochs, stop_epoch=args.stop_epoch,
+                batch_size=args.batch_size, checkpoint_dir=ckdir,
+                resume=os.path.isfile(os.path.join(ckdir, "last.ckpt")), seed=args.seed,
+                progress=args.progress)
+        seconds = round(time.time() - t0, 1)
+        enc.save(os.path.join(work, "encoder.pt"))
+        loss = float(np.mean(enc.history["loss"][-20:]))
+        print(f"{args.name}: {len(enc.history['loss'])} steps this sitting in {seconds:.0f} s, "
+              f"final loss {loss:.3f}", flush=True)
     if args.stop_epoch is not None and args.stop_epoch < args.epochs:
         return  # probe at the end of the run
     train, val, real = load_probe_data(args.data)
@@ -91,8 +98,8 @@ def main():
                          n_real=int(np.sum(cat.table["origin"] == "real")),
                          extra_unlabelled=args.unlabelled),
         "steps": int(args.epochs * (int(cat.good.sum()) // args.batch_size)),
-        "seconds_last_sitting": round(seconds, 1),
-        "final_loss": float(np.mean(enc.history["loss"][-20:])),
+        "seconds_last_sitting": seconds,
+        "final_loss": loss,
         "probe_seconds": table.meta["seconds"],
         "probe": {r["measure"]: [round(float(r["encoder"]), 5), round(float(r["untrained"]), 5)]
                   for r in table}}
