@@ -24,9 +24,35 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+#: The probe rows of the results page's table, and their headings.
+TABLE_ROWS = [("photo-z ridge sigma_MAD, 200 labels", "ridge σ_MAD 200"),
+              ("photo-z ridge sigma_MAD, 3200 labels", "ridge σ_MAD 3,200"),
+              ("photo-z ridge eta %, 3200 labels", "ridge η % 3,200"),
+              ("photo-z knn sigma_MAD, 3200 labels", "kNN σ_MAD 3,200"),
+              ("R^2 g-r", "R² g−r"), ("R^2 log r50", "R² log r50"),
+              ("R^2 axis ratio", "R² b/a"), ("effective rank", "eff. rank"),
+              ("retrieval, rotation", "rotation")]
+
+
+def rst_table(log):
+    """An RST table of every run of the log (and the untrained floor of the first)."""
+    runs = list(log)
+    head = ["run"] + [h for _, h in TABLE_ROWS]
+    rows = [["untrained (random weights)"] +
+            [f"{log[runs[0]]['probe'][k][1]:.4g}" for k, _ in TABLE_ROWS]]
+    for name in runs:
+        rows.append([name] + [f"{log[name]['probe'][k][0]:.4g}" for k, _ in TABLE_ROWS])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    line = "  ".join("=" * w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(x.rstrip() for x in [line, fmt.format(*head), line]
+                     + [fmt.format(*r) for r in rows]
+                     + [line])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--name", required=True)
+    p.add_argument("--name", default=None)
     p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
     p.add_argument("--work", default=os.path.join(HERE, "..", "data", "pretrain_runs"))
     p.add_argument("--log", default=os.path.join(HERE, "..", "docs", "_static", "results",
@@ -47,10 +73,16 @@ def main():
     p.add_argument("--probe-seed", type=int, default=0)
     p.add_argument("--unlabelled", action="store_true",
                    help="add the set of build_unlabelled.py (data/unlabelled_injected.h5)")
+    p.add_argument("--rst", action="store_true",
+                   help="print the log's runs as the results page's table and stop")
     p.add_argument("--probe-only", action="store_true",
                    help="probe WORK/NAME/encoder.pt of a finished run without training")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
+    if args.rst:
+        with open(args.log) as f:
+            print(rst_table(json.load(f)))
+        return
     sys.path.insert(0, HERE)
     from probe import load_probe_data
     from train_default_model import pretraining_catalog
@@ -58,6 +90,8 @@ def main():
     from galssl import ContrastiveEncoder
     from galssl.ssl import probe_representations
 
+    if not args.name:
+        p.error("--name is required (except with --rst)")
     work = os.path.join(args.work, args.name)
     ckdir = os.path.join(work, "checkpoints")
     cat = pretraining_catalog(args.data, unlabelled=args.unlabelled)
