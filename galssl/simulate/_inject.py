@@ -1,8 +1,12 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """Synthetic source injection: real-photometry galaxies added to real SDSS frames."""
 
-import numpy as np
+import warnings
 
+import numpy as np
+from astropy.utils.exceptions import AstropyUserWarning
+
+from ..cutouts._flags import CutoutFlag
 from ..cutouts._frames import find_frames, group_fields, read_frame_data
 from ..dust._coefficients import SF11_SDSS
 from ..utils._progress import progress_bar
@@ -369,12 +373,19 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
             injected_flux[rows] = inj
         if not retry:
             break
+        # the next attempt tries the next field: a field full of galaxies stays full
         pending = [t for name, rows in retry.items()
-                   for t in rounds(name, np.array(sorted(rows)))]
+                   for t in rounds(names[(names.index(name) + 1) % len(names)],
+                                   np.array(sorted(rows)))]
     else:
-        left = sorted(r for rows in retry.values() for r in rows)
-        raise RuntimeError(f"no empty sky found for {len(left)} galaxies (rows {left[:10]}) "
-                           "after 5 attempts: lower per_round or add fields")
+        # rows in = rows out: galaxies that found no empty sky anywhere are kept, flagged,
+        # rather than losing the whole injection run to an error at its end
+        left = np.array(sorted(r for rows in retry.values() for r in rows), dtype=int)
+        flags[left] |= int(CutoutFlag.OFF_FRAMES)
+        warnings.warn(f"no empty sky found for {len(left)} of {count} galaxies (rows "
+                      f"{left[:10].tolist()}) after 5 attempts over the fields: they are kept "
+                      f"without images, flagged OFF_FRAMES (lower per_round or add fields)",
+                      AstropyUserWarning)
 
     table = QTable(catalog[:count], copy=True)
     for col in ("ra", "dec", "flags", "field", "ebv", "ebv_source", "nan_fraction"):
