@@ -35,12 +35,17 @@ TABLE_ROWS = [("photo-z ridge sigma_MAD, 200 labels", "ridge σ_MAD 200"),
 
 
 def rst_table(log):
-    """An RST table of every run of the log (and the untrained floor of the first)."""
+    """An RST table of every run of the log, with the untrained floor of each input
+    stretch."""
     runs = list(log)
     head = ["run"] + [h for _, h in TABLE_ROWS]
-    rows = [["untrained (random weights)"] +
-            [f"{log[runs[0]]['probe'][k][1]:.4g}" for k, _ in TABLE_ROWS]]
+    rows, floors = [], set()
     for name in runs:
+        stretch = log[name]["settings"].get("input_stretch")
+        if stretch not in floors:  # the untrained floor of each input stretch, once
+            floors.add(stretch)
+            rows.append([f"untrained, input_stretch={stretch}"] +
+                        [f"{log[name]['probe'][k][1]:.4g}" for k, _ in TABLE_ROWS])
         rows.append([name] + [f"{log[name]['probe'][k][0]:.4g}" for k, _ in TABLE_ROWS])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     line = "  ".join("=" * w for w in widths)
