@@ -144,7 +144,7 @@ def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
         logger = CSVLogger(checkpoint_dir, name="logs")
     # a library prints its own progress bar and nothing else: Lightning's device summary,
     # tips and precision notes are silenced whether or not the bar is shown
-    with warnings.catch_warnings(), QuietLightning(True):
+    with warnings.catch_warnings(), QuietLightning():
         # Lightning's advice on dataloader workers and logging intervals, not errors
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*log_every_n_steps.*")
@@ -165,10 +165,8 @@ def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
 
 
 class QuietLightning:
-    """Lower Lightning's informational logging (device summary, tips) while active."""
-
-    def __init__(self, active):
-        self.active = active
+    """Lower Lightning's informational logging (device summary, tips) while active; the
+    levels are restored on exit."""
 
     def __enter__(self):
         import logging
@@ -176,9 +174,8 @@ class QuietLightning:
         self.loggers = [logging.getLogger(n)
                         for n in ("lightning.pytorch", "lightning.fabric")]
         self.levels = [lg.level for lg in self.loggers]
-        if self.active:
-            for lg in self.loggers:
-                lg.setLevel(logging.WARNING)
+        for lg in self.loggers:
+            lg.setLevel(logging.WARNING)
         return self
 
     def __exit__(self, *exc):
