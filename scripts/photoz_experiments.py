@@ -99,48 +99,115 @@ def part_tutorial(args, out, log):
                        "median_z": float(np.median(np.asarray(res["z_phot"])[ok]))}
 
 
-def plot_variant(table, tag, out):
-    """The curves of a variant run (``--tag``) beside those of the main run."""
-    from astropy.table import Table, vstack
+def catalogue_photometry(args, *cats):
+    """The photometric ceiling's input: for each injected catalogue, the dereddened
+    magnitudes of the spectroscopic catalogue rows its galaxies were rendered from
+    (`galssl.photoz.magnitude_table`, one row per cutout, in order)."""
+    from astropy.table import Table
 
-    from galssl.visualization import plot_label_efficiency
+    from galssl.photoz import magnitude_table
+    from galssl.simulate import read_photometry
 
-    base = os.path.join(out, "label_efficiency.ecsv")
-    if not os.path.isfile(base):
-        return
-    variant = table.copy()
-    variant["method"] = [f"{m} ({tag})" for m in variant["method"]]
-    both = vstack([Table.read(base), variant], metadata_conflicts="silent")
-    _save(plot_label_efficiency(both), out, f"label_efficiency_{tag}.png")
+    cat = Table.read(os.path.join(args.shared, "catalogs", "sdss_galaxies_specz_10k.fits"))
+    flux, _, ebv, _ = read_photometry(cat, redshift="Z", errors="mask")
+    return [magnitude_table(flux[np.asarray(c.table["catalog_row"])],
+                            ebv[np.asarray(c.table["catalog_row"])]) for c in cats]
+
+
+def efficiency_summary(table):
+    """Mean and spread over seeds of every method and label count, and each mean
+    sigma_MAD as a ratio to the photometric ceiling at the same label count."""
+    from galssl.photoz import seed_summary
+
+    summary = seed_summary(table)
+    ceiling = {int(r["n_labels"]): r["sigma_mad"] for r in summary if r["method"] == "ceiling"}
+    summary["sigma_mad_over_ceiling"] = [r["sigma_mad"] / ceiling.get(int(r["n_labels"]), np.nan)
+                                         for r in summary]
+    return summary
 
 
 def part_efficiency(args, train, val_test, out, log):
+    """Label efficiency at ``--fractions`` for each of ``--seeds`` (fraction by fraction,
+    so that the smallest label counts have every seed first): the methods of
+    ``--methods`` (the fine-tuned one at the seed's rates) and, with ``--lr-backbone``, a
+    second fine-tuned run at that backbone rate ("finetuned (lr_backbone X)"). The table
+    is written after every run; with ``--resume`` the (fraction, seed) pairs already in it
+    are kept and not run again."""
+    from astropy.table import Table, vstack
+
     from galssl import ContrastiveEncoder
-    from galssl.photoz import label_efficiency, labels_saved
+    from galssl.photoz import aperture_colours, label_efficiency, labels_saved
     from galssl.visualization import plot_label_efficiency
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
+    shared = {}
+    if "ceiling" in args.methods:
+        shared["photometry"] = catalogue_photometry(args, train, val_test)
+    if "colours" in args.methods:
+        shared["colours"] = (aperture_colours(train, progress=args.progress),
+                             aperture_colours(val_test, progress=args.progress))
+    if "linear" in args.methods:
+        shared["representations"] = (enc.encode(train, progress=args.progress),
+                                     enc.encode(val_test, progress=args.progress))
+    path = os.path.join(out, f"label_efficiency{args.tag}.ecsv")
+    tables = [Table.read(path)] if args.resume and os.path.isfile(path) else []
+    done = {(round(float(r["fraction"]), 6), int(r["seed"])) for t in tables for r in t}
     t0 = time.time()
-    kw = _estimator_kwargs(args)
-    table = label_efficiency(enc, train, val_test, fractions=args.fractions,
-                             epochs=args.epochs, batch_size=256, seed=args.seed,
-                             min_steps=args.min_steps, methods=args.methods,
-                             estimator_kwargs=kw, progress=args.progress)
-    if args.tag:
-        table.write(os.path.join(out, f"label_efficiency_{args.tag}.ecsv"), overwrite=True)
-        plot_variant(table, args.tag, out)
-        log[f"efficiency_{args.tag}"] = {"seconds": round(time.time() - t0, 1),
-                                         "epochs": args.epochs, "min_steps": args.min_steps,
-                                         "lr_backbone": args.lr_backbone}
-        return
-    table.write(os.path.join(out, "label_efficiency.ecsv"), overwrite=True)
+    common = dict(epochs=args.epochs, batch_size=256, min_steps=args.min_steps,
+                  progress=args.progress)
+    for frac in args.fractions:
+        for seed in args.seeds:
+            if (round(frac, 6), seed) in done:
+                continue
+            tables.append(label_efficiency(enc, train, val_test, fractions=[frac], seed=seed,
+                                           methods=args.methods, **shared, **common))
+            if args.lr_backbone is not None:
+                v = label_efficiency(enc, train, val_test, fractions=[frac], seed=seed,
+                                     methods=["finetuned"], **common,
+                                     estimator_kwargs={"lr_backbone": args.lr_backbone})
+                v["method"] = [f"finetuned (lr_backbone {args.lr_backbone:g})"] * len(v)
+                tables.append(v)
+            table = vstack(tables)
+            table.write(path, overwrite=True)
+            print(f"fraction {frac}, seed {seed} done after {time.time() - t0:.0f} s",
+                  flush=True)
+    table = vstack(tables)
     table.pprint(max_lines=-1, max_width=-1)
+    summary = efficiency_summary(table)
+    summary.write(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"), overwrite=True)
+    summary.pprint(max_lines=-1, max_width=-1)
     saved = labels_saved(table)
-    saved.write(os.path.join(out, "labels_saved.ecsv"), overwrite=True)
+    saved.write(os.path.join(out, f"labels_saved{args.tag}.ecsv"), overwrite=True)
     saved.pprint(max_lines=-1, max_width=-1)
-    _save(plot_label_efficiency(table), out, "label_efficiency.png")
-    log["efficiency"] = {"seconds": round(time.time() - t0, 1), "epochs": args.epochs,
-                         "min_steps": args.min_steps}
+    _save(plot_label_efficiency(table), out, f"label_efficiency{args.tag}.png")
+    log[f"efficiency{args.tag}"] = {
+        "seconds": round(time.time() - t0, 1), "epochs": args.epochs,
+        "min_steps": args.min_steps, "seeds": list(args.seeds),
+        "lr_backbone_variant": args.lr_backbone, "encoder": os.path.relpath(args.work)}
+
+
+def summary_rst(summary, saved=None):
+    """The results page's table of a label-efficiency summary: mean ± spread over seeds of
+    sigma_MAD and eta, and sigma_MAD over the photometric ceiling."""
+    head = ["labels", "method", "seeds", "σ_MAD", "η %", "σ_MAD / ceiling"]
+    rows = []
+    for r in summary:
+        rows.append([f"{int(r['n_labels']):,}", str(r["method"]), str(int(r["n_seeds"])),
+                     f"{r['sigma_mad']:.4f} ± {r['sigma_mad_std']:.4f}",
+                     f"{100 * r['eta']:.1f} ± {100 * r['eta_std']:.1f}",
+                     f"{r['sigma_mad_over_ceiling']:.2f}"])
+    widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
+    line = "  ".join("=" * w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(x.rstrip() for x in [line, fmt.format(*head), line]
+                     + [fmt.format(*r) for r in rows] + [line])
+
+
+def part_rst(args, out):
+    """Print the RST table of ``label_efficiency_summaryTAG.ecsv``."""
+    from astropy.table import Table
+
+    print(summary_rst(Table.read(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"))))
 
 
 def part_figure5(args, train, val_test, out, log):
@@ -221,18 +288,24 @@ def main():
                    default=[0.025, 0.0625, 0.125, 0.25, 0.5, 1.0])
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--min-steps", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--methods", nargs="+", default=["supervised", "finetuned", "colours"])
+    p.add_argument("--seed", type=int, default=0, help="seed of figure5 and ablation")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                   help="seeds of the label-efficiency runs (label subsets and training)")
+    p.add_argument("--methods", nargs="+",
+                   default=["supervised", "finetuned", "linear", "colours", "ceiling"])
     p.add_argument("--lr-backbone", type=float, default=None,
-                   help="backbone learning rate of the fine-tuned model (default: 0.1 x head)")
-    p.add_argument("--tag", default=None,
-                   help="write label_efficiency_TAG.ecsv only (a variant run)")
+                   help="efficiency: also fine-tune at this backbone rate; figure5 and "
+                        "ablation: the backbone rate (default: the seed's 0.1 x head)")
+    p.add_argument("--tag", default="",
+                   help="suffix of the efficiency outputs (label_efficiencyTAG.ecsv, ...)")
     p.add_argument("--ablation", nargs="+", metavar="NAME=WORK",
                    default=["all but PSF=data/model_v2", "with PSF=data/ablation/psf",
                             "no noise=data/ablation/nonoise",
                             "no extinction=data/ablation/noext"],
                    help="encoders of the augmentation ablation (part 'ablation'): a name and "
                         "the --work folder of scripts/train_default_model.py")
+    p.add_argument("--resume", action="store_true",
+                   help="efficiency: keep the runs already in the table, run the others")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
 
@@ -249,6 +322,9 @@ def main():
     log = read_log(log_path)
     _, val_test = validation_halves(args.data)
     parts = args.parts.split(",")
+    if parts == ["rst"]:
+        part_rst(args, args.out)
+        return
     if "shipped" in parts:
         part_shipped(args, val_test, args.out, log)
     if "tutorial" in parts:

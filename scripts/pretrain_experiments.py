@@ -55,6 +55,15 @@ def rst_table(log):
                      + [line])
 
 
+def _minutes_total(work):
+    """Training minutes of all the sittings of a run (None if not recorded)."""
+    path = os.path.join(work, "sittings.txt")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return round(sum(float(x) for x in f.read().split()) / 60, 1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--name", default=None)
@@ -71,7 +80,7 @@ def main():
     p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--warmup-epochs", type=float, default=0.0)
-    p.add_argument("--input-stretch", default=None, choices=["asinh"])
+    p.add_argument("--input-stretch", default="asinh", choices=["asinh", "none"])
     p.add_argument("--ebv-max", type=float, default=0.5)
     p.add_argument("--noise-scale", type=float, nargs=2, default=[1.0, 3.0])
     p.add_argument("--seed", type=int, default=0)
@@ -100,9 +109,10 @@ def main():
     work = os.path.join(args.work, args.name)
     ckdir = os.path.join(work, "checkpoints")
     cat = pretraining_catalog(args.data, unlabelled=args.unlabelled)
+    stretch = None if args.input_stretch == "none" else args.input_stretch
     settings = dict(arch=args.arch, queue_size=args.queue_size, momentum=args.momentum,
                     temperature=args.temperature, lr=args.lr,
-                    warmup_epochs=args.warmup_epochs, input_stretch=args.input_stretch,
+                    warmup_epochs=args.warmup_epochs, input_stretch=stretch,
                     ebv_max=args.ebv_max, noise_scale=args.noise_scale)
     if args.probe_only:
         enc = ContrastiveEncoder.load(os.path.join(work, "encoder.pt"))
@@ -116,6 +126,8 @@ def main():
                 progress=args.progress)
         seconds = round(time.time() - t0, 1)
         enc.save(os.path.join(work, "encoder.pt"))
+        with open(os.path.join(work, "sittings.txt"), "a") as f:  # seconds of each sitting
+            f.write(f"{seconds}\n")
         loss = float(np.mean(enc.history["loss"][-20:]))
         print(f"{args.name}: {len(enc.history['loss'])} steps this sitting in {seconds:.0f} s, "
               f"final loss {loss:.3f}", flush=True)
@@ -138,6 +150,7 @@ def main():
                          extra_unlabelled=args.unlabelled),
         "steps": int(args.epochs * (int(cat.good.sum()) // args.batch_size)),
         "seconds_last_sitting": seconds,
+        "minutes_total": _minutes_total(work),
         "final_loss": loss,
         "probe_seconds": table.meta["seconds"],
         "probe": {r["measure"]: [round(float(r["encoder"]), 5), round(float(r["untrained"]), 5)]

@@ -84,7 +84,8 @@ def main():
         np.asarray(c.table["field"]), VAL_FIELDS) & (np.asarray(c.table["ebv"]) <= EBV_LIMIT))
     results = {}
     first = ContrastiveEncoder.load(args.encoders[0])
-    untrained = ContrastiveEncoder(arch=first.config["arch"], crop=first.config["crop"])
+    untrained = ContrastiveEncoder(arch=first.config["arch"], crop=first.config["crop"],
+                                   input_stretch=first.config.get("input_stretch"))
     untrained._trained = True
     results["untrained (random weights)"] = check(untrained, train, val, real)
     print(json.dumps(results), flush=True)

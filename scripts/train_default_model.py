@@ -179,8 +179,6 @@ def _schedule_note(log):
 
 
 def stage_ship(args, log):
-    import dataclasses
-
     from galssl import ContrastiveEncoder, PhotoZEstimator
     from galssl.pretrained import DEFAULT_PHOTOZ, PretrainedModel, sha256sum
 
@@ -233,13 +231,10 @@ def stage_ship(args, log):
         "injected (no K-correction of morphology, type from one colour); 7 fields only; SDSS "
         "ugriz at 0.396 arcsec/px only; z <= 0.4; small encoder trained on a 2-core CPU.",
         shipped=True)
-    with open(os.path.join(out, DEFAULT_PHOTOZ + ".json"), "w") as f:
-        json.dump(dataclasses.asdict(rec), f, indent=1)
-        f.write("\n")
     docs = os.path.join(HERE, "..", "docs", "_static", "results")
     os.makedirs(docs, exist_ok=True)
-    with open(os.path.join(docs, "model_card.rst"), "w") as f:  # the card without its title
-        f.write("\n".join(rec.card().splitlines()[3:]) + "\n")
+    rec.write(os.path.join(out, DEFAULT_PHOTOZ + ".json"),
+              card=os.path.join(docs, "model_card.rst"))
     log["ship"] = {"sha256": rec.sha256, "MB": round(rec.size_bytes / 1e6, 2)}
 
 

@@ -5,6 +5,7 @@
 import argparse
 import os
 import sys
+import warnings
 
 
 def _positive_int(text):
@@ -23,6 +24,8 @@ __all__ = ["main"]
 
 def _parser():
     from .. import __version__
+    from ..nn import list_backbones
+    from ..ssl._encoder import PRESETS
 
     p = argparse.ArgumentParser(
         prog="galssl",
@@ -46,13 +49,17 @@ def _parser():
     src.add_argument("--table", help="a table of positions (any astropy-readable format)")
     cut.add_argument("--ra", help="right ascension column of --table")
     cut.add_argument("--dec", help="declination column of --table")
-    cut.add_argument("--bands", default="ugriz")
-    cut.add_argument("--size", type=_positive_int, default=107)
+    cut.add_argument("--bands", default="ugriz", help="bands, one letter each, in channel "
+                     "order (default: ugriz)")
+    cut.add_argument("--size", type=_positive_int, default=107,
+                     help="cutout side in pixels (default: 107, 42 arcsec at 0.396\"/px)")
     cut.add_argument("--all-sources", action="store_true",
                      help="with --detect, keep stars as well as galaxies")
-    cut.add_argument("--missing-band", choices=("raise", "flag"), default="raise")
-    cut.add_argument("--overwrite", action="store_true")
-    cut.add_argument("--no-progress", action="store_true")
+    cut.add_argument("--missing-band", choices=("raise", "flag"), default="raise",
+                     help="a field lacking a band's frame: stop with an error (raise, the "
+                     "default) or keep its objects with NaN images and the MISSING_BAND flag")
+    cut.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    cut.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     sim = sub.add_parser("simulate", help="inject catalogue galaxies into real frames (GalSim)")
     sim.add_argument("--catalog", required=True,
@@ -62,30 +69,53 @@ def _parser():
     sim.add_argument("--out", required=True, help="output HDF5 file")
     sim.add_argument("--redshift", default="redshift", help="redshift column")
     sim.add_argument("--n", type=int, default=None, help="inject the first N usable rows")
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--size", type=_positive_int, default=107)
+    sim.add_argument("--seed", type=int, default=0,
+                     help="random seed of positions, orientations and noise (default: 0)")
+    sim.add_argument("--size", type=_positive_int, default=107,
+                     help="cutout side in pixels (default: 107)")
     sim.add_argument("--per-round", type=_positive_int, default=60,
                      help="galaxies per field and round (each round on fresh frames)")
     sim.add_argument("--n-jobs", type=_positive_int, default=1, help="worker processes")
     sim.add_argument("--keep-bad-rows", action="store_true",
                      help="fail on rows with unusable photometry instead of leaving them out")
-    sim.add_argument("--overwrite", action="store_true")
-    sim.add_argument("--no-progress", action="store_true")
+    sim.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    sim.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     pre = sub.add_parser("pretrain", help="MoCo v2 pretraining on an HDF5 cutout catalogue")
     pre.add_argument("--data", required=True, help="cutouts.h5 written by `galssl cutouts`")
     pre.add_argument("--out", required=True,
                      help="output folder: encoder.pt, checkpoints/ and CSV logs")
-    pre.add_argument("--arch", default="resnet10-small")
-    pre.add_argument("--epochs", type=_positive_int, default=10)
-    pre.add_argument("--batch-size", type=_positive_int, default=256, help="global batch")
-    pre.add_argument("--queue-size", type=_positive_int, default=None)
-    pre.add_argument("--lr", type=float, default=0.03)
-    pre.add_argument("--crop", type=_positive_int, default=64)
+    pre.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                     help="start from a named recipe: hayat2021 (the seed's exact settings, "
+                     "batch 256) or cpu-small (the probe's CPU recipe, batch 64); the options "
+                     "below override it")
+    pre.add_argument("--arch", choices=list_backbones(), default=None,
+                     help="encoder architecture (default: resnet10-small)")
+    pre.add_argument("--input-stretch", choices=("asinh", "none"), default=None,
+                     help="input scaling: the fixed per-band asinh stretch (default) or raw "
+                     "nanomaggies (none)")
+    pre.add_argument("--epochs", type=_positive_int, default=10,
+                     help="planned epochs of the run (default: 10)")
+    pre.add_argument("--batch-size", type=_positive_int, default=None,
+                     help="global batch (default: the preset's, else 256)")
+    pre.add_argument("--queue-size", type=_positive_int, default=None,
+                     help="negatives in the queue (default: ~5%% of the images, a multiple "
+                     "of the batch)")
+    pre.add_argument("--momentum", type=float, default=None,
+                     help="momentum-encoder coefficient m (default: 0.999)")
+    pre.add_argument("--temperature", type=float, default=None,
+                     help="InfoNCE temperature (default: 0.1)")
+    pre.add_argument("--lr", type=float, default=None,
+                     help="initial SGD learning rate of the cosine schedule (default: 0.03)")
+    pre.add_argument("--crop", type=_positive_int, default=None,
+                     help="side of the centre crop the network sees, pixels (default: 64)")
     pre.add_argument("--devices", default=None, help="number of devices (default: choose)")
-    pre.add_argument("--num-nodes", type=_positive_int, default=1)
-    pre.add_argument("--num-workers", type=int, default=0)
-    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--num-nodes", type=_positive_int, default=1,
+                     help="nodes of a multi-node run (default: 1)")
+    pre.add_argument("--num-workers", type=int, default=0,
+                     help="data-loader worker processes (default: 0)")
+    pre.add_argument("--seed", type=int, default=0,
+                     help="seed of the initial weights and the augmentations (default: 0)")
     pre.add_argument("--precision", default=None,
                      help="Lightning precision, e.g. 32-true or bf16-mixed (default: choose)")
     pre.add_argument("--bn-splits", type=_positive_int, default=2,
@@ -95,15 +125,17 @@ def _parser():
     pre.add_argument("--stop-epoch", type=_positive_int, default=None,
                      help="end this sitting after this epoch, keeping the schedule planned "
                      "for --epochs; continue later with --resume")
-    pre.add_argument("--no-progress", action="store_true")
+    pre.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     enc = sub.add_parser("encode", help="representations of a cutout catalogue")
     enc.add_argument("--model", required=True, help="encoder.pt, or the folder holding it")
     enc.add_argument("--data", required=True, help="cutouts.h5")
     enc.add_argument("--out", required=True, help="output .npy file, (N, D) float32")
-    enc.add_argument("--batch-size", type=_positive_int, default=256)
-    enc.add_argument("--device", default=None)
-    enc.add_argument("--no-progress", action="store_true")
+    enc.add_argument("--batch-size", type=_positive_int, default=256,
+                     help="images per forward pass (default: 256)")
+    enc.add_argument("--device", default=None,
+                     help="torch device, e.g. cpu or cuda:0 (default: a GPU if any)")
+    enc.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     pz = sub.add_parser("photoz", help="photometric redshifts (PDFs, z_phot, flags) of "
                         "cutouts or of the positions of a table")
@@ -120,9 +152,11 @@ def _parser():
                     help="skip the PIT recalibration of the PDFs")
     pz.add_argument("--no-pdf", action="store_true", help="leave the z_pdf column out")
     pz.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    pz.add_argument("--batch-size", type=_positive_int, default=256)
-    pz.add_argument("--device", default=None)
-    pz.add_argument("--no-progress", action="store_true")
+    pz.add_argument("--batch-size", type=_positive_int, default=256,
+                    help="images per forward pass (default: 256)")
+    pz.add_argument("--device", default=None,
+                    help="torch device, e.g. cpu or cuda:0 (default: a GPU if any)")
+    pz.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     le = sub.add_parser("label-efficiency", help="photo-z quality against the number of "
                         "labels: supervised, fine-tuned and colour-only")
@@ -131,13 +165,21 @@ def _parser():
     le.add_argument("--test", required=True, help="labelled test cutouts.h5")
     le.add_argument("--redshift", default="redshift", help="redshift column")
     le.add_argument("--fractions", type=float, nargs="+",
-                    default=[0.025, 0.0625, 0.125, 0.25, 0.5, 1.0])
-    le.add_argument("--methods", nargs="+", default=["supervised", "finetuned", "colours"])
-    le.add_argument("--epochs", type=_positive_int, default=100)
-    le.add_argument("--batch-size", type=_positive_int, default=256)
-    le.add_argument("--seed", type=int, default=0)
+                    default=[0.025, 0.0625, 0.125, 0.25, 0.5, 1.0],
+                    help="fractions of the training labels to train on (default: 0.025 "
+                    "0.0625 0.125 0.25 0.5 1)")
+    le.add_argument("--methods", nargs="+", default=["supervised", "finetuned", "colours"],
+                    choices=("supervised", "finetuned", "linear", "colours"),
+                    help="methods to compare; finetuned and linear need --encoder (default: "
+                    "supervised finetuned colours)")
+    le.add_argument("--epochs", type=_positive_int, default=100,
+                    help="training epochs of every network (default: 100)")
+    le.add_argument("--batch-size", type=_positive_int, default=256,
+                    help="training batch (default: 256)")
+    le.add_argument("--seed", type=int, default=0,
+                    help="seed of the label subsets and of training (default: 0)")
     le.add_argument("--out", required=True, help="output directory (table and figure)")
-    le.add_argument("--no-progress", action="store_true")
+    le.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
 
 
@@ -157,7 +199,10 @@ def _photoz(args):
     if args.no_pdf:
         del out["z_pdf"]
     out.meta.pop("photoz_conventions", None)  # nested dict: not every format writes it
-    out.write(args.out, overwrite=args.overwrite)
+    with warnings.catch_warnings():
+        # long keywords become HIERARCH cards, a standard FITS convention: nothing is lost
+        warnings.filterwarnings("ignore", message=".*a HIERARCH card will be created")
+        out.write(args.out, overwrite=args.overwrite)
     n_flag = int((out["photoz_flag"] != 0).sum())
     print(f"{len(out)} photometric redshifts ({n_flag} flagged) written to {args.out}")
     return 0
@@ -170,7 +215,7 @@ def _label_efficiency(args):
 
     os.makedirs(args.out, exist_ok=True)
     enc = ContrastiveEncoder.load(args.encoder) if args.encoder else None
-    methods = [m for m in args.methods if enc is not None or m != "finetuned"]
+    methods = [m for m in args.methods if enc is not None or m not in ("finetuned", "linear")]
     table = label_efficiency(enc, CutoutCatalog.read(args.train),
                              CutoutCatalog.read(args.test), fractions=args.fractions,
                              redshift=args.redshift, epochs=args.epochs,
@@ -242,16 +287,21 @@ def _simulate(args):
 
 def _pretrain(args):
     from ..cutouts import CutoutCatalog
-    from ..ssl import ContrastiveEncoder
+    from ..ssl import PRESET_BATCH_SIZE, PRESETS, ContrastiveEncoder
     from ..utils._validate import check_devices
 
     devices = check_devices(args.devices, "--devices")
     cat = CutoutCatalog.read(args.data)
-    enc = ContrastiveEncoder(arch=args.arch, in_chans=len(cat.bands), bands=cat.bands,
-                             queue_size=args.queue_size, lr=args.lr, crop=args.crop,
-                             bn_splits=args.bn_splits)
+    given = {k: getattr(args, k) for k in ("arch", "queue_size", "momentum", "temperature",
+                                           "lr", "crop") if getattr(args, k) is not None}
+    if args.input_stretch is not None:
+        given["input_stretch"] = None if args.input_stretch == "none" else "asinh"
+    settings = dict(PRESETS[args.preset]) if args.preset else {}
+    settings.update(given, in_chans=len(cat.bands), bands=cat.bands, bn_splits=args.bn_splits)
+    enc = ContrastiveEncoder(**settings)
+    batch_size = args.batch_size or (PRESET_BATCH_SIZE[args.preset] if args.preset else 256)
     os.makedirs(args.out, exist_ok=True)
-    enc.fit(cat, epochs=args.epochs, batch_size=args.batch_size, devices=devices,
+    enc.fit(cat, epochs=args.epochs, batch_size=batch_size, devices=devices,
             num_nodes=args.num_nodes, num_workers=args.num_workers, seed=args.seed,
             checkpoint_dir=os.path.join(args.out, "checkpoints"), resume=args.resume,
             stop_epoch=args.stop_epoch, precision=args.precision,
@@ -297,7 +347,7 @@ def _summary(cat):
 def _demo(args):
     import numpy as np
 
-    from ..cutouts import CutoutCatalog
+    from ..cutouts import CutoutCatalog, CutoutFlag
     from ..datasets import SAMPLE_FIELD, sample_frames
     from ..photoz import PhotoZEstimator
 
@@ -314,7 +364,7 @@ def _demo(args):
           f"(held-out sigma_MAD {pz.card.get('metrics', {}).get('sigma_mad', float('nan'))})")
     out = pz.predict(cat, progress=progress)
     cols = [c for c in ("ra", "dec", "mag_r", "r50", "ebv", "flags", "z_phot", "z_phot_err",
-                        "odds", "photoz_flag") if c in out.colnames]
+                        "odds", "photoz_flag", "photoz_flag_names") if c in out.colnames]
     view = out[cols]
     for c in ("ra", "dec"):
         view[c].info.format = ".5f"
@@ -329,26 +379,33 @@ def _demo(args):
         import matplotlib
 
         matplotlib.use("agg")
-        import matplotlib.pyplot as plt
+        from ..visualization import plot_cutouts, plot_pdfs
 
-        from ..visualization import plot_cutouts
+        def panel(i):  # what a person wants to read over each galaxy
+            lines = [f"row {i}"]
+            if np.isfinite(out["z_phot"][i]):
+                lines.append(f"z_phot = {out['z_phot'][i]:.3f} ± {out['z_phot_err'][i]:.3f}")
+            if "mag_r" in out.colnames:
+                mag = np.asarray(getattr(out["mag_r"], "value", out["mag_r"]))[i]
+                lines.append(f"r = {mag:.1f}")
+            names = "|".join(CutoutFlag.describe(out["flags"][i])) if "flags" in out.colnames \
+                else ""
+            if names:
+                lines.append(names.lower())
+            return "\n".join(lines)
 
-        fig = plot_cutouts(CutoutCatalog(out, cat.images, bands=cat.bands), label="z_phot")
+        fig = plot_cutouts(CutoutCatalog(out, cat.images, bands=cat.bands,
+                                         pixel_scale=cat.pixel_scale),
+                           label=panel, figsize_per_panel=2.4)
         png = os.path.join(args.out, "cutouts.png")
         fig.savefig(png, dpi=100)
-        fig = plt.figure(figsize=(5, 3.2))
-        ax = fig.add_subplot()
-        centres = pz.bin_centres
-        for i in np.flatnonzero(np.isfinite(out["z_phot"])):
-            ax.plot(centres, out["z_pdf"][i] / np.diff(pz.bin_edges), lw=1,
-                    label=f"row {i}: z = {out['z_phot'][i]:.3f}")
-        ax.set(xlabel="z", ylabel="p(z)", xlim=(0, 0.4))
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        rows = np.flatnonzero(np.isfinite(out["z_phot"]))
+        fig = plot_pdfs(np.asarray(out["z_pdf"])[rows], pz.bin_edges,
+                        labels=[f"row {i}: z_phot = {out['z_phot'][i]:.3f}" for i in rows])
         pdf_png = os.path.join(args.out, "photoz_pdfs.png")
         fig.savefig(pdf_png, dpi=100)
         print(f"colour images (i, r, g) labelled with z_phot written to {png}, "
-              f"redshift PDFs to {pdf_png}")
+              f"redshift PDFs (smoothed densities) to {pdf_png}")
     except ImportError:
         print("install matplotlib to get the pictures")
     return 0

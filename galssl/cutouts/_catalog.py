@@ -308,7 +308,9 @@ class CutoutCatalog:
         table.meta.update({
             "galssl_bands": "".join(bands), "galssl_size": size,
             "galssl_pixel_scale": pixel_scale, "galssl_units": "nanomaggy per pixel",
-            "galssl_frames": sorted(f.path for fld in fields.values()
+            # file names only: SDSS names say band, run, camcol and field, and a table
+            # should not carry the paths of the machine that made it
+            "galssl_frames": sorted(os.path.basename(f.path) for fld in fields.values()
                                     for f in fld.frames.values()),
         })
         return sink.finish(table, bands, pixel_scale, progress=progress)

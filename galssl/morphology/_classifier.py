@@ -104,6 +104,9 @@ class MorphologyClassifier:
         L2 penalty: in the linear mode the coefficient of the squared norm of the weights
         added to each question's mean loss (default 1e-3), in fine-tuning the optimiser's
         weight decay (default 1e-4).
+    input_stretch : {"asinh", None}, optional
+        Input scaling without an encoder (with one, the encoder's is used): the fixed
+        per-band asinh stretch of `galssl.nn.AsinhStretch` (default) or raw nanomaggies.
 
     Attributes
     ----------
@@ -132,7 +135,7 @@ class MorphologyClassifier:
     def __init__(self, encoder=None, *, mode="linear", questions=None, arch="resnet10-small",
                  in_chans=5, bands="ugriz", crop=64, jitter=None, lr_backbone=None, lr_head=1e-3,
                  milestones=(0.6, 0.9), optimizer="adamw", weight_decay=None,
-                 input_stretch=None):
+                 input_stretch="asinh"):
         from ..ssl._encoder import backbone_for_head
 
         if mode not in _MODES:

@@ -29,7 +29,21 @@ __all__ = ["PhotoZEstimator", "PhotoZFlag", "CHECKPOINT_FORMAT"]
 CHECKPOINT_FORMAT = 1
 
 OUTPUT_COLUMNS = ("z_phot", "z_phot_err", "z_mode", "odds", "z_pdf", "ood_distance",
-                  "photoz_flag")
+                  "photoz_flag", "photoz_flag_names")
+
+#: Description of each output column of `PhotoZEstimator.predict` (kept in the table).
+COLUMN_DESCRIPTIONS = {
+    "z_phot": "photometric redshift: mean of the PDF over bin centres",
+    "z_phot_err": "standard deviation of the PDF (uniform within bins)",
+    "z_mode": "centre of the most probable redshift bin",
+    "odds": "probability within z_phot +- 0.05 (1 + z_phot)",
+    "z_pdf": "probability of each redshift bin (sums to 1; divide by the bin width for a "
+             "density); bin edges in meta['z_bin_edges']",
+    "ood_distance": "mean cosine distance of the representation to its nearest training "
+                    "representations",
+    "photoz_flag": "bits of galssl.photoz.PhotoZFlag (0: no warning)",
+    "photoz_flag_names": "names of the photoz_flag bits set, joined by '|'",
+}
 
 
 class PhotoZFlag(enum.IntFlag):
@@ -59,6 +73,21 @@ class PhotoZFlag(enum.IntFlag):
     def describe(cls, value):
         """Names of the bits set in ``value``."""
         return [f.name for f in cls if int(value) & int(f)]
+
+    @classmethod
+    def names_column(cls, values):
+        """The names of the bits of each value joined by "|" ("" for 0), as a string array.
+
+        Examples
+        --------
+        >>> from galssl.photoz import PhotoZFlag
+        >>> PhotoZFlag.names_column([0, 6]).tolist()
+        ['', 'BROAD_PDF|CUTOUT']
+        """
+        values = np.asarray(values, dtype=np.int64)
+        names = {v: "|".join(cls.describe(v)) for v in np.unique(values).tolist()}
+        width = max([1] + [len(t) for t in names.values()])
+        return np.array([names[v] for v in values.tolist()], dtype=f"U{width}")
 
 
 class PhotoZEstimator:
@@ -92,6 +121,9 @@ class PhotoZEstimator:
         ``BROAD_PDF`` is set where ``z_phot_err`` exceeds this.
     ood_k, ood_quantile : optional
         The out-of-distribution test (see `PhotoZFlag`).
+    input_stretch : {"asinh", None}, optional
+        Input scaling when there is no encoder (with one, the encoder's is used): the fixed
+        per-band asinh stretch of `galssl.nn.AsinhStretch` (default) or raw nanomaggies.
 
     Examples
     --------
@@ -104,7 +136,7 @@ class PhotoZEstimator:
     def __init__(self, encoder=None, *, arch="resnet10-small", in_chans=5, bands="ugriz",
                  z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
                  lr_head=1e-3, milestones=(0.6, 0.9), optimizer="adamw", weight_decay=1e-4,
-                 max_err=0.05, ood_k=5, ood_quantile=0.99, input_stretch=None):
+                 max_err=0.05, ood_k=5, ood_quantile=0.99, input_stretch="asinh"):
         redshift_bins(z_min, z_max, n_bins)  # validates
         if optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
@@ -486,6 +518,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         table["z_pdf"] = pdf
         table["ood_distance"] = dist
         table["photoz_flag"] = flag
+        table["photoz_flag_names"] = PhotoZFlag.names_column(flag)
+        for name, text in COLUMN_DESCRIPTIONS.items():
+            table[name].description = text
         table.meta["z_bin_edges"] = [float(v) for v in edges]
         table.meta["photoz_conventions"] = {
             "z_phot": "mean of the PDF over bin centres",

@@ -5,7 +5,11 @@ import time
 
 import numpy as np
 
-__all__ = ["label_efficiency", "aperture_colours", "ColourBaseline", "labels_saved"]
+__all__ = ["label_efficiency", "aperture_colours", "magnitude_table", "ColourBaseline",
+           "labels_saved", "seed_summary", "METHODS"]
+
+#: The methods of `label_efficiency`.
+METHODS = ("supervised", "finetuned", "linear", "colours", "ceiling")
 
 
 def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
@@ -22,10 +26,8 @@ def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
         ``mag_<b>`` per band and the adjacent colours ``<b1>-<b2>``, one row per input row
         (NaN where the image has no data).
     """
-    from astropy.table import Table
     from photutils.aperture import CircularAperture, aperture_photometry
 
-    from ..dust import extinction_coefficients
     from ..ssl._data import as_image_source
     from ..utils._progress import progress_bar
 
@@ -44,8 +46,41 @@ def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
                 if np.isfinite(img[b]).any():
                     flux[s + i, b] = aperture_photometry(
                         np.nan_to_num(img[b]), aper)["aperture_sum"][0]
+    return magnitude_table(flux, ebv, bands)
+
+
+def magnitude_table(flux, ebv=None, bands="ugriz"):
+    """Dereddened AB magnitudes and adjacent colours of fluxes in nanomaggies, in the
+    format of `aperture_colours` (the features of `ColourBaseline`).
+
+    Parameters
+    ----------
+    flux : array-like, shape (N, n_bands)
+        Fluxes in nanomaggies, not corrected for extinction (clipped at 0.01 nanomaggies).
+    ebv : array-like, shape (N,), optional
+        E(B-V) of each row (SF11 coefficients); None: no dereddening.
+    bands : str or sequence, optional
+
+    Examples
+    --------
+    >>> from galssl.photoz import magnitude_table
+    >>> t = magnitude_table([[1.0, 10.0, 100.0]], bands="gri")
+    >>> [round(float(t[c][0]), 3) for c in ("mag_g", "g-r", "r-i")]
+    [22.5, 2.5, 2.5]
+    """
+    from astropy.table import Table
+
+    from ..dust import extinction_coefficients
+
+    bands = list(bands)
+    flux = np.asarray(flux, dtype=float)
+    if flux.ndim != 2 or flux.shape[1] != len(bands):
+        raise ValueError(f"flux must have shape (N, {len(bands)}) for bands "
+                         f"{''.join(bands)!r}, got {flux.shape}")
+    e = np.zeros(len(flux)) if ebv is None else np.nan_to_num(np.asarray(ebv, dtype=float))
+    if e.shape != (len(flux),):
+        raise ValueError(f"ebv must have one value per row ({len(flux)}), got shape {e.shape}")
     coeff = extinction_coefficients(bands)
-    e = np.zeros(n) if ebv is None else np.nan_to_num(np.asarray(ebv, dtype=float))
     flux = flux * 10 ** (0.4 * coeff[None, :] * e[:, None])
     mag = 22.5 - 2.5 * np.log10(np.clip(flux, 0.01, None))
     t = Table({f"mag_{b}": mag[:, i] for i, b in enumerate(bands)})
@@ -55,31 +90,86 @@ def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
 
 
 class ColourBaseline:
-    """k-nearest-neighbour photo-z from aperture colours and the r magnitude: what the
-    photometry alone gives, to compare with the images.
+    """Photo-z from colours and the r magnitude alone: what the photometry gives, to
+    compare with the images.
 
-    Features: the adjacent colours and ``mag_r`` (standardised); z_phot is the mean redshift
-    of the ``k`` nearest training objects, weighted by inverse distance.
+    Features: the adjacent colours and ``mag_r`` (tables of `aperture_colours` or
+    `magnitude_table`).
+
+    Parameters
+    ----------
+    k : int, optional
+        Neighbours of the kNN regressor.
+    regressor : {"knn", "boosting", "best"}, optional
+        ``"knn"`` (default): the inverse-distance-weighted mean redshift of the ``k``
+        nearest training objects in standardised features. ``"boosting"``: gradient-boosted
+        trees (scikit-learn's ``HistGradientBoostingRegressor``) of log(1 + z), stronger
+        with many training objects. ``"best"``: whichever of the two gives the lower
+        sigma_MAD in a 5-fold cross-validation on the training objects (the choice is in
+        ``chosen``); the results page's photometric ceiling.
+    seed : int, optional
+        Of the boosting's validation split and the cross-validation folds.
     """
 
-    def __init__(self, k=10):
+    def __init__(self, k=10, *, regressor="knn", seed=0):
+        if regressor not in ("knn", "boosting", "best"):
+            raise ValueError(f"regressor must be 'knn', 'boosting' or 'best', got "
+                             f"{regressor!r}")
         self.k = int(k)
+        self.regressor = regressor
+        self.seed = int(seed)
+        self.chosen = None if regressor == "best" else regressor
 
     @staticmethod
     def _features(t):
         cols = [c for c in t.colnames if "-" in c] + ["mag_r"]
         return np.column_stack([np.asarray(t[c], dtype=float) for c in cols])
 
-    def fit(self, colours, z):
+    def _model(self, kind, x, z):
+        """A fitted regressor of ``kind`` and whether it predicts log(1 + z)."""
+        if kind == "boosting":
+            from sklearn.ensemble import HistGradientBoostingRegressor
+
+            return HistGradientBoostingRegressor(
+                max_iter=500, learning_rate=0.05, early_stopping=len(z) >= 100,
+                random_state=self.seed).fit(x, np.log1p(z))
         from sklearn.neighbors import KNeighborsRegressor
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
+        return make_pipeline(StandardScaler(), KNeighborsRegressor(
+            n_neighbors=min(self.k, len(z)), weights="distance")).fit(x, z)
+
+    def _predict(self, kind, model, x):
+        pred = model.predict(x)
+        return np.expm1(pred) if kind == "boosting" else pred
+
+    def _cross_validated_choice(self, x, z):
+        from .metrics import sigma_mad
+
+        rng = np.random.default_rng(self.seed)
+        folds = rng.permutation(len(z)) % 5
+        score = {}
+        for kind in ("knn", "boosting"):
+            pred = np.empty(len(z))
+            for f in range(5):
+                test = folds == f
+                model = self._model(kind, x[~test], z[~test])
+                pred[test] = self._predict(kind, model, x[test])
+            score[kind] = sigma_mad(pred, z)
+        return min(score, key=score.get)
+
+    def fit(self, colours, z):
         x = self._features(colours)
+        z = np.asarray(z, dtype=float)
         ok = np.isfinite(x).all(axis=1) & np.isfinite(z)
-        self.model = make_pipeline(StandardScaler(), KNeighborsRegressor(
-            n_neighbors=min(self.k, int(ok.sum())), weights="distance"))
-        self.model.fit(x[ok], np.asarray(z, dtype=float)[ok])
+        if ok.sum() < 2:
+            raise ValueError(f"ColourBaseline needs at least 2 rows with finite features and "
+                             f"redshift, got {int(ok.sum())}")
+        if self.regressor == "best":
+            self.chosen = self._cross_validated_choice(x[ok], z[ok]) if ok.sum() >= 10 \
+                else "knn"
+        self.model = self._model(self.chosen, x[ok], z[ok])
         return self
 
     def predict(self, colours):
@@ -87,36 +177,54 @@ class ColourBaseline:
         out = np.full(len(x), np.nan)
         ok = np.isfinite(x).all(axis=1)
         if ok.any():
-            out[ok] = self.model.predict(x[ok])
+            out[ok] = self._predict(self.chosen, self.model, x[ok])
         return out
 
 
 def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0.25, 0.5, 1.0),
                      redshift="redshift", epochs=100, batch_size=256, seed=0,
                      methods=("supervised", "finetuned", "colours"), estimator_kwargs=None,
-                     min_steps=0, predictions=False, progress=True, **fit_kwargs):
+                     min_steps=0, photometry=None, colours=None, representations=None,
+                     predictions=False, progress=True, **fit_kwargs):
     """Photo-z quality versus the number of labels, for the methods of Hayat et al. (2021).
 
     At each fraction of the labelled training set (the same random subset for every
-    method), trains the supervised baseline (`PhotoZEstimator` from scratch), the model
-    fine-tuned from ``encoder``, and the colour-only `ColourBaseline`; evaluates them on
-    ``test`` (rows with complete images and z in [z_min, z_max]).
+    method), trains each of ``methods`` and evaluates it on ``test`` (rows with complete
+    images and z in [z_min, z_max]):
+
+    - ``"supervised"``: `PhotoZEstimator` from scratch, with the encoder's architecture,
+      bands, crop and input stretch;
+    - ``"finetuned"``: `PhotoZEstimator` fine-tuned from ``encoder``;
+    - ``"linear"``: a ridge regression of log(1 + z) on the frozen representations of
+      ``encoder`` (penalty by leave-one-out cross-validation);
+    - ``"colours"``: the kNN `ColourBaseline` on aperture colours measured on the cutouts;
+    - ``"ceiling"``: the best of kNN and gradient boosting (``ColourBaseline(regressor=
+      "best")``, chosen by cross-validation on the labelled subset) on ``photometry``, the
+      catalogue's own photometry of the same galaxies (for injected galaxies: the
+      noiseless magnitudes they were rendered from), what colours can give at best.
 
     Parameters
     ----------
     encoder : `~galssl.ContrastiveEncoder` or None
-        The pretrained encoder ("finetuned" needs it).
+        The pretrained encoder ("finetuned" and "linear" need it).
     train, test : `~galssl.cutouts.CutoutCatalog`
     fractions : sequence of float
     epochs, batch_size, seed : optional
-        Of every network training.
+        Of every network training; ``seed`` also draws the labelled subsets.
     min_steps : int, optional
         Train small subsets for more epochs, so that every training makes at least this many
         optimiser steps (the epochs used are in the ``epochs`` column).
     methods : sequence of str
-        Any of "supervised", "finetuned", "colours".
+        Any of `METHODS`.
     estimator_kwargs : dict, optional
         Passed to `PhotoZEstimator`.
+    photometry : tuple of two `~astropy.table.Table`, optional
+        For "ceiling": ``(train, test)`` tables of `magnitude_table`, one row per row of
+        ``train`` and ``test``.
+    colours, representations : tuple, optional
+        For "colours" and "linear", to reuse across calls: the ``(train, test)`` tables of
+        `aperture_colours` and the ``(train, test)`` arrays of ``encoder.encode``
+        (computed here when not given).
     predictions : bool, optional
         Add the column ``z_phot``: every method's point estimate for every row of ``test``
         (NaN where it made none), for z_phot-z_spec figures
@@ -128,8 +236,8 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     -------
     `~astropy.table.Table`
         One row per fraction and method: ``fraction``, ``n_labels``, ``method``,
-        ``epochs``, ``sigma_mad``, ``eta``, ``bias``, ``n_test``, ``seconds`` (and
-        ``z_phot`` with ``predictions=True``). Plot it with
+        ``epochs``, ``sigma_mad``, ``eta``, ``bias``, ``n_test``, ``seconds``, ``seed``
+        (and ``z_phot`` with ``predictions=True``). Plot it with
         `galssl.visualization.plot_label_efficiency`.
     """
     from astropy.table import Table
@@ -137,11 +245,23 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     from . import metrics
     from ._estimator import PhotoZEstimator
 
-    unknown = set(methods) - {"supervised", "finetuned", "colours"}
+    unknown = set(methods) - set(METHODS)
     if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}")
-    if "finetuned" in methods and encoder is None:
-        raise ValueError("method 'finetuned' needs a pretrained encoder")
+        raise ValueError(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
+    if {"finetuned", "linear"} & set(methods) and encoder is None:
+        raise ValueError("methods 'finetuned' and 'linear' need a pretrained encoder")
+    if "ceiling" in methods and photometry is None:
+        raise ValueError("method 'ceiling' needs photometry=(train_table, test_table)")
+    for what, pair in (("photometry", photometry), ("colours", colours),
+                       ("representations", representations)):
+        if pair is None:
+            continue
+        if len(pair) != 2:
+            raise ValueError(f"{what} must be a (train, test) pair")
+        for name, tab, cat in (("train", pair[0], train), ("test", pair[1], test)):
+            if len(tab) != len(cat):
+                raise ValueError(f"{what} of {name} has {len(tab)} rows, the {name} "
+                                 f"catalogue {len(cat)}")
     kw = dict(estimator_kwargs or {})
     probe = PhotoZEstimator(encoder, **kw) if encoder is not None else PhotoZEstimator(**kw)
     z_train = probe._labels(train, redshift)
@@ -150,12 +270,19 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     in_range = np.isfinite(z_test) & (z_test >= c["z_min"]) & (z_test <= c["z_max"])
     test_ok = np.asarray(test.good) & in_range
     usable = np.flatnonzero(np.asarray(train.good) & np.isfinite(z_train))
-    colours_train = colours_test = None
-    if "colours" in methods:
+    colours_train, colours_test = colours or (None, None)
+    reps_train, reps_test = representations or (None, None)
+    if "colours" in methods and colours is None:
         colours_train = aperture_colours(train, progress=progress)
         colours_test = aperture_colours(test, progress=progress)
+    if "linear" in methods and representations is None:
+        reps_train = encoder.encode(train, progress=progress)
+        reps_test = encoder.encode(test, progress=progress)
+    if reps_train is not None:
+        reps_train, reps_test = np.asarray(reps_train), np.asarray(reps_test)
     # the supervised baseline: the same architecture and input as the encoder
-    same = {k: encoder.config[k] for k in ("arch", "in_chans", "bands", "crop")} \
+    same = {k: encoder.config.get(k) for k in ("arch", "in_chans", "bands", "crop",
+                                               "input_stretch")} \
         if encoder is not None else {}
     rows, z_phot = [], []
     for frac in fractions:
@@ -168,6 +295,11 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
             if method == "colours":
                 zp = ColourBaseline().fit(colours_train[subset], z_train[subset]) \
                     .predict(colours_test)
+            elif method == "ceiling":
+                zp = ColourBaseline(regressor="best", seed=seed) \
+                    .fit(photometry[0][subset], z_train[subset]).predict(photometry[1])
+            elif method == "linear":
+                zp = _linear_photoz(reps_train[subset], z_train[subset], reps_test)
             else:
                 pz = PhotoZEstimator(encoder, **kw) if method == "finetuned" else \
                     PhotoZEstimator(**same, **kw)
@@ -176,22 +308,36 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
                 zp = np.asarray(pz.predict(test, progress=False)["z_phot"])
             sel = test_ok & np.isfinite(zp)
             z_phot.append(np.where(np.isfinite(zp), zp, np.nan).astype(np.float32))
-            rows.append((frac, len(subset), method, 0 if method == "colours" else n_epochs,
+            network = method in ("supervised", "finetuned")
+            rows.append((frac, len(subset), method, n_epochs if network else 0,
                          metrics.sigma_mad(zp[sel], z_test[sel]),
                          metrics.outlier_fraction(zp[sel], z_test[sel]),
                          metrics.bias(zp[sel], z_test[sel]), int(sel.sum()),
-                         round(time.time() - t0, 1)))
+                         round(time.time() - t0, 1), int(seed)))
     table = Table(rows=rows, names=("fraction", "n_labels", "method", "epochs", "sigma_mad",
-                                    "eta", "bias", "n_test", "seconds"))
+                                    "eta", "bias", "n_test", "seconds", "seed"))
     if predictions:
         table["z_phot"] = np.array(z_phot).reshape(len(rows), len(test))
     return table
 
 
+def _linear_photoz(reps_train, z_train, reps_test):
+    """Ridge regression of log(1 + z) on representations (rows with NaN get NaN)."""
+    from ..ssl._probe import _ridge
+
+    ok = np.isfinite(reps_train).all(axis=1) & np.isfinite(z_train)
+    out = np.full(len(reps_test), np.nan)
+    good = np.isfinite(reps_test).all(axis=1)
+    if ok.sum() >= 2 and good.any():
+        out[good] = np.expm1(_ridge(reps_train[ok], np.log1p(z_train[ok]), reps_test[good]))
+    return out
+
+
 def labels_saved(table, *, reference="supervised", method="finetuned", metric="sigma_mad"):
     """The seed's read-off: for each fraction of ``method``, how many times more labels
     ``reference`` needs for the same ``metric`` (log-log interpolation of the reference
-    curve; NaN outside its range).
+    curve; NaN outside its range). Runs of several seeds are averaged first
+    (`seed_summary`).
 
     Returns
     -------
@@ -210,6 +356,7 @@ def labels_saved(table, *, reference="supervised", method="finetuned", metric="s
     """
     from astropy.table import Table
 
+    table = seed_summary(table, metrics=(metric,))
     ref = table[table["method"] == reference]
     ref = ref[np.argsort(ref["n_labels"])]
     m = table[table["method"] == method]
@@ -228,3 +375,36 @@ def labels_saved(table, *, reference="supervised", method="finetuned", metric="s
                 break
         out.append((int(row["n_labels"]), float(v), n_ref, n_ref / row["n_labels"]))
     return Table(rows=out, names=("n_labels", metric, "n_labels_reference", "factor"))
+
+
+def seed_summary(table, *, metrics=("sigma_mad", "eta", "bias")):
+    """Mean and spread over seeds of a `label_efficiency` table: one row per method and
+    label count, in the order of first appearance, with ``<metric>`` (the mean),
+    ``<metric>_std`` (standard deviation over seeds, 0 for one seed) and ``n_seeds``.
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> from galssl.photoz import seed_summary
+    >>> t = Table(rows=[(200, "supervised", 0, 0.25), (200, "supervised", 1, 0.75)],
+    ...           names=("n_labels", "method", "seed", "sigma_mad"))
+    >>> s = seed_summary(t, metrics=("sigma_mad",))
+    >>> float(s["sigma_mad"][0]), float(s["sigma_mad_std"][0]), int(s["n_seeds"][0])
+    (0.5, 0.25, 2)
+    """
+    from astropy.table import Table
+
+    keys = list(dict.fromkeys(zip(table["method"], table["n_labels"])))
+    out = {"n_labels": [], "method": [], "n_seeds": []}
+    for m in metrics:
+        out[m], out[f"{m}_std"] = [], []
+    for method, n in keys:
+        sel = (table["method"] == method) & (table["n_labels"] == n)
+        out["method"].append(str(method))
+        out["n_labels"].append(int(n))
+        out["n_seeds"].append(int(sel.sum()))
+        for m in metrics:
+            v = np.asarray(table[m][sel], dtype=float)
+            out[m].append(float(np.mean(v)))
+            out[f"{m}_std"].append(float(np.std(v)))
+    return Table(out)

@@ -15,12 +15,16 @@ import os
 from ..utils._checkpoint import read_checkpoint, sha256sum
 
 __all__ = ["PretrainedModel", "list_pretrained", "get_pretrained", "load_pretrained",
-           "DEFAULT_PHOTOZ", "sha256sum", "hayat2021_key_map", "from_hayat2021"]
+           "DEFAULT_PHOTOZ", "DEFAULT_ENCODER", "sha256sum", "hayat2021_key_map", "from_hayat2021"]
 
 _DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 #: Name of the photo-z model loaded by ``PhotoZEstimator.from_pretrained()``.
 DEFAULT_PHOTOZ = "galssl-sdss-photoz-resnet10-small-v1"
+
+#: Name of the encoder loaded by ``ContrastiveEncoder.from_pretrained()`` (where it is not
+#: registered, the backbone of the default photo-z model is used instead).
+DEFAULT_ENCODER = "galssl-sdss-moco-resnet10-small-v1"
 
 _HAYAT_URL = "https://portal.nersc.gov/project/dasrepo/self-supervised-learning-sdss/checkpoints/"
 _HAYAT_COMMON = dict(
@@ -75,6 +79,17 @@ class PretrainedModel:
         """Location of shipped weights inside the package (None if not shipped)."""
         return os.path.join(_DATA, self.filename) if self.shipped else None
 
+    def write(self, path, *, card=None):
+        """Write the record as JSON to ``path`` (the registry reads such files from the
+        package's data folder) and, with ``card``, the model card without its title as
+        reStructuredText to that path (for the docs)."""
+        with open(path, "w") as f:
+            json.dump(dataclasses.asdict(self), f, indent=1)
+            f.write("\n")
+        if card is not None:
+            with open(card, "w") as f:
+                f.write("\n".join(self.card().splitlines()[3:]) + "\n")
+
     def card(self):
         """The model card as reStructuredText."""
         lines = [self.name, "=" * len(self.name), "", self.description, ""]
@@ -83,7 +98,8 @@ class PretrainedModel:
                   ("Pixel scale", f"{self.pixel_scale} arcsec/pixel"),
                   ("Cutouts", f"{self.cutout_size} px, centre-cropped to {self.crop} px"),
                   ("Input convention", self.normalisation),
-                  ("Redshift bins", f"{self.n_bins} on [{self.z_min}, {self.z_max}]"),
+                  ("Redshift bins", f"{self.n_bins} on [{self.z_min}, {self.z_max}]"
+                   if self.kind == "photoz" else ""),
                   ("Training data", self.training_data), ("Recipe", self.recipe),
                   ("Hardware", self.hardware), ("Wall time", self.wall_time),
                   ("Limitations", self.limitations), ("Licence", self.licence),
@@ -185,8 +201,10 @@ def load_pretrained(name=None, *, kind="photoz", path=None, map_location="cpu"):
         raise ValueError(f"kind must be 'photoz' or 'encoder', got {kind!r}")
     if name is not None and os.path.exists(os.fspath(name)):
         return cls.load(name, map_location=map_location)
-    rec = get_pretrained(name if name is not None else
-                         (DEFAULT_PHOTOZ if kind == "photoz" else None))
+    if name is None:
+        name = DEFAULT_ENCODER if kind == "encoder" and DEFAULT_ENCODER in _registry() \
+            else DEFAULT_PHOTOZ
+    rec = get_pretrained(name)
     if rec.kind != kind and not (kind == "encoder" and rec.kind == "photoz"):
         raise ValueError(f"{rec.name!r} holds {rec.kind} weights, not {kind}")
     if rec.shipped:
@@ -197,6 +215,10 @@ def load_pretrained(name=None, *, kind="photoz", path=None, map_location="cpu"):
         if digest != rec.sha256:
             raise OSError(f"{file!r} fails its sha256 check ({digest} != {rec.sha256}): "
                           f"the file is damaged; reinstall galssl")
+        if rec.kind == "encoder":
+            model = ContrastiveEncoder.load(file, map_location=map_location)
+            model.card = dataclasses.asdict(rec)
+            return model
         model = PhotoZEstimator.load(file, map_location=map_location)
         model.card = dict(dataclasses.asdict(rec), **model.card)
         if kind == "encoder":
@@ -263,14 +285,15 @@ def from_hayat2021(state, *, kind="photoz", source="checkpoint", card=None):
         if set(head) != {"weight", "bias"}:
             raise ValueError(f"{source}: expected a linear fc head (fc.weight, fc.bias), "
                              f"got fc keys {sorted(head)}")
-        pz = PhotoZEstimator(arch="resnet50-paper", n_bins=head["weight"].shape[0])
+        pz = PhotoZEstimator(arch="resnet50-paper", n_bins=head["weight"].shape[0],
+                             input_stretch=None)  # the seed's networks take nanomaggies
         _load_strict(pz.net.backbone, backbone, "backbone", source)
         _load_strict(pz.net.head, head, "photo-z head", source)
         pz._trained = True
         pz.card = dict(card or {})
         return pz
-    enc = ContrastiveEncoder(arch="resnet50-paper")
-    net = create_backbone("resnet50-paper", 5)
+    enc = ContrastiveEncoder.from_preset("hayat2021")
+    net = create_backbone("resnet50-paper", 5, input_stretch=None)
     _load_strict(net, backbone, "backbone", source)
     enc.backbone = net
     enc._trained = True

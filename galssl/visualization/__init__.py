@@ -4,10 +4,11 @@ figures, similarity grids, UMAP maps with thumbnails and anomaly grids.
 Every function returns a matplotlib figure; nothing opens a window."""
 
 from ._morphology import plot_vote_fractions  # noqa: F401
-from ._photoz import plot_label_efficiency, plot_pit, plot_zphot_zspec  # noqa: F401
+from ._photoz import (plot_label_efficiency, plot_pdfs, plot_pit,  # noqa: F401
+                      plot_zphot_zspec)
 from ._rgb import lupton_rgb, plot_cutouts  # noqa: F401
 from ._search import plot_anomalies, plot_neighbours, plot_umap  # noqa: F401
 
-__all__ = ["lupton_rgb", "plot_cutouts", "plot_zphot_zspec", "plot_pit",
+__all__ = ["lupton_rgb", "plot_cutouts", "plot_zphot_zspec", "plot_pit", "plot_pdfs",
            "plot_label_efficiency", "plot_vote_fractions", "plot_neighbours", "plot_umap",
            "plot_anomalies"]

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-__all__ = ["plot_zphot_zspec", "plot_pit", "plot_label_efficiency"]
+__all__ = ["plot_zphot_zspec", "plot_pit", "plot_label_efficiency", "plot_pdfs"]
 
 
 def _figure(ax, figsize):
@@ -75,8 +75,11 @@ def plot_pit(pit_values, *, others=None, labels=None, bins=20, ax=None):
 
 def plot_label_efficiency(table, *, metrics=("sigma_mad", "eta", "bias"), axes=None):
     """Metrics against the number of labels per method (Hayat et al. 2021, Figure 4), from
-    the table of `galssl.photoz.label_efficiency`."""
+    the table of `galssl.photoz.label_efficiency`; with several seeds, their mean with the
+    spread (standard deviation) as error bars."""
     import matplotlib.pyplot as plt
+
+    from ..photoz import seed_summary
 
     if axes is None:
         fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.3))
@@ -85,14 +88,66 @@ def plot_label_efficiency(table, *, metrics=("sigma_mad", "eta", "bias"), axes=N
     axes = np.ravel(axes)
     names = {"sigma_mad": r"$\sigma_{MAD}$", "eta": r"$\eta$ (|$\Delta z$| > 0.05)",
              "bias": "bias"}
+    summary = seed_summary(table, metrics=metrics)
     for ax, metric in zip(axes, metrics):
-        for method in dict.fromkeys(table["method"]):
-            t = table[table["method"] == method]
+        for method in dict.fromkeys(summary["method"]):
+            t = summary[summary["method"] == method]
             t = t[np.argsort(t["n_labels"])]
-            ax.plot(t["n_labels"], t[metric], "o-", label=method)
+            ax.errorbar(t["n_labels"], t[metric], yerr=t[f"{metric}_std"], fmt="o-",
+                        capsize=2, label=method)
         ax.set(xscale="log", xlabel="number of labels", ylabel=names.get(metric, metric))
         if metric == "bias":
             ax.axhline(0, color="k", lw=0.6)
     axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pdfs(z_pdf, bin_edges, *, labels=None, smooth=0.005, z_max=None, ax=None):
+    """Redshift PDFs as probability densities, readable by people: one line per object
+    with its own colour and line style, optionally smoothed, legend outside the axes.
+
+    Parameters
+    ----------
+    z_pdf : array-like, shape (N, n_bins)
+        Per-bin probabilities (the ``z_pdf`` column of `galssl.PhotoZEstimator.predict`).
+    bin_edges : array-like, shape (n_bins + 1,)
+    labels : sequence of str, optional
+        Legend entry of each object.
+    smooth : float, optional
+        Standard deviation in z of a Gaussian smoothing of the density (default 0.005,
+        about the scatter of the best photo-z on this scale); 0: the per-bin density as
+        it is. Smoothing keeps the area 1 inside the binned range.
+    z_max : float, optional
+        Upper limit of the z axis (default: the last edge).
+
+    Returns
+    -------
+    `matplotlib.figure.Figure`
+    """
+    z_pdf = np.atleast_2d(np.asarray(z_pdf, dtype=float))
+    edges = np.asarray(bin_edges, dtype=float)
+    if z_pdf.shape[1] != len(edges) - 1:
+        raise ValueError(f"z_pdf has {z_pdf.shape[1]} bins but bin_edges has {len(edges)} "
+                         f"edges; expected {z_pdf.shape[1] + 1}")
+    fig, ax = _figure(ax, (8, 4.5))
+    widths = np.diff(edges)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    density = z_pdf / widths
+    if smooth and smooth > 0:
+        kernel = np.exp(-0.5 * ((centres[:, None] - centres[None, :]) / smooth) ** 2)
+        kernel /= (kernel * widths[:, None]).sum(axis=0, keepdims=True)  # area 1 per column
+        density = np.where(np.isfinite(z_pdf), z_pdf, 0.0) @ kernel.T
+    styles = ["-", "--", "-.", ":"]
+    for i, d in enumerate(density):
+        if not np.isfinite(z_pdf[i]).all():
+            continue
+        ax.plot(centres, d, lw=1.6, ls=styles[(i // 10) % len(styles)],
+                label=None if labels is None else labels[i])
+    ax.set(xlabel="redshift z", ylabel="p(z)  (probability density)",
+           xlim=(edges[0], z_max if z_max is not None else edges[-1]))
+    ax.set_ylim(bottom=0)
+    if labels is not None:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig

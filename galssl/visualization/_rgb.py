@@ -55,7 +55,7 @@ def lupton_rgb(image, bands="ugriz", *, rgb="irg", stretch=0.5, Q=8, minimum=0.0
 
 
 def plot_cutouts(catalog, indices=None, *, ncols=5, label=None, rgb="irg", stretch=0.5, Q=8,
-                 figsize_per_panel=2.0):
+                 figsize_per_panel=2.0, scale_bar=10.0):
     """A grid of colour cutouts of a `~galssl.cutouts.CutoutCatalog` (needs matplotlib).
 
     Parameters
@@ -64,10 +64,14 @@ def plot_cutouts(catalog, indices=None, *, ncols=5, label=None, rgb="irg", stret
     indices : sequence of int, optional
         Rows to show (default: the first 10).
     ncols : int, optional
-    label : str, optional
-        A table column printed over each panel (e.g. ``"mag_r"``).
+    label : str or callable, optional
+        A table column printed over each panel (e.g. ``"mag_r"``), or a function of the
+        row index returning the text (several lines allowed).
     rgb, stretch, Q : optional
         As in `lupton_rgb`.
+    scale_bar : float or None, optional
+        Length in arcsec of a scale bar drawn in the first panel (from the catalogue's
+        pixel scale); None: none.
 
     Returns
     -------
@@ -85,14 +89,26 @@ def plot_cutouts(catalog, indices=None, *, ncols=5, label=None, rgb="irg", stret
                              figsize=(figsize_per_panel * ncols, figsize_per_panel * nrows))
     for ax in axes.ravel():
         ax.set_axis_off()
-    for ax, i in zip(axes.ravel(), indices):
-        ax.imshow(lupton_rgb(catalog.images[i], catalog.bands, rgb=rgb, stretch=stretch, Q=Q),
+    for k, (ax, i) in enumerate(zip(axes.ravel(), indices)):
+        image = catalog.images[i]
+        ax.imshow(lupton_rgb(image, catalog.bands, rgb=rgb, stretch=stretch, Q=Q),
                   origin="lower")
-        if label is not None:
+        text = None
+        if callable(label):
+            text = str(label(int(i)))
+        elif label is not None:
             value = catalog.table[label][i]
             text = f"{value:.2f}" if np.ndim(value) == 0 and np.issubdtype(
                 np.asarray(getattr(value, "value", value)).dtype, np.floating) else str(value)
+        if text:
             ax.text(0.04, 0.96, text, transform=ax.transAxes, color="w", va="top",
-                    fontsize=8)
+                    fontsize=7, linespacing=1.1)
+        if scale_bar and k == 0:
+            pixels = scale_bar / float(getattr(catalog, "pixel_scale", 0.396))
+            width = np.shape(image)[-1]
+            x0, y0 = 0.06 * width, 0.07 * width
+            ax.plot([x0, x0 + pixels], [y0, y0], color="w", lw=2)
+            ax.text(x0 + pixels / 2, y0 + 0.03 * width, f'{scale_bar:g}"', color="w",
+                    ha="center", va="bottom", fontsize=7)
     fig.tight_layout()
     return fig

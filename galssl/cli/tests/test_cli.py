@@ -1,4 +1,6 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
+import os
+
 import numpy as np
 import pytest
 from astropy.table import Table
@@ -40,6 +42,17 @@ def test_photoz_command_on_a_catalogue_and_a_table(tmp_path, capsys):
     assert "z_pdf" not in q.colnames
     np.testing.assert_allclose(q["z_phot"], out["z_phot"][:2], rtol=1e-5)
     assert "2 photometric redshifts" in capsys.readouterr().out
+    # FITS: no HIERARCH chatter; flags spelled out; no absolute paths of this machine
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["photoz", "--data", str(tmp_path / "c.h5"), "--out",
+                     str(tmp_path / "p.fits"), "--no-progress"]) == 0
+    assert not [w for w in caught if "HIERARCH" in str(w.message)]
+    f = Table.read(tmp_path / "p.fits")
+    assert list(f["photoz_flag_names"]) == list(out["photoz_flag_names"])
+    assert all(os.path.basename(p) == p for p in out.meta["galssl_frames"])
     assert main(["photoz", "--data", str(tmp_path / "c.h5"), "--model", "no-such-model",
                  "--out", str(tmp_path / "x.ecsv")]) == 2
     assert "no pretrained weights named 'no-such-model'" in capsys.readouterr().err
@@ -97,6 +110,18 @@ def test_pretrain_then_encode(tmp_path, capsys):
     assert "written to" in capsys.readouterr().out
     assert main(["encode", "--model", str(tmp_path / "none.pt"), "--data",
                  str(tmp_path / "c.h5"), "--out", str(tmp_path / "r.npy")]) == 2
+    # a preset gives the recipe; single options override it
+    seed_run = tmp_path / "seed"
+    assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(seed_run),
+                 "--preset", "hayat2021", "--arch", "resnet10-small", "--epochs", "1",
+                 "--batch-size", "8", "--queue-size", "16", "--crop", "32",
+                 "--no-progress"]) == 0
+    from galssl import ContrastiveEncoder
+
+    c = ContrastiveEncoder.load(seed_run / "encoder.pt").config
+    assert (c["arch"], c["momentum"], c["input_stretch"], c["queue_size"], c["crop"]) == \
+        ("resnet10-small", 0.999, None, 16, 32)
+    assert ContrastiveEncoder.load(out / "encoder.pt").config["input_stretch"] == "asinh"
 
 
 @requires_shared_data

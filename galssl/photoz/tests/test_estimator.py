@@ -71,6 +71,11 @@ def test_predict_columns_conventions_and_row_order(trained):
     assert out["photoz_flag"][5] & PhotoZFlag.CUTOUT
     assert out["photoz_flag"][6] & PhotoZFlag.CUTOUT and np.isfinite(out["z_phot"][6])
     assert not out["photoz_flag"][7] & PhotoZFlag.CUTOUT
+    # every flag value is spelled out, and every output column says what it holds
+    for flag, names in zip(out["photoz_flag"], out["photoz_flag_names"]):
+        assert names == "|".join(PhotoZFlag.describe(flag))
+    assert "NO_DATA" in out["photoz_flag_names"][3].split("|")
+    assert "density" in out["z_pdf"].description and out["z_phot"].description
     ok = np.isfinite(out["z_phot"])
     np.testing.assert_allclose(np.asarray(out["z_pdf"])[ok].sum(axis=1), 1, rtol=1e-5)
     # z_phot is the PDF mean over bin centres, z_mode the centre of the top bin

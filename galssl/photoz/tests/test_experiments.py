@@ -6,7 +6,8 @@ from astropy.table import QTable, Table
 from galssl import ContrastiveEncoder
 from galssl.cutouts import CutoutCatalog
 from galssl.dust import extinction_coefficients
-from galssl.photoz import ColourBaseline, aperture_colours, label_efficiency, labels_saved
+from galssl.photoz import (ColourBaseline, aperture_colours, label_efficiency, labels_saved,
+                           magnitude_table, seed_summary)
 from galssl.photoz.metrics import sigma_mad
 
 from .test_estimator import toy_photoz
@@ -36,6 +37,52 @@ def test_colour_baseline_recovers_colour_redshift_relation():
     assert np.median(np.abs(zp - z[1500:])) < 0.01
     t["g-r"][1600] = np.nan
     assert np.isnan(ColourBaseline().fit(t[:1500], z[:1500]).predict(t[1600:1601])[0])
+
+
+def test_magnitude_table_dereddens_by_the_extinction_law():
+    flux = np.array([[1.0, 2.0, 4.0, 8.0, 16.0]] * 2)
+    t = magnitude_table(flux, [0.0, 0.2])
+    r = extinction_coefficients("ugriz")
+    np.testing.assert_allclose(t["mag_i"][0], 22.5 - 2.5 * np.log10(8.0))
+    # E(B-V) = 0.2 brightens band b by R_b x 0.2 mag and colour b1-b2 by (R_b1 - R_b2) x 0.2
+    np.testing.assert_allclose(t["mag_u"][0] - t["mag_u"][1], 0.2 * r[0])
+    np.testing.assert_allclose(t["u-g"][0] - t["u-g"][1], 0.2 * (r[0] - r[1]))
+    with pytest.raises(ValueError, match=r"flux must have shape \(N, 5\)"):
+        magnitude_table(flux[:, :3])
+    with pytest.raises(ValueError, match="ebv must have one value per row"):
+        magnitude_table(flux, [0.1])
+
+
+def test_boosting_colour_baseline_learns_a_nonlinear_relation():
+    rng = np.random.default_rng(2)
+    z = rng.uniform(0, 0.4, 3000)
+    # a colour that folds over: kNN and trees handle it, a linear fit could not
+    t = Table({"u-g": np.sin(12 * z) + rng.normal(0, 0.01, 3000), "g-r": 2 * z,
+               "mag_r": rng.uniform(15, 18, 3000)})
+    zp = ColourBaseline(regressor="boosting").fit(t[:2500], z[:2500]).predict(t[2500:])
+    assert np.median(np.abs(zp - z[2500:])) < 0.01
+    # "best" picks by cross-validation: boosting with 2,500 objects; kNN with 30, where
+    # 20-object leaves leave boosting with little more than a constant
+    assert ColourBaseline(regressor="best").fit(t[:2500], z[:2500]).chosen == "boosting"
+    assert ColourBaseline(regressor="best").fit(t[:30], z[:30]).chosen == "knn"
+    with pytest.raises(ValueError, match="regressor must be"):
+        ColourBaseline(regressor="forest")
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        ColourBaseline().fit(t[:1], z[:1])
+
+
+def test_seed_summary_and_read_off_average_over_seeds():
+    t = Table(rows=[(100, "supervised", 0, 0.035), (100, "supervised", 1, 0.045),
+                    (1000, "supervised", 0, 0.02), (1000, "supervised", 1, 0.02),
+                    (100, "finetuned", 0, 0.01), (100, "finetuned", 1, 0.03)],
+              names=("n_labels", "method", "seed", "sigma_mad"))
+    s = seed_summary(t, metrics=("sigma_mad",))
+    assert list(s["method"]) == ["supervised", "supervised", "finetuned"]
+    np.testing.assert_allclose(s["sigma_mad"], [0.04, 0.02, 0.02])
+    np.testing.assert_allclose(s["sigma_mad_std"], [0.005, 0.0, 0.01])
+    assert list(s["n_seeds"]) == [2, 2, 2]
+    # the mean fine-tuned 0.02 at 100 labels equals the supervised mean at 1000: 10x
+    np.testing.assert_allclose(labels_saved(t)["factor"], [10.0])
 
 
 def test_labels_saved_read_off():
@@ -69,7 +116,39 @@ def test_label_efficiency_table():
         ok = np.asarray(test.good) & (z_test >= 0) & (z_test <= 0.4) & np.isfinite(row["z_phot"])
         assert row["sigma_mad"] == pytest.approx(sigma_mad(row["z_phot"][ok], z_test[ok]),
                                                  rel=1e-4)
-    with pytest.raises(ValueError, match="needs a pretrained encoder"):
+    assert np.all(t["seed"] == 0)
+    with pytest.raises(ValueError, match="need a pretrained encoder"):
         label_efficiency(None, train, test, methods=("finetuned",))
+    with pytest.raises(ValueError, match="need a pretrained encoder"):
+        label_efficiency(None, train, test, methods=("linear",))
+    with pytest.raises(ValueError, match="needs photometry"):
+        label_efficiency(enc, train, test, methods=("ceiling",))
     with pytest.raises(ValueError, match="unknown methods"):
         label_efficiency(enc, train, test, methods=("magic",))
+
+
+def test_linear_probe_and_photometric_ceiling_methods():
+    train, test = toy_photoz(n=200, seed=3), toy_photoz(n=100, seed=4)
+
+    def photometry(cat):  # the noiseless "catalogue" fluxes of the toy: exp(-k z)
+        z = np.asarray(cat.table["redshift"], dtype=float)
+        return magnitude_table(np.exp(-np.array([8.0, 5, 2, 0, -1])[None] * z[:, None]))
+
+    enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
+    t = label_efficiency(enc, train, test, fractions=(1.0,), methods=("linear", "ceiling"),
+                         photometry=(photometry(train), photometry(test)), seed=5,
+                         predictions=True, progress=False)
+    assert list(t["method"]) == ["linear", "ceiling"] and np.all(t["seed"] == 5)
+    assert np.all(t["epochs"] == 0) and np.all(t["n_test"] == 100)
+    z = np.asarray(test.table["redshift"], dtype=float)
+    # colours are exact linear functions of z: the ceiling is near perfect
+    assert t["sigma_mad"][1] < 0.01
+    # the linear probe: a ridge fit on frozen representations; even random weights carry
+    # the toy's colours, so it beats a constant guess (sigma_MAD ~ 0.1) by far
+    z_train = np.asarray(train.table["redshift"], dtype=float)
+    constant = sigma_mad(np.full_like(z, np.median(z_train)), z)
+    assert t["sigma_mad"][0] < 0.5 * constant
+    assert t["sigma_mad"][0] == pytest.approx(sigma_mad(t["z_phot"][0], z), rel=1e-4)
+    with pytest.raises(ValueError, match="photometry of test has 3 rows"):
+        label_efficiency(enc, train, test, methods=("ceiling",),
+                         photometry=(photometry(train), photometry(test)[:3]))

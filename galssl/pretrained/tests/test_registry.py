@@ -78,7 +78,7 @@ def _seed_checkpoint(net, head=None, prefix="module."):
 
 
 def test_hayat2021_layout_maps_to_identical_networks(tmp_path):
-    ref = PhotoZEstimator(arch="resnet50-paper")
+    ref = PhotoZEstimator(arch="resnet50-paper", input_stretch=None)  # the seed's input
     torch.nn.init.normal_(ref.net.head.weight)
     ckpt = _seed_checkpoint(ref.net.backbone, ref.net.head)
     torch.save(ckpt, tmp_path / "photoz_finetuned_model.pth.tar")
@@ -89,6 +89,7 @@ def test_hayat2021_layout_maps_to_identical_networks(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(pz.net(x)[0], ref.net(x)[0])
     assert pz.card["name"] == "hayat2021-photoz-finetuned"
+    assert pz.config["input_stretch"] is None and pz.net.backbone.stretch is None
     # the MoCo checkpoint: query encoder kept, momentum encoder and queue dropped
     moco = _seed_checkpoint(ref.net.backbone, prefix="module.encoder_q.")
     moco["model_state"]["module.encoder_k.conv1.weight"] = torch.zeros(1)
@@ -99,6 +100,7 @@ def test_hayat2021_layout_maps_to_identical_networks(tmp_path):
     with torch.no_grad():
         enc.backbone.eval()
         torch.testing.assert_close(enc.backbone(x), ref.net.backbone(x))
+    assert enc.config["input_stretch"] is None and enc.config["momentum"] == 0.999
 
 
 def test_hayat2021_mismatches_are_named():

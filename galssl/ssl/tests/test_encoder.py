@@ -48,6 +48,20 @@ def test_fit_encode_save_load_round_trip(tmp_path):
                                rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(back.module.queue.queue, enc.module.queue.queue)
     assert back.config == enc.config and "trained" in repr(back)
+    # the shippable form: float16 backbone only, half the bytes of the backbone, and
+    # representations within float16 rounding of the full checkpoint's
+    lean = tmp_path / "lean.pt"
+    enc.save(lean, half=True, training_state=False)
+    state = torch.load(lean, weights_only=True)
+    assert "queue" not in state and "head" not in state and "backbone_k" not in state
+    assert all(v.dtype == torch.float16 for v in state["backbone"].values()
+               if v.is_floating_point())
+    small = ContrastiveEncoder.load(lean)
+    assert small.module is None and small.config == enc.config
+    assert all(v.dtype != torch.float16 for v in small.backbone.state_dict().values())
+    got = small.encode(cat, progress=False, device="cpu")
+    cos = np.sum(got * reps, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(reps, axis=1)
+    assert cos.min() > 0.999
 
 
 def test_high_extinction_rows_are_left_out_of_training():
@@ -163,7 +177,10 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path, monkeypatch):
         monkeypatch.setenv("MASTER_PORT", str(s.getsockname()[1]))
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     cat = _toy_catalog(n=64)
-    cfg = dict(SMALL, augment=False, bn_splits=2)
+    # no input stretch: on this toy the stretched run's fourth loss is ill-conditioned
+    # (float32 and float64 runs of one process differ by 9e-4 there, and two ranks land on
+    # the float64 value), so it could not tell a DDP fault from rounding
+    cfg = dict(SMALL, augment=False, bn_splits=2, input_stretch=None)
     # fp32: bf16 rounding would differ between the two ways of grouping the batch
     kw = dict(epochs=1, batch_size=16, seed=3, progress=False, precision="32-true",
               log_every_n_steps=1, accelerator="cpu")
@@ -192,8 +209,10 @@ def test_a_few_steps_on_real_cutouts_lower_the_loss():
     enc.fit(cat, epochs=6, batch_size=32, seed=0, progress=False)
     # the first 64 / 32 = 2 steps compare against the random initial queue (an easy task);
     # from then on the negatives are real keys and the loss must go down as it learns
+    # (step-to-step scatter ~0.05, so 0.1 between means of 5 steps is ~4 sigma; the asinh
+    # stretch makes the first steps easier: 4.16 -> 4.02 here, 0.3 without it)
     loss = np.array(enc.history["loss"])[2:]
-    assert np.mean(loss[-5:]) < np.mean(loss[:5]) - 0.2, loss
+    assert np.mean(loss[-5:]) < np.mean(loss[:5]) - 0.1, loss
 
 
 @pytest.mark.parametrize("progress", [False, True])

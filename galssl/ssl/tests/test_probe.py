@@ -91,3 +91,24 @@ def test_input_stretch_travels_from_encoder_to_heads_and_checkpoints(tmp_path):
     state = ContrastiveEncoder(**SMALL).state_dict()
     del state["config"]["input_stretch"]
     assert ContrastiveEncoder.from_state_dict(state).backbone.stretch is None
+
+
+def test_asinh_stretch_is_the_default_and_the_seed_recipe_is_a_preset():
+    from galssl.morphology import MorphologyClassifier
+    from galssl.ssl import PRESET_BATCH_SIZE, PRESETS
+
+    assert ContrastiveEncoder(**SMALL).config["input_stretch"] == "asinh"
+    assert PhotoZEstimator(crop=32).net.backbone.stretch is not None
+    assert MorphologyClassifier(mode="finetune", questions=["smooth"]) \
+        .config["input_stretch"] == "asinh"
+    seed = ContrastiveEncoder.from_preset("hayat2021")
+    c = seed.config
+    assert (c["arch"], c["momentum"], c["temperature"], c["lr"], c["queue_size"],
+            c["input_stretch"]) == ("resnet50-paper", 0.999, 0.1, 0.03, None, None)
+    assert seed.backbone.stretch is None and PRESET_BATCH_SIZE["hayat2021"] == 256
+    cpu = ContrastiveEncoder.from_preset("cpu-small", crop=32)
+    assert (cpu.config["momentum"], cpu.config["queue_size"], cpu.config["crop"]) == \
+        (0.99, 4096, 32)
+    assert set(PRESETS) == set(PRESET_BATCH_SIZE)
+    with pytest.raises(ValueError, match="unknown preset 'moco'"):
+        ContrastiveEncoder.from_preset("moco")

@@ -38,4 +38,39 @@ def test_pit_and_label_efficiency_figures():
                     (100, "finetuned", 0.03, 0.08, 0.0), (1000, "finetuned", 0.015, 0.03, 0.0)],
               names=("n_labels", "method", "sigma_mad", "eta", "bias"))
     fig = plot_label_efficiency(t)
-    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 2
+    assert len(fig.axes) == 3 and len(fig.axes[0].containers) == 2
+    # two seeds: the mean, with the spread as the error bar
+    t2 = t.copy()
+    t2["sigma_mad"] += 0.01
+    both = Table(np.concatenate([t.as_array(), t2.as_array()]))
+    ax = plot_label_efficiency(both).axes[0]
+    line, caps, (bars,) = ax.containers[0]
+    np.testing.assert_allclose(line.get_ydata(), [0.045, 0.025])
+    segs = bars.get_segments()
+    np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segs], [0.01, 0.01])
+
+
+def test_pdf_figure_draws_densities_of_unit_area():
+    import matplotlib
+
+    matplotlib.use("agg")
+    from galssl.visualization import plot_pdfs
+
+    edges = np.linspace(0, 0.4, 181)
+    pdf = np.zeros((3, 180))
+    pdf[0, 50] = 1.0                       # all probability in one bin
+    pdf[1, 100:110] = 0.1
+    pdf[2] = np.nan                        # a row without data is skipped
+    for smooth in (0, 0.005):
+        ax = plot_pdfs(pdf, edges, labels=["a", "b", "c"], smooth=smooth).axes[0]
+        assert len(ax.lines) == 2
+        for line in ax.lines:
+            x, y = line.get_data()
+            # densities: area 1 over the binned range, smoothed or not
+            np.testing.assert_allclose(np.sum(y) * (edges[1] - edges[0]), 1.0, rtol=1e-6)
+        peak = ax.lines[0].get_ydata().max()
+        assert peak == pytest.approx(1 / (edges[1] - edges[0])) if smooth == 0 else \
+            peak < 0.5 / (edges[1] - edges[0])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match="180 bins but bin_edges has 10 edges"):
+        plot_pdfs(pdf, edges[:10])
