@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from galssl import ContrastiveEncoder, PhotoZEstimator
-from galssl.pretrained import (DEFAULT_PHOTOZ, from_hayat2021, get_pretrained,
+from galssl.pretrained import (DEFAULT_ENCODER, DEFAULT_PHOTOZ, from_hayat2021, get_pretrained,
                                hayat2021_key_map, list_pretrained, load_pretrained, sha256sum)
 
 
@@ -41,11 +41,42 @@ def test_default_model_loads_offline_and_predicts():
     good = np.asarray(cat.good)
     z = np.asarray(out["z_phot"])[good]
     assert np.isfinite(z).all() and np.all((z > 0) & (z < 0.4))
-    # the shipped model also gives an encoder for representations
-    enc = load_pretrained(kind="encoder")
+    # the shipped photo-z model also gives an encoder for representations
+    enc = load_pretrained(DEFAULT_PHOTOZ, kind="encoder")
     assert isinstance(enc, ContrastiveEncoder)
     assert repr(enc).endswith(" trained>")  # trained weights, though no MoCo head comes along
     assert enc.encode(cat[:3], progress=False).shape == (3, enc.num_features)
+
+
+def test_shipped_encoder_loads_offline_with_its_card(tmp_path, monkeypatch):
+    import galssl.pretrained as reg
+
+    rec = get_pretrained(DEFAULT_ENCODER)
+    assert rec.kind == "encoder" and rec.shipped and rec.size_bytes <= 10_000_000
+    assert os.path.getsize(rec.path) == rec.size_bytes
+    card = rec.card()
+    assert "Redshift bins" not in card and "effective rank" in card and "untrained" in card
+    enc = ContrastiveEncoder.from_pretrained()
+    assert enc.card["name"] == DEFAULT_ENCODER and repr(enc).endswith(" trained>")
+    assert enc.config["input_stretch"] == "asinh" and enc.module is None
+    from galssl.datasets import sample_frames
+    from galssl.cutouts import CutoutCatalog
+
+    cat = CutoutCatalog.from_frames(sample_frames(), progress=False)
+    reps = enc.encode(cat, progress=False)
+    assert reps.shape == (len(cat), 256) and np.isfinite(reps).all()
+    # the encoder's own representations, not the photo-z model's backbone
+    other = load_pretrained(DEFAULT_PHOTOZ, kind="encoder").encode(cat, progress=False)
+    assert not np.allclose(reps, other)
+    # damaged bytes fail the checksum, like the photo-z model's
+    shutil.copytree(reg._DATA, tmp_path / "data")
+    path = tmp_path / "data" / (DEFAULT_ENCODER + ".pt")
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    monkeypatch.setattr(reg, "_DATA", str(tmp_path / "data"))
+    with pytest.raises(OSError, match="fails its sha256 check"):
+        ContrastiveEncoder.from_pretrained()
 
 
 def test_damaged_shipped_weights_fail_the_checksum(tmp_path, monkeypatch):

@@ -142,16 +142,20 @@ def test_injected_flux_is_recovered_and_sky_is_empty():
     rows, ra, dec, injected, ebv_new, props_k, modified = _inject_into_frames(
         (field, np.arange(40), flux, ebv, props, 5, 107, tuple("ugriz"), psf))
     assert len(rows) == 40
+    # in every band, not only r: each band's frame holds that band's injected flux
+    for j, band in enumerate("ugriz"):
+        frame = field.frames[band]
+        diff = modified[frame.path].astype(np.float64) - _frame_pixels(frame)
+        x, y = frame.pixel(ra, dec)
+        radius = np.clip(6 * props_k["disk_r50_arcsec"] / 0.396 + 3 * psf[band], 15, 200)
+        measured = np.array([sep.sum_circle(diff, [x[k]], [y[k]], radius[k])[0][0]
+                             for k in range(len(x))])
+        dmag = -2.5 * np.log10(measured / injected[:, j])
+        bright = 22.5 - 2.5 * np.log10(injected[:, j]) < 18.5
+        assert bright.sum() >= 5, band
+        assert abs(np.median(dmag[bright])) < 0.03, (band, np.median(dmag[bright]))
     frame = field.frames["r"]
-    diff = modified[frame.path].astype(np.float64) - _frame_pixels(frame)
     x, y = frame.pixel(ra, dec)
-    radius = np.clip(6 * props_k["disk_r50_arcsec"] / 0.396 + 3 * psf["r"], 15, 200)
-    measured = np.array([sep.sum_circle(diff, [x[k]], [y[k]], radius[k])[0][0]
-                         for k in range(len(x))])
-    dmag = -2.5 * np.log10(measured / injected[:, 2])
-    bright = 22.5 - 2.5 * np.log10(injected[:, 2]) < 18
-    assert bright.sum() > 10
-    assert abs(np.median(dmag[bright])) < 0.02
     # injected galaxies sit on empty sky: no pixel of a source detected in the original
     # frame within 3 half-light radii of a centre, and no two cutouts share their centre
     data = _frame_pixels(frame)
@@ -187,10 +191,11 @@ def test_inject_galaxies_truth_table_and_determinism(tmp_path):
     for col in ("bulge_fraction", "r50_arcsec", "axis_ratio", "position_angle", "psf_fwhm_r",
                 "smooth", "edge_on", "ebv", "mag_r", "source_ebv"):
         assert col in t.colnames
-    # the injected fluxes are the catalogue's, re-reddened for the new position
-    r = 2.285
-    expected = cat["MODELFLUX"][:, 2] * 10 ** (-0.4 * r * (t["ebv"] - t["source_ebv"]))
-    np.testing.assert_allclose(t["flux_r"], expected, rtol=1e-10)
+    # the injected fluxes are the catalogue's, re-reddened for the new position with the
+    # SF11 (R_V = 3.1) coefficients, in every band
+    for j, (band, r) in enumerate(zip("ugriz", (4.239, 3.303, 2.285, 1.698, 1.263))):
+        expected = cat["MODELFLUX"][:, j] * 10 ** (-0.4 * r * (t["ebv"] - t["source_ebv"]))
+        np.testing.assert_allclose(t[f"flux_{band}"], expected, rtol=2e-4, err_msg=band)
     # the galaxy is at the centre of its cutout: r-band light centroid within 1 pixel
     img = a.images[:, 2] - np.median(a.images[:, 2], axis=(1, 2), keepdims=True)
     yy, xx = np.mgrid[:107, :107] - 53
