@@ -55,7 +55,7 @@ def test_shipped_encoder_loads_offline_with_its_card(tmp_path, monkeypatch):
     assert rec.kind == "encoder" and rec.shipped and rec.size_bytes <= 10_000_000
     assert os.path.getsize(rec.path) == rec.size_bytes
     card = rec.card()
-    assert "Redshift bins" not in card and "effective rank" in card and "untrained" in card
+    assert "Redshift bins" not in card and "eff. rank" in card and "untrained" in card
     enc = ContrastiveEncoder.from_pretrained()
     assert enc.card["name"] == DEFAULT_ENCODER and repr(enc).endswith(" trained>")
     assert enc.config["input_stretch"] == "asinh" and enc.module is None
