@@ -126,6 +126,26 @@ def efficiency_summary(table):
     return summary
 
 
+def write_summary(args, table, out):
+    """The summary over seeds, the read-off and the figure of a label-efficiency table."""
+    from galssl.photoz import labels_saved
+    from galssl.visualization import plot_label_efficiency
+
+    summary = efficiency_summary(table)
+    summary.write(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"), overwrite=True)
+    summary.pprint(max_lines=-1, max_width=-1)
+    for method in ("finetuned", f"finetuned (lr_backbone {args.lr_backbone:g})", "linear"):
+        if method not in set(table["method"]):
+            continue
+        saved = labels_saved(table, method=method)
+        saved.write(os.path.join(out, f"labels_saved{args.tag}_{method.split()[0]}"
+                                      f"{'' if '(' not in method else '_lr'}.ecsv"),
+                    overwrite=True)
+        print(method)
+        saved.pprint(max_lines=-1, max_width=-1)
+    _save(plot_label_efficiency(table), out, f"label_efficiency{args.tag}.png")
+
+
 def part_efficiency(args, train, val_test, out, log):
     """Label efficiency at ``--fractions`` for each of ``--seeds`` (fraction by fraction,
     so that the smallest label counts have every seed first): the methods of
@@ -136,8 +156,7 @@ def part_efficiency(args, train, val_test, out, log):
     from astropy.table import Table, vstack
 
     from galssl import ContrastiveEncoder
-    from galssl.photoz import aperture_colours, label_efficiency, labels_saved
-    from galssl.visualization import plot_label_efficiency
+    from galssl.photoz import aperture_colours, label_efficiency
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
     shared = {}
@@ -171,15 +190,7 @@ def part_efficiency(args, train, val_test, out, log):
             table.write(path, overwrite=True)
             print(f"fraction {frac}, seed {seed} done after {time.time() - t0:.0f} s",
                   flush=True)
-    table = vstack(tables)
-    table.pprint(max_lines=-1, max_width=-1)
-    summary = efficiency_summary(table)
-    summary.write(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"), overwrite=True)
-    summary.pprint(max_lines=-1, max_width=-1)
-    saved = labels_saved(table)
-    saved.write(os.path.join(out, f"labels_saved{args.tag}.ecsv"), overwrite=True)
-    saved.pprint(max_lines=-1, max_width=-1)
-    _save(plot_label_efficiency(table), out, f"label_efficiency{args.tag}.png")
+    write_summary(args, vstack(tables), out)
     log[f"efficiency{args.tag}"] = {
         "seconds": round(time.time() - t0, 1), "epochs": args.epochs,
         "min_steps": args.min_steps, "seeds": list(args.seeds),
@@ -324,6 +335,13 @@ def main():
     parts = args.parts.split(",")
     if parts == ["rst"]:
         part_rst(args, args.out)
+        return
+    if parts == ["summary"]:  # of the efficiency table as it is (e.g. an interrupted run)
+        from astropy.table import Table
+
+        write_summary(args, Table.read(os.path.join(args.out,
+                                                    f"label_efficiency{args.tag}.ecsv")),
+                      args.out)
         return
     if "shipped" in parts:
         part_shipped(args, val_test, args.out, log)
