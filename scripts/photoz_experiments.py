@@ -215,10 +215,14 @@ def summary_rst(summary, saved=None):
 
 
 def part_rst(args, out):
-    """Print the RST table of ``label_efficiency_summaryTAG.ecsv``."""
+    """Write (``label_efficiency_tableTAG.rst``, for the results page) and print the RST
+    table of ``label_efficiency_summaryTAG.ecsv``."""
     from astropy.table import Table
 
-    print(summary_rst(Table.read(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"))))
+    text = summary_rst(Table.read(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv")))
+    with open(os.path.join(out, f"label_efficiency_table{args.tag}.rst"), "w") as f:
+        f.write(text + "\n")
+    print(text)
 
 
 def part_figure5(args, train, val_test, out, log):

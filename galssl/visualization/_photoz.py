@@ -81,8 +81,10 @@ def plot_label_efficiency(table, *, metrics=("sigma_mad", "eta", "bias"), axes=N
 
     from ..photoz import seed_summary
 
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
     if axes is None:
-        fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.3))
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.8))
     else:
         fig = np.ravel(axes)[0].figure
     axes = np.ravel(axes)
@@ -96,10 +98,16 @@ def plot_label_efficiency(table, *, metrics=("sigma_mad", "eta", "bias"), axes=N
             ax.errorbar(t["n_labels"], t[metric], yerr=t[f"{metric}_std"], fmt="o-",
                         capsize=2, label=method)
         ax.set(xscale="log", xlabel="number of labels", ylabel=names.get(metric, metric))
+        counts = sorted(set(int(n) for n in summary["n_labels"]))
+        ax.xaxis.set_major_locator(FixedLocator(counts))  # the label counts, spelled out
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticklabels([f"{n:,}" for n in counts])
         if metric == "bias":
             ax.axhline(0, color="k", lw=0.6)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.08 + 0.05 * (len(labels) > 4), 1, 1))
     return fig
 
 
