@@ -45,6 +45,32 @@ def _network_errors():
     return tuple(errors)
 
 
+def _within(seconds, fn, what):
+    """``fn()``, or a ConnectionError if it has not returned after ``seconds``: astroquery's
+    SDSS query makes several requests (field lists, then the query), each with its own
+    timeout, so a stalled server would otherwise hold the caller for several timeouts. The
+    abandoned request ends by its own timeout in a daemon thread."""
+    import threading
+
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True, name="galssl-sdss-query")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise ConnectionError(f"{what}: no answer within {seconds:g} s "
+                              "(galssl.cutouts.conf.timeout)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=True):
     """Download (once, into astropy's cache) the SDSS frames covering ``positions``.
 
@@ -66,9 +92,10 @@ def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=Tru
     if len(coords) == 0:
         return []
     try:
-        found = SDSS.query_region(coords, radius="1 arcsec", spectro=False,
-                                  photoobj_fields=["run", "camcol", "field"],
-                                  data_release=data_release, timeout=conf.timeout)
+        found = _within(conf.timeout, lambda: SDSS.query_region(
+            coords, radius="1 arcsec", spectro=False,
+            photoobj_fields=["run", "camcol", "field"], data_release=data_release,
+            timeout=conf.timeout), "the SDSS archive")
     except _network_errors() as exc:  # not every exception: a bug must not read "offline"
         raise ConnectionError(f"cannot query the SDSS archive for frames ({exc}); "
                               "from_sdss needs the network: offline, pass local frames "

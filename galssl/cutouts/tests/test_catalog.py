@@ -300,6 +300,32 @@ def test_from_sdss_catches_network_errors_only(monkeypatch):
         CutoutCatalog.from_sdss(SkyCoord([229.53], [42.74], unit="deg"), progress=False)
 
 
+def test_from_sdss_gives_up_on_a_stalled_server_after_conf_timeout(monkeypatch):
+    """A server that accepts the connection and never answers: astroquery makes three
+    requests with a 60 s timeout of its own; galssl's ``conf.timeout`` bounds the wait."""
+    import socket
+    import threading
+    import time
+
+    pytest.importorskip("astroquery")
+    from astroquery.sdss import SDSS
+
+    from galssl.cutouts import conf
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    port, held = server.getsockname()[1], []
+    threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(5)],
+                     daemon=True).start()
+    monkeypatch.setattr(SDSS, "_get_query_url", lambda *a, **k: f"http://127.0.0.1:{port}/dr17/q")
+    t0 = time.time()
+    with conf.set_temp("timeout", 1.0):
+        with pytest.raises(ConnectionError, match=r"no answer within 1 s"):
+            CutoutCatalog.from_sdss(SkyCoord([229.53], [42.74], unit="deg"), progress=False)
+    assert time.time() - t0 < 5 and held  # the server was reached, and not waited on
+
+
 def test_from_sdss_with_only_invalid_positions_flags_every_row():
     # nothing to fetch, so no network is needed: rows in = rows out, flagged
     cat = CutoutCatalog.from_sdss(Table({"ra": [np.nan, 10.0], "dec": [0.0, 100.0]}),
