@@ -49,8 +49,6 @@ def test_default_model_loads_offline_and_predicts():
 
 
 def test_shipped_encoder_loads_offline_with_its_card(tmp_path, monkeypatch):
-    import galssl.pretrained as reg
-
     rec = get_pretrained(DEFAULT_ENCODER)
     assert rec.kind == "encoder" and rec.shipped and rec.size_bytes <= 10_000_000
     assert os.path.getsize(rec.path) == rec.size_bytes
@@ -69,25 +67,25 @@ def test_shipped_encoder_loads_offline_with_its_card(tmp_path, monkeypatch):
     other = load_pretrained(DEFAULT_PHOTOZ, kind="encoder").encode(cat, progress=False)
     assert not np.allclose(reps, other)
     # damaged bytes fail the checksum, like the photo-z model's
-    shutil.copytree(reg._DATA, tmp_path / "data")
-    path = tmp_path / "data" / (DEFAULT_ENCODER + ".pt")
-    raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    path.write_bytes(bytes(raw))
-    monkeypatch.setattr(reg, "_DATA", str(tmp_path / "data"))
+    _damage_shipped(DEFAULT_ENCODER, tmp_path, monkeypatch)
     with pytest.raises(OSError, match="fails its sha256 check"):
         ContrastiveEncoder.from_pretrained()
 
 
-def test_damaged_shipped_weights_fail_the_checksum(tmp_path, monkeypatch):
+def _damage_shipped(name, tmp_path, monkeypatch):
+    """Point the registry at a copy of the shipped files with one byte of ``name`` flipped."""
     import galssl.pretrained as reg
 
     shutil.copytree(reg._DATA, tmp_path / "data")
-    path = tmp_path / "data" / (DEFAULT_PHOTOZ + ".pt")
+    path = tmp_path / "data" / (name + ".pt")
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
     monkeypatch.setattr(reg, "_DATA", str(tmp_path / "data"))
+
+
+def test_damaged_shipped_weights_fail_the_checksum(tmp_path, monkeypatch):
+    _damage_shipped(DEFAULT_PHOTOZ, tmp_path, monkeypatch)
     with pytest.raises(OSError, match="fails its sha256 check"):
         PhotoZEstimator.from_pretrained()
 
