@@ -24,8 +24,6 @@ __all__ = ["main"]
 
 def _parser():
     from .. import __version__
-    from ..nn import list_backbones
-    from ..ssl._encoder import PRESETS
 
     p = argparse.ArgumentParser(
         prog="galssl",
@@ -85,12 +83,16 @@ def _parser():
     pre.add_argument("--data", required=True, help="cutouts.h5 written by `galssl cutouts`")
     pre.add_argument("--out", required=True,
                      help="output folder: encoder.pt, checkpoints/ and CSV logs")
-    pre.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                     help="start from a named recipe: hayat2021 (the seed's exact settings, "
-                     "batch 256) or cpu-small (the probe's CPU recipe, batch 64); the options "
-                     "below override it")
-    pre.add_argument("--arch", choices=list_backbones(), default=None,
-                     help="encoder architecture (default: resnet10-small)")
+    # names spelled out rather than read from galssl.ssl.PRESETS and galssl.nn.list_backbones:
+    # those import torch, and building the parser must stay cheap (`galssl --help`); a test
+    # checks that the help names every one, and unknown names are refused by the library
+    pre.add_argument("--preset", default=None,
+                     help="start from a named recipe (galssl.ssl.PRESETS): hayat2021 (the "
+                     "seed's exact settings, batch 256) or cpu-small (the probe's CPU recipe, "
+                     "batch 64); the options below override it")
+    pre.add_argument("--arch", default=None,
+                     help="encoder architecture: resnet10-small (default), resnet18, "
+                     "resnet50, resnet18-paper or resnet50-paper (galssl.nn.list_backbones)")
     pre.add_argument("--input-stretch", choices=("asinh", "none"), default=None,
                      help="input scaling: the fixed per-band asinh stretch (default) or raw "
                      "nanomaggies (none)")
@@ -287,7 +289,7 @@ def _simulate(args):
 
 def _pretrain(args):
     from ..cutouts import CutoutCatalog
-    from ..ssl import PRESET_BATCH_SIZE, PRESETS, ContrastiveEncoder
+    from ..ssl import PRESET_BATCH_SIZE, ContrastiveEncoder
     from ..utils._validate import check_devices
 
     devices = check_devices(args.devices, "--devices")
@@ -296,9 +298,9 @@ def _pretrain(args):
                                            "lr", "crop") if getattr(args, k) is not None}
     if args.input_stretch is not None:
         given["input_stretch"] = None if args.input_stretch == "none" else "asinh"
-    settings = dict(PRESETS[args.preset]) if args.preset else {}
-    settings.update(given, in_chans=len(cat.bands), bands=cat.bands, bn_splits=args.bn_splits)
-    enc = ContrastiveEncoder(**settings)
+    given.update(in_chans=len(cat.bands), bands=cat.bands, bn_splits=args.bn_splits)
+    enc = ContrastiveEncoder.from_preset(args.preset, **given) if args.preset else \
+        ContrastiveEncoder(**given)
     batch_size = args.batch_size or (PRESET_BATCH_SIZE[args.preset] if args.preset else 256)
     os.makedirs(args.out, exist_ok=True)
     enc.fit(cat, epochs=args.epochs, batch_size=batch_size, devices=devices,

@@ -122,6 +122,29 @@ def test_pretrain_then_encode(tmp_path, capsys):
     assert (c["arch"], c["momentum"], c["input_stretch"], c["queue_size"], c["crop"]) == \
         ("resnet10-small", 0.999, None, 16, 32)
     assert ContrastiveEncoder.load(out / "encoder.pt").config["input_stretch"] == "asinh"
+    assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(seed_run),
+                 "--preset", "moco"]) == 2
+    assert "unknown preset 'moco'" in capsys.readouterr().err
+
+
+def test_pretrain_help_names_every_preset_and_architecture_without_importing_torch():
+    import subprocess
+    import sys
+
+    from galssl.cli._main import _parser
+    from galssl.nn import list_backbones
+    from galssl.ssl import PRESETS
+
+    sub = next(a for a in _parser()._actions if a.dest == "command").choices["pretrain"]
+    text = " ".join(sub.format_help().split())
+    for name in list(PRESETS) + list(list_backbones()):
+        assert name in text, name
+    # `galssl --help` and `--version` stay instant: building the parser loads no torch
+    code = ("import sys; from galssl.cli._main import _parser; _parser(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
 
 
 @requires_shared_data
