@@ -522,11 +522,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         for name, text in COLUMN_DESCRIPTIONS.items():
             table[name].description = text
         table.meta["z_bin_edges"] = [float(v) for v in edges]
-        table.meta["photoz_conventions"] = {
-            "z_phot": "mean of the PDF over bin centres",
-            "z_phot_err": "standard deviation of the PDF (uniform within bins)",
-            "odds": "P(|z - z_phot| < 0.05 (1 + z_phot))",
-            "photoz_flag": "bits of galssl.photoz.PhotoZFlag",
+        table.meta["photoz_conventions"] = {  # the column descriptions, in one place
+            **{k: COLUMN_DESCRIPTIONS[k] for k in ("z_phot", "z_phot_err", "odds",
+                                                   "photoz_flag")},
             "calibrated": bool(calibrated and self.calibration.fitted)}
         return table
 

@@ -126,7 +126,7 @@ class ColourBaseline:
         return np.column_stack([np.asarray(t[c], dtype=float) for c in cols])
 
     def _model(self, kind, x, z):
-        """A fitted regressor of ``kind`` and whether it predicts log(1 + z)."""
+        """A fitted regressor of ``kind`` ("boosting" fits log(1 + z), see `_predict`)."""
         if kind == "boosting":
             from sklearn.ensemble import HistGradientBoostingRegressor
 

@@ -22,8 +22,7 @@ _DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 #: Name of the photo-z model loaded by ``PhotoZEstimator.from_pretrained()``.
 DEFAULT_PHOTOZ = "galssl-sdss-photoz-resnet10-small-v1"
 
-#: Name of the encoder loaded by ``ContrastiveEncoder.from_pretrained()`` (where it is not
-#: registered, the backbone of the default photo-z model is used instead).
+#: Name of the encoder loaded by ``ContrastiveEncoder.from_pretrained()`` (shipped).
 DEFAULT_ENCODER = "galssl-sdss-moco-resnet10-small-v1"
 
 _HAYAT_URL = "https://portal.nersc.gov/project/dasrepo/self-supervised-learning-sdss/checkpoints/"
@@ -179,8 +178,9 @@ def load_pretrained(name=None, *, kind="photoz", path=None, map_location="cpu"):
     Parameters
     ----------
     name : str or path, optional
-        None: the default shipped photo-z model (offline; sha256 checked). A registry name
-        (`list_pretrained`). Or the path of a checkpoint written by galssl's ``save``.
+        None: the default shipped model of ``kind``, `DEFAULT_PHOTOZ` or `DEFAULT_ENCODER`
+        (offline; sha256 checked). A registry name (`list_pretrained`). Or the path of a
+        checkpoint written by galssl's ``save``.
     kind : {"photoz", "encoder"}
         What to return: a `~galssl.PhotoZEstimator` or a `~galssl.ContrastiveEncoder`.
     path : str, optional
@@ -201,10 +201,8 @@ def load_pretrained(name=None, *, kind="photoz", path=None, map_location="cpu"):
         raise ValueError(f"kind must be 'photoz' or 'encoder', got {kind!r}")
     if name is not None and os.path.exists(os.fspath(name)):
         return cls.load(name, map_location=map_location)
-    if name is None:
-        name = DEFAULT_ENCODER if kind == "encoder" and DEFAULT_ENCODER in _registry() \
-            else DEFAULT_PHOTOZ
-    rec = get_pretrained(name)
+    rec = get_pretrained(name if name is not None else
+                         (DEFAULT_ENCODER if kind == "encoder" else DEFAULT_PHOTOZ))
     if rec.kind != kind and not (kind == "encoder" and rec.kind == "photoz"):
         raise ValueError(f"{rec.name!r} holds {rec.kind} weights, not {kind}")
     if rec.shipped:
@@ -275,7 +273,6 @@ def hayat2021_key_map(state):
 
 def from_hayat2021(state, *, kind="photoz", source="checkpoint", card=None):
     """A galssl model from a Hayat et al. (2021) checkpoint dict (strict loading)."""
-    from ..nn import create_backbone
     from ..photoz import PhotoZEstimator
     from ..ssl import ContrastiveEncoder
     from ..ssl._encoder import _load_strict
@@ -292,9 +289,7 @@ def from_hayat2021(state, *, kind="photoz", source="checkpoint", card=None):
         pz._trained = True
         pz.card = dict(card or {})
         return pz
-    enc = ContrastiveEncoder.from_preset("hayat2021")
-    net = create_backbone("resnet50-paper", 5, input_stretch=None)
-    _load_strict(net, backbone, "backbone", source)
-    enc.backbone = net
+    enc = ContrastiveEncoder.from_preset("hayat2021")  # resnet50-paper, nanomaggies in
+    _load_strict(enc.backbone, backbone, "backbone", source)
     enc._trained = True
     return enc
