@@ -134,13 +134,12 @@ def write_summary(args, table, out):
     summary = efficiency_summary(table)
     summary.write(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"), overwrite=True)
     summary.pprint(max_lines=-1, max_width=-1)
-    for method in ("finetuned", f"finetuned (lr_backbone {args.lr_backbone:g})", "linear"):
-        if method not in set(table["method"]):
+    for method in dict.fromkeys(table["method"]):  # the read-off of every pretrained method
+        if method not in ("finetuned", "linear") and not method.startswith("finetuned ("):
             continue
         saved = labels_saved(table, method=method)
-        saved.write(os.path.join(out, f"labels_saved{args.tag}_{method.split()[0]}"
-                                      f"{'' if '(' not in method else '_lr'}.ecsv"),
-                    overwrite=True)
+        name = "finetuned_lr" if method.startswith("finetuned (") else method
+        saved.write(os.path.join(out, f"labels_saved{args.tag}_{name}.ecsv"), overwrite=True)
         print(method)
         saved.pprint(max_lines=-1, max_width=-1)
     _save(plot_label_efficiency(table), out, f"label_efficiency{args.tag}.png")
@@ -197,21 +196,17 @@ def part_efficiency(args, train, val_test, out, log):
         "lr_backbone_variant": args.lr_backbone, "encoder": os.path.relpath(args.work)}
 
 
-def summary_rst(summary, saved=None):
+def summary_rst(summary):
     """The results page's table of a label-efficiency summary: mean ± spread over seeds of
     sigma_MAD and eta, and sigma_MAD over the photometric ceiling."""
+    from train_default_model import rst_grid
+
     head = ["labels", "method", "seeds", "σ_MAD", "η %", "σ_MAD / ceiling"]
-    rows = []
-    for r in summary:
-        rows.append([f"{int(r['n_labels']):,}", str(r["method"]), str(int(r["n_seeds"])),
-                     f"{r['sigma_mad']:.4f} ± {r['sigma_mad_std']:.4f}",
-                     f"{100 * r['eta']:.1f} ± {100 * r['eta_std']:.1f}",
-                     f"{r['sigma_mad_over_ceiling']:.2f}"])
-    widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
-    line = "  ".join("=" * w for w in widths)
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(x.rstrip() for x in [line, fmt.format(*head), line]
-                     + [fmt.format(*r) for r in rows] + [line])
+    rows = [[f"{int(r['n_labels']):,}", str(r["method"]), str(int(r["n_seeds"])),
+             f"{r['sigma_mad']:.4f} ± {r['sigma_mad_std']:.4f}",
+             f"{100 * r['eta']:.1f} ± {100 * r['eta_std']:.1f}",
+             f"{r['sigma_mad_over_ceiling']:.2f}"] for r in summary]
+    return rst_grid(head, rows)
 
 
 def part_rst(args, out):
@@ -334,10 +329,8 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     log_path = os.path.join(args.out, "photoz_results.json")
-    log = read_log(log_path)
-    _, val_test = validation_halves(args.data)
     parts = args.parts.split(",")
-    if parts == ["rst"]:
+    if parts == ["rst"]:  # tables only: no data to read
         part_rst(args, args.out)
         return
     if parts == ["summary"]:  # of the efficiency table as it is (e.g. an interrupted run)
@@ -347,6 +340,8 @@ def main():
                                                     f"label_efficiency{args.tag}.ecsv")),
                       args.out)
         return
+    log = read_log(log_path)
+    _, val_test = validation_halves(args.data)
     if "shipped" in parts:
         part_shipped(args, val_test, args.out, log)
     if "tutorial" in parts:

@@ -47,12 +47,10 @@ def rst_table(log):
             rows.append([f"untrained, input_stretch={stretch}"] +
                         [f"{log[name]['probe'][k][1]:.4g}" for k, _ in TABLE_ROWS])
         rows.append([name] + [f"{log[name]['probe'][k][0]:.4g}" for k, _ in TABLE_ROWS])
-    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
-    line = "  ".join("=" * w for w in widths)
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(x.rstrip() for x in [line, fmt.format(*head), line]
-                     + [fmt.format(*r) for r in rows]
-                     + [line])
+    sys.path.insert(0, HERE)
+    from train_default_model import rst_grid
+
+    return rst_grid(head, rows)
 
 
 def _minutes_total(work):

@@ -100,6 +100,15 @@ def augmentation_summary(ebv_max, psf, noise_scale, **_):
     return ", ".join(steps)
 
 
+def rst_grid(head, rows):
+    """A simple reStructuredText table of ``head`` and ``rows`` (lists of strings)."""
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    line = "  ".join("=" * w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(x.rstrip() for x in [line, fmt.format(*head), line]
+                     + [fmt.format(*r) for r in rows] + [line])
+
+
 def read_log(path):
     """The JSON log of earlier runs (stages, parts), or an empty one."""
     if not os.path.isfile(path):
