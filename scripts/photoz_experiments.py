@@ -138,18 +138,36 @@ def write_summary(args, table, out):
         if method not in ("finetuned", "linear") and not method.startswith("finetuned ("):
             continue
         saved = labels_saved(table, method=method)
-        name = "finetuned_lr" if method.startswith("finetuned (") else method
+        name = ("finetuned_probe" if "probe head" in method else "finetuned_lr") \
+            if method.startswith("finetuned (") else method
         saved.write(os.path.join(out, f"labels_saved{args.tag}_{name}.ecsv"), overwrite=True)
         print(method)
         saved.pprint(max_lines=-1, max_width=-1)
     _save(plot_label_efficiency(table), out, f"label_efficiency{args.tag}.png")
 
 
+def finetune_variants(args):
+    """The fine-tuned runs beside the seed's rates: (method name, `PhotoZEstimator`
+    keywords) at ``--lr-backbone`` with a random head and, at each backbone rate of
+    ``--probe-head``, with the head fitted first on the frozen representations (linear
+    probe, then fine-tune)."""
+    out = []
+    if args.lr_backbone is not None:
+        out.append((f"finetuned (lr_backbone {args.lr_backbone:g})",
+                    {"lr_backbone": args.lr_backbone}))
+    for lr in args.probe_head or []:
+        out.append((f"finetuned (probe head, lr_backbone {lr:g})",
+                    {"lr_backbone": lr, "head_init": "probe"}))
+    return out
+
+
 def part_efficiency(args, train, val_test, out, log):
     """Label efficiency at ``--fractions`` for each of ``--seeds`` (fraction by fraction,
     so that the smallest label counts have every seed first): the methods of
     ``--methods`` (the fine-tuned one at the seed's rates) and, with ``--lr-backbone``, a
-    second fine-tuned run at that backbone rate ("finetuned (lr_backbone X)"). The table
+    second fine-tuned run at that backbone rate ("finetuned (lr_backbone X)"), and with
+    ``--probe-head LR ...`` those whose head is first fitted on the frozen representations
+    ("finetuned (probe head, lr_backbone X)", `finetune_variants`). The table
     is written after every run; with ``--resume`` the (fraction, seed) pairs already in it
     are kept and not run again."""
     from astropy.table import Table, vstack
@@ -179,11 +197,10 @@ def part_efficiency(args, train, val_test, out, log):
                 continue
             tables.append(label_efficiency(enc, train, val_test, fractions=[frac], seed=seed,
                                            methods=args.methods, **shared, **common))
-            if args.lr_backbone is not None:
+            for name, kw in finetune_variants(args):
                 v = label_efficiency(enc, train, val_test, fractions=[frac], seed=seed,
-                                     methods=["finetuned"], **common,
-                                     estimator_kwargs={"lr_backbone": args.lr_backbone})
-                v["method"] = [f"finetuned (lr_backbone {args.lr_backbone:g})"] * len(v)
+                                     methods=["finetuned"], **common, estimator_kwargs=kw)
+                v["method"] = [name] * len(v)
                 tables.append(v)
             table = vstack(tables)
             table.write(path, overwrite=True)
@@ -193,7 +210,8 @@ def part_efficiency(args, train, val_test, out, log):
     log[f"efficiency{args.tag}"] = {
         "seconds": round(time.time() - t0, 1), "epochs": args.epochs,
         "min_steps": args.min_steps, "seeds": list(args.seeds),
-        "lr_backbone_variant": args.lr_backbone, "encoder": os.path.relpath(args.work)}
+        "lr_backbone_variant": args.lr_backbone, "probe_head": args.probe_head,
+        "encoder": os.path.relpath(args.work)}
 
 
 def summary_rst(summary):
@@ -306,6 +324,10 @@ def main():
     p.add_argument("--lr-backbone", type=float, default=None,
                    help="efficiency: also fine-tune at this backbone rate; figure5 and "
                         "ablation: the backbone rate (default: the seed's 0.1 x head)")
+    p.add_argument("--probe-head", type=float, nargs="+", default=None, metavar="LR",
+                   help="efficiency: also fine-tune with the head fitted first on the frozen "
+                        "representations (head_init='probe'), at each of these backbone "
+                        "rates")
     p.add_argument("--tag", default="",
                    help="suffix of the efficiency outputs (label_efficiencyTAG.ecsv, ...)")
     p.add_argument("--ablation", nargs="+", metavar="NAME=WORK",

@@ -137,6 +137,7 @@ def _parser():
                      help="images per forward pass (default: 256)")
     enc.add_argument("--device", default=None,
                      help="torch device, e.g. cpu or cuda:0 (default: a GPU if any)")
+    _distributed_options(enc)
     enc.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     pz = sub.add_parser("photoz", help="photometric redshifts (PDFs, z_phot, flags) of "
@@ -158,6 +159,7 @@ def _parser():
                     help="images per forward pass (default: 256)")
     pz.add_argument("--device", default=None,
                     help="torch device, e.g. cpu or cuda:0 (default: a GPU if any)")
+    _distributed_options(pz)
     pz.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     le = sub.add_parser("label-efficiency", help="photo-z quality against the number of "
@@ -185,6 +187,40 @@ def _parser():
     return p
 
 
+def _distributed_options(parser):
+    """The options of inference on several devices or nodes (encode, photoz)."""
+    parser.add_argument("--devices", default=None,
+                        help="several devices (a number, or a comma-separated list of "
+                        "indices): the rows are split between processes on Lightning's DDP "
+                        "(default: one process on --device)")
+    parser.add_argument("--num-nodes", type=_positive_int, default=1,
+                        help="nodes of a multi-node run under torchrun or SLURM (default: 1)")
+    parser.add_argument("--accelerator", default=None,
+                        help="Lightning accelerator with --devices, e.g. cpu or gpu "
+                        "(default: choose)")
+    parser.add_argument("--strategy", default=None,
+                        help="Lightning strategy with --devices (default: ddp under torchrun "
+                        "or SLURM, else ddp_spawn)")
+
+
+def _distributed(args):
+    """Keywords of `encode` / `predict` from `_distributed_options`."""
+    from ..utils._validate import check_devices
+
+    return dict(devices=check_devices(args.devices, "--devices"), num_nodes=args.num_nodes,
+                accelerator=args.accelerator, strategy=args.strategy)
+
+
+def _writes_output():
+    """False on the ranks other than 0 of a run launched by torchrun or SLURM: every rank
+    gets all the rows, one writes them."""
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    return not (dist is not None and dist.is_available() and dist.is_initialized()
+                and dist.get_rank() != 0)
+
+
 def _photoz(args):
     from astropy.table import QTable
 
@@ -197,7 +233,9 @@ def _photoz(args):
     data = CutoutCatalog.read(args.data) if args.data else QTable.read(args.table)
     out = pz.predict(data, frames=args.frames, batch_size=args.batch_size,
                      device=args.device, calibrated=not args.no_calibration,
-                     progress=progress)
+                     progress=progress, **_distributed(args))
+    if not _writes_output():
+        return 0
     if args.no_pdf:
         del out["z_pdf"]
     out.meta.pop("photoz_conventions", None)  # nested dict: not every format writes it
@@ -326,7 +364,9 @@ def _encode(args):
     model = os.path.join(args.model, "encoder.pt") if os.path.isdir(args.model) else args.model
     enc = ContrastiveEncoder.load(model)
     reps = enc.encode(CutoutCatalog.read(args.data), batch_size=args.batch_size,
-                      device=args.device, progress=not args.no_progress)
+                      device=args.device, progress=not args.no_progress, **_distributed(args))
+    if not _writes_output():
+        return 0
     np.save(args.out, reps)
     print(f"{reps.shape[0]} representations of dimension {reps.shape[1]} written to "
           f"{args.out}")
@@ -340,6 +380,13 @@ def _summary(cat):
 
     flags = np.asarray(cat.table["flags"])
     print(f"{len(cat)} objects, {int((flags == 0).sum())} without flags")
+    if "system" in cat.table.colnames:
+        systems = np.asarray(cat.table["system"])
+        shared = [int(v) for v, k in zip(*np.unique(systems, return_counts=True)) if k > 1]
+        if shared:
+            print(f"  in {len(np.unique(systems))} systems: rows sharing a detection "
+                  f"footprint (the pieces of a merger, the members of a close group) share "
+                  f"the column 'system' ({', '.join(map(str, shared))})")
     for flag in CutoutFlag:
         n = int(((flags & flag) > 0).sum())
         if n:
@@ -365,7 +412,8 @@ def _demo(args):
     print(f"photometric redshifts with the shipped model {pz.card.get('name', '')} "
           f"(held-out sigma_MAD {pz.card.get('metrics', {}).get('sigma_mad', float('nan'))})")
     out = pz.predict(cat, progress=progress)
-    cols = [c for c in ("ra", "dec", "mag_r", "r50", "ebv", "flags", "z_phot", "z_phot_err",
+    cols = [c for c in ("ra", "dec", "system", "mag_r", "r50", "ebv", "flags", "z_phot",
+                        "z_phot_err",
                         "odds", "photoz_flag", "photoz_flag_names") if c in out.colnames]
     view = out[cols]
     for c in ("ra", "dec"):
@@ -384,7 +432,8 @@ def _demo(args):
         from ..visualization import plot_cutouts, plot_pdfs
 
         def panel(i):  # what a person wants to read over each galaxy
-            lines = [f"row {i}"]
+            lines = [f"row {i}" + (f", system {out['system'][i]}"
+                                   if "system" in out.colnames else "")]
             if np.isfinite(out["z_phot"][i]):
                 lines.append(f"z_phot = {out['z_phot'][i]:.3f} ± {out['z_phot_err'][i]:.3f}")
             if "mag_r" in out.colnames:

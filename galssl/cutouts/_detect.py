@@ -131,7 +131,22 @@ def _measure(data, frame, *, thresh, minarea, deblend_nthresh, deblend_cont, bw)
     peak_dn = (objs["peak"] + bkg.back()[objs["ypeak"], objs["xpeak"]]) / nmgy \
         if np.isfinite(nmgy) and nmgy > 0 else np.zeros(len(objs))
     return dict(x=x, y=y, a=a, b=b, theta=theta, flux=flux, flux_err=flux_err, r50=r50,
-                concentration=conc, sep_flag=objs["flag"], peak_dn=peak_dn), sub
+                concentration=conc, sep_flag=objs["flag"], peak_dn=peak_dn,
+                footprint=footprints(segmap, len(objs))), sub
+
+
+def footprints(segmap, n):
+    """The detection footprint of each of ``n`` objects of a sep segmentation map (object
+    k has pixels ``segmap == k + 1``): the 8-connected region of all segments that its
+    segment belongs to, numbered from 1. Objects deblended from one parent detection touch
+    and share a footprint; isolated objects have one each."""
+    from scipy import ndimage
+
+    if n == 0:
+        return np.zeros(0, np.int64)
+    regions, _ = ndimage.label(segmap > 0, structure=np.ones((3, 3), bool))
+    return np.asarray(ndimage.maximum(regions, segmap, index=np.arange(1, n + 1)),
+                      dtype=np.int64)
 
 
 def _refine_centroids(sub, x, y, *, box_size=7, max_shift=1.5):
@@ -204,7 +219,9 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
         ``flux_<band>`` (nanomaggies), ``flux_<band>_err``, ``mag_<band>`` (AB, 22.5 - 2.5
         log10 flux), ``r50`` (half-light radius, arcsec), ``concentration``, ``snr``, ``a``,
         ``b`` (arcsec), ``theta`` (rad), ``is_galaxy``, ``detect_flags`` (`CutoutFlag` bits
-        BLENDED, SATURATED). Sources detected twice in overlapping fields are kept once,
+        BLENDED, SATURATED), ``system`` (sources deblended from one detection footprint,
+        such as the nuclei of a merger or the members of a compact group, share this
+        number; see `footprints`). Sources detected twice in overlapping fields are kept once,
         from the field where they lie deepest inside.
     """
     import astropy.units as u
@@ -260,6 +277,7 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
         t["theta"] = m["theta"] * u.rad
         t["is_galaxy"] = np.asarray(is_galaxy, dtype=bool)
         t["detect_flags"] = detect_flags.astype(np.int32)
+        t["_footprint"] = m["footprint"]
         t["_depth"] = frame.depth(x, y)
         t.meta[f"stellar_concentration_{name}"] = float(c_star)
         tables.append(t)
@@ -274,6 +292,11 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
     out = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
     out = _deduplicate(out)
     out.remove_column("_depth")
+    # one number per detection footprint over all fields, in order of first appearance
+    keys = [f"{f}/{k}" for f, k in zip(out["field"], out["_footprint"])]
+    first = {}
+    out["system"] = np.array([first.setdefault(k, len(first)) for k in keys], np.int64)
+    out.remove_column("_footprint")
     out.meta["galssl_detection"] = (f"sep thresh={thresh} minarea={minarea} band={band} "
                                     f"min_snr={min_snr} concentration_margin="
                                     f"{concentration_margin}")

@@ -61,6 +61,24 @@ def _as_fraction_column(values, name):
     return out
 
 
+class MorphologyStep:
+    """The inference step of `MorphologyClassifier` (`galssl.ssl.run_inference`): the
+    representations of a batch and, for a network with a head (``with_head``), the
+    predicted probability of each question."""
+
+    def __init__(self, with_head):
+        self.with_head = bool(with_head)
+
+    def __call__(self, net, x):
+        import torch
+
+        if not self.with_head:
+            return {"features": net(x).float().cpu().numpy()}
+        logits, f = net(x)
+        return {"features": f.float().cpu().numpy(),
+                "probabilities": torch.sigmoid(logits.float()).cpu().numpy()}
+
+
 class MorphologyClassifier:
     """Galaxy Zoo vote fractions (one binary target per question) from multi-band cutouts.
 
@@ -372,6 +390,15 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             images, ebv, _ = src
             feats = self._run(images, ebv, rows, batch_size=batch_size, device=device,
                               progress=progress, desc="encoding")["features"]
+        finite = np.isfinite(feats).all(axis=1)
+        if not finite.all():  # images without any data that no flag marked
+            warnings.warn(f"{int((~finite).sum())} training rows have no image data (all "
+                          f"pixels non-finite, first rows "
+                          f"{np.asarray(rows)[~finite][:5].tolist()}) although their flags "
+                          f"say complete; they are left out", AstropyUserWarning)
+            feats, rows = feats[finite], np.asarray(rows)[finite]
+        if len(rows) < 2:
+            raise ValueError(f"{len(rows)} training rows with image data; need at least 2")
         loss = fit_linear_head(self.net.head, feats, y[rows],
                                weight_decay=self.config["weight_decay"], max_iter=max_iter)
         self.history = {"loss": [loss]}
@@ -410,41 +437,30 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
 
     # ------------------------------------------------------------------ inference
     def _run(self, images, ebv, rows=None, *, batch_size=256, device=None, progress=True,
-             desc="morphology"):
+             desc="morphology", devices=None, num_nodes=1, accelerator=None, strategy=None):
         """Probabilities (if the head exists) and representations of the given rows (all
-        by default), float32, NaN for rows without data, streamed batch by batch."""
-        import torch
-
+        by default), float32, NaN for rows without data, streamed batch by batch in one
+        process or on several (`galssl.ssl.run_inference`)."""
         from ..augment import eval_transform
-        from ..ssl._data import eval_batches
-        from ..ssl._encoder import _resolve_device
+        from ..ssl._inference import run_inference
 
         c = self.config
         rows = np.arange(len(images)) if rows is None else np.asarray(rows)
         n = len(rows)
-        dev = _resolve_device(device)
-        backbone = self._backbone.to(dev).eval()
-        head = self.net.head.to(dev).eval() if self.net is not None else None
+        nq = 0 if self.net is None else len(c["questions"])
+        if not n:
+            return {"probabilities": np.zeros((0, nq), np.float32),
+                    "features": np.zeros((0, self.num_features), np.float32)}
+        net = self._backbone if self.net is None else self.net
         transform = eval_transform(bands=self.bands, out=c["crop"])
-        nq = 0 if head is None else len(c["questions"])
-        probs = np.full((n, nq), np.nan, np.float32)
-        feats = np.full((n, self.num_features), np.nan, np.float32)
-        with torch.no_grad():
-            for s, x, empty, _ in eval_batches(images, ebv, rows, transform,
-                                               batch_size=batch_size, device=dev,
-                                               progress=progress, desc=desc):
-                sel = rows[s:s + len(x)]
-                f = backbone(x).float()
-                if head is not None:
-                    p = torch.sigmoid(head(f).float()).cpu().numpy()
-                    p[empty] = np.nan
-                    probs[s:s + len(sel)] = p
-                f = f.cpu().numpy()
-                f[empty] = np.nan
-                feats[s:s + len(sel)] = f
-        self._backbone.cpu()
-        if head is not None:
-            self.net.head.cpu()
+        res = run_inference(net, images, ebv, rows, transform,
+                            MorphologyStep(self.net is not None), batch_size=batch_size,
+                            device=device, progress=progress, desc=desc, devices=devices,
+                            num_nodes=num_nodes, accelerator=accelerator, strategy=strategy)
+        probs = res.get("probabilities", np.zeros((n, 0), np.float32))
+        feats = res["features"]
+        probs[res["empty"]] = np.nan
+        feats[res["empty"]] = np.nan
         return {"probabilities": probs, "features": feats}
 
     def _probabilities(self, feats):
@@ -459,7 +475,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         return out
 
     def predict(self, data, *, frames=None, batch_size=256, device=None, progress=True,
-                **cutout_kwargs):
+                devices=None, num_nodes=1, accelerator=None, strategy=None, **cutout_kwargs):
         """Predicted probability of each question, one row per input row, in order.
 
         Parameters
@@ -476,6 +492,10 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         device : str, optional
             None: CUDA when available.
         progress : bool, optional
+        devices, num_nodes, accelerator, strategy : optional
+            Several devices or nodes, as in `fit`: each process evaluates one contiguous
+            shard of the rows on Lightning's DDP and the shards are gathered
+            (`galssl.ssl.run_inference`); the table is that of a one-process run.
         **cutout_kwargs
             Passed to the cutout maker for Table/SkyCoord input.
 
@@ -520,7 +540,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         else:
             images, ebv, _ = src
             probs = self._run(images, ebv, batch_size=batch_size, device=device,
-                              progress=progress)["probabilities"] if len(images) else \
+                              progress=progress, devices=devices, num_nodes=num_nodes,
+                              accelerator=accelerator,
+                              strategy=strategy)["probabilities"] if len(images) else \
                 np.zeros((0, len(self.questions)), np.float32)
         out = QTable()
         for k, q in enumerate(self.questions):

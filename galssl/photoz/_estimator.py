@@ -11,10 +11,8 @@ import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
 from ..nn import create_backbone
-from ..ssl._data import (as_image_source, check_images, check_predict_input, eval_batches,
-                         training_rows)
-from ..ssl._encoder import (_load_strict, _resolve_device, backbone_for_head,
-                            check_checkpoint, read_checkpoint)
+from ..ssl._data import as_image_source, check_images, check_predict_input, training_rows
+from ..ssl._encoder import _load_strict, backbone_for_head, check_checkpoint, read_checkpoint
 from ..ssl._engine import resume_checkpoint
 from ..ssl._finetune import run_finetune
 from ..utils._checkpoint import CheckpointError
@@ -90,6 +88,42 @@ class PhotoZFlag(enum.IntFlag):
         return np.array([names[v] for v in values.tolist()], dtype=f"U{width}")
 
 
+def knn_distance(feats, reference, k, exclude_self=False):
+    """Mean cosine distance of each row of ``feats`` to its ``k`` nearest rows of the
+    unit-norm ``reference`` (leaving out row i of the reference for row i with
+    ``exclude_self``), in blocks of 4096 rows."""
+    ref = reference.float()
+    feats = torch.as_tensor(feats)
+    out = np.empty(len(feats))
+    for s in range(0, len(feats), 4096):
+        f = torch.nn.functional.normalize(feats[s:s + 4096].float(), dim=1)
+        sim = f @ ref.T
+        if exclude_self:
+            sim[torch.arange(len(f)), torch.arange(s, s + len(f))] = -np.inf
+        top = sim.topk(min(k, ref.shape[0] - exclude_self), dim=1).values
+        out[s:s + len(f)] = (1 - top).mean(dim=1).numpy()
+    return out
+
+
+class PhotoZStep:
+    """The inference step of `PhotoZEstimator` (`galssl.ssl.run_inference`): bin
+    probabilities, the out-of-distribution distance to ``reference`` (when there is one)
+    and, with ``features``, the representations of a batch."""
+
+    def __init__(self, reference, k, features=False):
+        self.reference, self.k, self.features = reference, int(k), bool(features)
+
+    def __call__(self, net, x):
+        logits, f = net(x)
+        f = f.float().cpu()
+        out = {"pdf": torch.softmax(logits.float(), dim=1).cpu().numpy()}
+        if self.reference is not None:
+            out["distance"] = knn_distance(f, self.reference, self.k)
+        if self.features:
+            out["features"] = f.numpy()
+        return out
+
+
 class PhotoZEstimator:
     """Photometric redshifts as PDFs over redshift bins, from multi-band galaxy cutouts.
 
@@ -124,6 +158,16 @@ class PhotoZEstimator:
     input_stretch : {"asinh", None}, optional
         Input scaling when there is no encoder (with one, the encoder's is used): the fixed
         per-band asinh stretch of `galssl.nn.AsinhStretch` (default) or raw nanomaggies.
+    head_init : {"random", "probe"}, optional
+        How a fine-tuning starts its new head: drawn at random (default), or ``"probe"``:
+        fitted first on the frozen representations of the training images as a
+        multinomial logistic regression over the bins with L2 penalty
+        ``head_weight_decay`` (`galssl.photoz.fit_softmax_head`), then fine-tuned with the
+        backbone ("linear probe, then fine-tune", Kumar et al. 2022: the backbone's first
+        steps then follow a useful head instead of a random one). Without an encoder the
+        head is always random.
+    head_weight_decay : float, optional
+        The L2 penalty of the ``"probe"`` head fit (on standardised representations).
 
     Examples
     --------
@@ -136,8 +180,11 @@ class PhotoZEstimator:
     def __init__(self, encoder=None, *, arch="resnet10-small", in_chans=5, bands="ugriz",
                  z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
                  lr_head=1e-3, milestones=(0.6, 0.9), optimizer="adamw", weight_decay=1e-4,
-                 max_err=0.05, ood_k=5, ood_quantile=0.99, input_stretch="asinh"):
+                 max_err=0.05, ood_k=5, ood_quantile=0.99, input_stretch="asinh",
+                 head_init="random", head_weight_decay=1e-3):
         redshift_bins(z_min, z_max, n_bins)  # validates
+        if head_init not in ("random", "probe"):
+            raise ValueError(f"head_init must be 'random' or 'probe', got {head_init!r}")
         if optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
         arch, in_chans, bands, crop, input_stretch, backbone = backbone_for_head(
@@ -152,7 +199,8 @@ class PhotoZEstimator:
             lr_head=float(lr_head), milestones=[float(m) for m in milestones],
             optimizer=optimizer, weight_decay=float(weight_decay), max_err=float(max_err),
             ood_k=int(ood_k), ood_quantile=float(ood_quantile), pretrained_encoder=finetune,
-            input_stretch=input_stretch)
+            input_stretch=input_stretch, head_init=head_init,
+            head_weight_decay=float(head_weight_decay))
         self.net = PhotoZNet(backbone, n_bins)
         self.calibration = PITCalibration()
         self.reference = None  # (M, D) unit-norm training representations
@@ -294,6 +342,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 create_backbone(c["arch"], c["in_chans"],
                                 input_stretch=c["input_stretch"], bands=c["bands"])
             self.net = PhotoZNet(backbone, c["n_bins"])
+            if self._from_encoder and c["head_init"] == "probe" and ckpt is None:
+                self._probe_head(images, ebv, rows, labels[rows], progress)
         config = dict(c, seed=int(seed), batch_size=int(batch_size),
                       num_workers=int(num_workers), augment=bool(augment),
                       robust_bn=bool(robust_bn))
@@ -308,6 +358,16 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         self.history = dict(history, n_train=int(len(rows)), n_outside_range=n_out)
         self._set_reference(images, ebv, rows, reference_size, seed)
         return self
+
+    def _probe_head(self, images, ebv, rows, labels, progress):
+        """Fit the head on the frozen representations of ``rows`` (``head_init="probe"``)."""
+        from ._module import fit_softmax_head
+
+        feats = self._run(images, ebv, rows, progress=progress, desc="encoding",
+                          features=True)["features"]
+        ok = np.isfinite(feats).all(axis=1)
+        fit_softmax_head(self.net.head, feats[ok], labels[ok],
+                         weight_decay=self.config["head_weight_decay"])
 
     def refresh_batchnorm(self, catalog, *, n_batches=32, batch_size=256, seed=0,
                           reference_size=2000):
@@ -348,64 +408,48 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
 
     def _knn_distance(self, feats, exclude_self=False):
         """Mean cosine distance of each row to its ``ood_k`` nearest reference rows."""
-        k = self.config["ood_k"]
-        ref = self.reference.float()
-        out = np.empty(len(feats))
-        for s in range(0, len(feats), 4096):
-            f = torch.nn.functional.normalize(feats[s:s + 4096].float(), dim=1)
-            sim = f @ ref.T
-            if exclude_self:
-                sim[torch.arange(len(f)), torch.arange(s, s + len(f))] = -np.inf
-            top = sim.topk(min(k, ref.shape[0] - exclude_self), dim=1).values
-            out[s:s + len(f)] = (1 - top).mean(dim=1).numpy()
-        return out
+        return knn_distance(feats, self.reference, self.config["ood_k"], exclude_self)
 
     # ------------------------------------------------------------------ inference
     def _check_images(self, images):
         check_images(images, self.config)
 
-    @torch.no_grad()
     def _run(self, images, ebv, rows=None, *, batch_size=256, device=None, progress=True,
-             desc="photo-z", features=False):
+             desc="photo-z", features=False, devices=None, num_nodes=1, accelerator=None,
+             strategy=None):
         """Bin probabilities (float32), out-of-distribution distances and, with
         ``features``, the representations of the given rows (all by default), streamed
-        batch by batch."""
+        batch by batch, in one process or on several (`galssl.ssl.run_inference`)."""
         from ..augment import eval_transform
+        from ..ssl._inference import run_inference
 
         c = self.config
         rows = np.arange(len(images)) if rows is None else np.asarray(rows)
         n = len(rows)
-        dev = _resolve_device(device)
-        net = self.net.to(dev).eval()
         transform = eval_transform(bands=self.bands, out=c["crop"])
-        probs = np.full((n, c["n_bins"]), np.nan, np.float32)
-        dist = np.full(n, np.nan)
-        partial = np.zeros(n, bool)
-        feats = np.full((n, self.net.backbone.num_features), np.nan, np.float32) \
-            if features else None
-        batches = eval_batches(images, ebv, rows, transform, batch_size=batch_size, device=dev,
-                               progress=progress, desc=desc)
-        for s, x, empty, incomplete in batches:
-            sel = rows[s:s + len(x)]
-            logits, f = net(x)
-            p = torch.softmax(logits.float(), dim=1).cpu().numpy()
-            f = f.float().cpu()
-            p[empty] = np.nan
-            probs[s:s + len(sel)] = p
-            partial[s:s + len(sel)] = incomplete
-            if self.reference is not None:
-                d = self._knn_distance(f)
-                d[empty] = np.nan
-                dist[s:s + len(sel)] = d
-            if features:
-                f = f.numpy()
-                f[empty] = np.nan
-                feats[s:s + len(sel)] = f
-        self.net.cpu()
-        return {"pdf": probs, "distance": dist, "features": feats, "incomplete": partial}
+        step = PhotoZStep(self.reference, c["ood_k"], features)
+        res = run_inference(self.net, images, ebv, rows, transform, step,
+                            batch_size=batch_size, device=device, progress=progress, desc=desc,
+                            devices=devices, num_nodes=num_nodes, accelerator=accelerator,
+                            strategy=strategy)
+        if not n:
+            res = {"pdf": np.zeros((0, c["n_bins"]), np.float32), "distance": np.zeros(0),
+                   "features": np.zeros((0, self.net.backbone.num_features), np.float32),
+                   "empty": np.zeros(0, bool), "incomplete": np.zeros(0, bool)}
+        empty = res["empty"]
+        probs = res["pdf"]
+        probs[empty] = np.nan
+        dist = res.get("distance", np.full(n, np.nan))
+        dist[empty] = np.nan
+        feats = res.get("features") if features else None
+        if feats is not None:
+            feats[empty] = np.nan
+        return {"pdf": probs, "distance": dist, "features": feats,
+                "incomplete": res["incomplete"]}
 
     def predict(self, data, *, frames=None, batch_size=256, device=None, calibrated=True,
-                progress=True, **cutout_kwargs):
+                progress=True, devices=None, num_nodes=1, accelerator=None, strategy=None,
+                **cutout_kwargs):
         """Redshift PDFs, point estimates and flags, one row per input row, in order.
 
         Parameters
@@ -424,6 +468,10 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         calibrated : bool, optional
             Apply the PIT recalibration (if `calibrate` was run).
         progress : bool, optional
+        devices, num_nodes, accelerator, strategy : optional
+            Several devices or nodes, as in `fit`: each process evaluates one contiguous
+            shard of the rows on Lightning's DDP and the shards are gathered
+            (`galssl.ssl.run_inference`); the table is that of a one-process run.
         **cutout_kwargs
             Passed to the cutout maker for Table/SkyCoord input.
 
@@ -481,7 +529,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             if name in table.colnames:
                 raise ValueError(f"the input already has a column {name!r}; rename it")
         res = self._run(images, ebv, batch_size=batch_size, device=device,
-                        progress=progress) if n else \
+                        progress=progress, devices=devices, num_nodes=num_nodes,
+                        accelerator=accelerator, strategy=strategy) if n else \
             {"pdf": np.zeros((0, self.config["n_bins"]), np.float32), "distance": np.zeros(0),
              "incomplete": np.zeros(0, bool)}
         return self._table(table, res, defects, calibrated)

@@ -5,7 +5,7 @@ import torch
 
 from ..ssl._finetune import FinetuneModule
 
-__all__ = ["PhotoZNet", "PhotoZModule"]
+__all__ = ["PhotoZNet", "PhotoZModule", "fit_softmax_head"]
 
 
 class PhotoZNet(torch.nn.Module):
@@ -28,3 +28,46 @@ class PhotoZModule(FinetuneModule):
 
     def loss(self, logits, labels):
         return torch.nn.functional.cross_entropy(logits, labels)
+
+
+def fit_softmax_head(head, features, labels, *, weight_decay=1e-3, max_iter=300):
+    """Fit the linear layer ``head`` on frozen representations as a multinomial logistic
+    regression over the bins (the head initialisation of linear-probe-then-fine-tune, Kumar
+    et al. 2022): standardise the features with their training mean and standard deviation,
+    minimise the mean cross-entropy + ``weight_decay`` times the squared norm of the weights
+    (not the biases) by full-batch L-BFGS from zero, and fold the standardisation into the
+    weights and biases so that ``head`` takes raw representations. Bins without a training
+    label get the probability the fit gives them (small, not zero).
+
+    The problem is convex with a fixed start, so the result is deterministic. Returns the
+    final penalised loss.
+    """
+    x = torch.as_tensor(features, dtype=torch.float32)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    if x.ndim != 2 or len(x) != len(y) or x.shape[1] != head.in_features:
+        raise ValueError(f"need ({len(y)}, {head.in_features}) features, got "
+                         f"{tuple(x.shape)}")
+    mean = x.mean(dim=0)
+    std = x.std(dim=0, unbiased=False)
+    std = torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std))
+    xs = (x - mean) / std
+    w = torch.zeros(head.out_features, x.shape[1], requires_grad=True)
+    b = torch.zeros(head.out_features, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=int(max_iter), history_size=20,
+                            tolerance_grad=1e-7, tolerance_change=1e-12,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(xs @ w.T + b, y) \
+            + weight_decay * (w * w).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+        loss = float(closure().detach())
+    with torch.no_grad():
+        head.weight.copy_(w / std)
+        head.bias.copy_(b - (w / std) @ mean)
+    return loss

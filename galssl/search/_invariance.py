@@ -3,14 +3,14 @@
 
 import numpy as np
 
-from ..utils._progress import progress_bar
 from ._knn import exact_knn, normalised, normalised_rows, positive_int, usable_rows
 
 __all__ = ["retrieval_invariance"]
 
 
 def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256, device=None,
-                         per_object=False, progress=True):
+                         per_object=False, progress=True, devices=None, num_nodes=1,
+                         accelerator=None, strategy=None):
     """Fraction of augmented views whose most similar original is their own galaxy.
 
     Every object with image data is encoded twice: as the encoder always encodes it (its
@@ -40,13 +40,14 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
         work; smaller outputs are an error. ``eval_transform(out=crop)`` reproduces the
         originals and scores 1.
     seed : int, optional
-        Seeds the `torch.Generator` passed to every call of ``transform`` (one generator
-        for the whole catalogue, used batch after batch: the views depend on ``seed`` and
-        ``batch_size``).
+        Seeds the `torch.Generator` passed to each call of ``transform``: one per batch,
+        from ``seed`` and the batch's position (the views depend on ``seed`` and
+        ``batch_size``, not on the number of processes).
     batch_size : int, optional
         Images per forward pass.
-    device : str, optional
-        As in `~galssl.ContrastiveEncoder.encode`.
+    device, devices, num_nodes, accelerator, strategy : optional
+        As in `~galssl.ContrastiveEncoder.encode`: one device, or the rows shared between
+        several devices or nodes with the same result.
     per_object : bool, optional
         Also return which objects were retrieved.
     progress : bool, optional
@@ -70,12 +71,10 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
     >>> retrieval_invariance(enc, images, eval_transform(out=32), progress=False)
     1.0
     """
-    import torch
-
-    from ..augment import crop
     from ..ssl import ContrastiveEncoder
     from ..ssl._data import as_image_source
-    from ..ssl._encoder import _resolve_device
+    from ..ssl._encoder import encode_step
+    from ..ssl._inference import SeededView, run_inference
 
     if not isinstance(encoder, ContrastiveEncoder):
         raise TypeError(f"encoder must be a ContrastiveEncoder, got {type(encoder).__name__}")
@@ -89,41 +88,18 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
         raise ValueError("the catalogue is empty")
     out = encoder.config["crop"]
     originals = encoder.encode(catalog, batch_size=batch_size, device=device,
-                               progress=progress)
+                               progress=progress, devices=devices, num_nodes=num_nodes,
+                               accelerator=accelerator, strategy=strategy)
     rows = np.flatnonzero(usable_rows(originals))
     if rows.size < 2:
         raise ValueError(f"retrieval needs at least 2 objects with image data, got {rows.size}")
     reference = normalised_rows(originals, rows)
 
-    generator = torch.Generator().manual_seed(int(seed))
-    dev = _resolve_device(device)
-    net = encoder.backbone.to(dev).eval()
-    views = np.empty((rows.size, encoder.num_features), dtype=np.float32)
-    try:
-        with torch.no_grad():
-            for start in progress_bar(range(0, rows.size, batch_size), desc="views",
-                                      progress=progress, unit="batch"):
-                r = rows[start:start + batch_size]
-                block = np.nan_to_num(np.asarray(images[r], dtype=np.float32), nan=0.0,
-                                      posinf=0.0, neginf=0.0)
-                e = np.zeros(len(r), np.float32) if ebv is None else np.nan_to_num(ebv[r])
-                x = transform(torch.from_numpy(block).to(dev),
-                              ebv=torch.from_numpy(np.asarray(e, np.float32)).to(dev),
-                              generator=generator)
-                if not isinstance(x, torch.Tensor) or x.ndim != 4 or len(x) != len(r) or \
-                        x.shape[1] != block.shape[1]:
-                    raise ValueError(f"transform must return a ({len(r)}, {block.shape[1]}, H, "
-                                     f"W) tensor for a batch of {len(r)} images, got "
-                                     f"{getattr(x, 'shape', type(x).__name__)}")
-                if min(x.shape[-2:]) < out:
-                    raise ValueError(f"the transform returns {tuple(x.shape[-2:])} images, "
-                                     f"smaller than the encoder's {out}x{out} input")
-                if tuple(x.shape[-2:]) != (out, out):
-                    x = crop(x, out)
-                views[start:start + len(r)] = net(x.float()).float().cpu().numpy()
-    finally:
-        encoder.backbone.cpu()
-
+    dist = dict(devices=devices, num_nodes=num_nodes, accelerator=accelerator,
+                strategy=strategy)
+    views = run_inference(encoder.backbone, images, ebv, rows, SeededView(transform, seed, out),
+                          encode_step, batch_size=batch_size, device=device,
+                          progress=progress, desc="views", **dist)["representation"]
     ok = usable_rows(views)
     retrieved = np.zeros(rows.size, dtype=bool)
     if ok.any():

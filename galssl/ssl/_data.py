@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 __all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input",
-           "collate_batch", "eval_batches", "training_rows", "data_fingerprint"]
+           "collate_batch", "eval_batches", "read_batch", "training_rows", "data_fingerprint"]
 
 
 def as_image_source(data, *, bands=None):
@@ -174,21 +174,29 @@ def eval_batches(images, ebv, rows, transform, *, batch_size=256, device="cpu",
 def _eval_batches(images, ebv, rows, transform, batch_size, device, progress, desc):
     from ..utils._progress import progress_bar
 
-    n = len(rows)
-    contiguous = n and rows[-1] - rows[0] == n - 1 and np.all(np.diff(rows) == 1)
-    for start in progress_bar(range(0, n, batch_size), desc=desc, progress=progress,
+    for start in progress_bar(range(0, len(rows), batch_size), desc=desc, progress=progress,
                               unit="batch"):
-        sel = rows[start:start + batch_size]
-        block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
-        block = np.asarray(block, dtype=np.float32)
-        finite = np.isfinite(block)
-        empty = ~finite.any(axis=(1, 2, 3))
-        incomplete = ~finite.all(axis=(1, 2, 3))
-        x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
-        if ebv is None:
-            e = torch.zeros(len(x))
-        else:
-            eb = np.asarray(ebv[sel], dtype=np.float32)
-            incomplete |= ~np.isfinite(eb)  # an unknown E(B-V) counts as 0: flagged
-            e = torch.from_numpy(np.nan_to_num(eb))
+        x, e, empty, incomplete = read_batch(images, ebv, rows[start:start + batch_size])
         yield start, transform(x.to(device), ebv=e.to(device)), empty, incomplete
+
+
+def read_batch(images, ebv, sel):
+    """The images of rows ``sel`` (NaN pixels set to 0) and their E(B-V) (NaN set to 0) as
+    tensors, and the masks ``empty`` (no finite pixel) and ``incomplete`` (any non-finite
+    pixel or E(B-V)). Contiguous rows are read as one slice (one HDF5 read)."""
+    sel = np.asarray(sel, dtype=np.int64)
+    n = len(sel)
+    contiguous = n and sel[-1] - sel[0] == n - 1 and np.all(np.diff(sel) == 1)
+    block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
+    block = np.asarray(block, dtype=np.float32)
+    finite = np.isfinite(block)
+    empty = ~finite.any(axis=(1, 2, 3))
+    incomplete = ~finite.all(axis=(1, 2, 3))
+    x = torch.from_numpy(np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0))
+    if ebv is None:
+        e = torch.zeros(len(x))
+    else:
+        eb = np.asarray(ebv[sel], dtype=np.float32)
+        incomplete |= ~np.isfinite(eb)  # an unknown E(B-V) counts as 0: flagged
+        e = torch.from_numpy(np.nan_to_num(eb))
+    return x, e, empty, incomplete

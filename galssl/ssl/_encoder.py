@@ -8,7 +8,7 @@ import torch
 
 from ..dust._coefficients import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
-from ._data import as_image_source, data_fingerprint, eval_batches, training_rows
+from ._data import as_image_source, data_fingerprint, training_rows
 from ..utils._checkpoint import CheckpointError, describe_value
 from ..utils._validate import check_positive_int
 from ..utils._checkpoint import read_checkpoint  # noqa: F401 (re-exported for the models)
@@ -44,6 +44,11 @@ def _resolve_device(device):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was asked for but CUDA is not available")
     return device
+
+
+def encode_step(net, x):
+    """The representations of a batch (`run_inference` step of `ContrastiveEncoder.encode`)."""
+    return {"representation": net(x).float().cpu().numpy()}
 
 
 class ContrastiveEncoder:
@@ -298,8 +303,8 @@ class ContrastiveEncoder:
         return new
 
     # ------------------------------------------------------------------ inference
-    @torch.no_grad()
-    def encode(self, data, *, batch_size=256, device=None, progress=True):
+    def encode(self, data, *, batch_size=256, device=None, progress=True, devices=None,
+               num_nodes=1, accelerator=None, strategy=None):
         """Representations of images: deredden, centre-crop, encode (no projection head).
 
         Parameters
@@ -308,11 +313,16 @@ class ContrastiveEncoder:
             Cutouts (HDF5-backed catalogues are streamed batch by batch). NaN pixels count
             as 0; rows with no data at all get NaN representations.
         batch_size : int, optional
-            Images per forward pass.
+            Images per forward pass (per device).
         device : str, optional
-            ``None`` chooses CUDA when available; ``"cuda"`` without CUDA raises.
+            The device of a one-process run: ``None`` chooses CUDA when available;
+            ``"cuda"`` without CUDA raises.
         progress : bool, optional
             Show a progress bar.
+        devices, num_nodes, accelerator, strategy : optional
+            Several devices or nodes, as in `fit`: the rows are split into one contiguous
+            shard per process on Lightning's DDP and gathered again
+            (`galssl.ssl.run_inference`); the result is that of a one-process run.
 
         Returns
         -------
@@ -320,24 +330,23 @@ class ContrastiveEncoder:
             (N, D) float32, one row per input row, in order.
         """
         from ..augment import eval_transform
+        from ._inference import run_inference
 
         images, ebv, _ = as_image_source(data, bands=self.bands)
         n = len(images)
         if n and images.shape[1] != self.config["in_chans"]:
             raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "
                              f"{self.config['in_chans']} ({self.config['bands']})")
-        dev = _resolve_device(device)
-        net = self.backbone.to(dev).eval()
         transform = eval_transform(bands=self.bands, out=self.config["crop"])
-        out = np.full((n, self.num_features), np.nan, dtype=np.float32)
-        for start, x, empty, _ in eval_batches(images, ebv, None, transform,
-                                               batch_size=batch_size, device=dev,
-                                               progress=progress, desc="encoding"):
-            reps = net(x).float().cpu().numpy()
-            reps[empty] = np.nan
-            out[start:start + len(reps)] = reps
-        self.backbone.cpu()
-        return out
+        res = run_inference(self.backbone, images, ebv, None, transform, encode_step,
+                            batch_size=batch_size, device=device, progress=progress,
+                            desc="encoding", devices=devices, num_nodes=num_nodes,
+                            accelerator=accelerator, strategy=strategy)
+        if not n:
+            return np.zeros((0, self.num_features), np.float32)
+        reps = res["representation"]
+        reps[res["empty"]] = np.nan
+        return reps
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self, *, half=False, training_state=True):

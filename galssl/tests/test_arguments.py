@@ -62,8 +62,11 @@ def test_cli_integer_options_are_checked_before_any_work(argv, capsys):
 def test_devices_are_checked(tmp_path, capsys):
     assert check_devices(None) is None and check_devices("auto") == "auto"
     assert check_devices("2") == 2 and check_devices([0, 1]) == [0, 1]
+    assert check_devices("0, 1") == [0, 1]
     with pytest.raises(ValueError, match="devices must be a positive integer"):
         check_devices("abc")
+    with pytest.raises(ValueError, match="devices must be a positive integer"):
+        check_devices("0,x")
     with pytest.raises(ValueError, match="devices must be a positive integer"):
         check_devices(0)
     with pytest.raises(ValueError, match="devices must be a positive integer"):
@@ -85,8 +88,8 @@ def test_predict_refuses_what_it_cannot_use():
     pz, cat = _pz(), toy_photoz(n=6, size=40)
     with pytest.raises(TypeError, match="data must be a CutoutCatalog.*got NoneType"):
         pz.predict(None, progress=False)
-    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['devices'\]"):
-        pz.predict(cat, devices=2, progress=False)  # used to be swallowed silently
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['device_count'\]"):
+        pz.predict(cat, device_count=2, progress=False)  # used to be swallowed silently
     with pytest.raises(TypeError, match=r"\['frames'\]"):
         pz.predict(cat, frames=["x.fits"], progress=False)
     mc = MorphologyClassifier(ContrastiveEncoder(**ENC), questions=["smooth"])

@@ -33,9 +33,16 @@ def check_positive_int(value, name, *, minimum=1):
 
 def check_devices(value, name="devices"):
     """Lightning's ``devices``: None (choose), ``"auto"``, a positive integer, or a list of
-    device indices; a string of digits (from a command line) becomes an integer."""
+    device indices; a string of digits (from a command line) becomes an integer, and one
+    of comma-separated digits ("0,1") a list of indices."""
     if value is None or value == "auto":
         return value
+    if isinstance(value, str) and "," in value:
+        parts = [v.strip() for v in value.split(",")]
+        if not all(p.isdigit() for p in parts):
+            raise ValueError(f"{name} must be a positive integer, a list of device indices "
+                             f"or 'auto', got {value!r}")
+        return [int(p) for p in parts]
     if isinstance(value, str):
         if not value.strip().isdigit():
             raise ValueError(f"{name} must be a positive integer, a list of device indices "

@@ -16,6 +16,11 @@ def test_demo_runs_on_the_bundled_sample(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "objects" in text and "cutouts written to" in text
     cat = CutoutCatalog.read(tmp_path / "cutouts.h5")
+    # the merger's pieces and the compact group's members (each a galaxy in the SDSS
+    # catalogue too) share a system number: 8 rows, 4 systems
+    systems = np.asarray(cat.table["system"])
+    assert len(np.unique(systems)) < len(cat)
+    assert f"in {len(np.unique(systems))} systems" in text
     assert len(cat) >= 5 and cat.images.shape[1:] == (5, 107, 107)
     assert (tmp_path / "cutouts.png").stat().st_size > 10_000
     assert "photometric redshifts with the shipped model" in text

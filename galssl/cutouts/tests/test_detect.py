@@ -175,3 +175,43 @@ def test_extract_names_the_frame_when_every_retry_overflows():
         extract(ns["img"], 1.5, err=1.0, minarea=5, what="frame crowded.fits",
                 sub_object_limits=(1,))
     assert sep.get_sub_object_limit() == before
+
+
+def test_footprints_group_touching_segments_only():
+    from galssl.cutouts._detect import footprints
+
+    seg = np.zeros((8, 12), int)
+    seg[1:4, 1:3] = 1   # objects 1 and 2 touch (deblended from one parent)
+    seg[1:4, 3:5] = 2
+    seg[6, 6] = 3       # object 3 touches object 4 only diagonally: still one footprint
+    seg[5, 7] = 4
+    seg[1:3, 9:11] = 5  # isolated
+    fp = footprints(seg, 5)
+    assert fp[0] == fp[1] and fp[2] == fp[3]
+    assert len({fp[0], fp[2], fp[4]}) == 3
+    assert footprints(np.zeros((4, 4), int), 0).shape == (0,)
+
+
+def test_systems_of_the_sample_match_separate_sdss_galaxies(sample_catalog):
+    """The sample's merger and compact group are several galaxies in the SDSS catalogue
+    too; detection keeps them apart and says which rows belong together (``system``)."""
+    t = sample_catalog.table
+    systems, counts = np.unique(np.asarray(t["system"]), return_counts=True)
+    groups = systems[counts > 1]
+    assert len(groups) == 2 and len(systems) == len(t) - int((counts - 1).sum())
+    for g in groups:  # members of a system are blended neighbours
+        rows = np.flatnonzero(np.asarray(t["system"]) == g)
+        assert all(int(t["flags"][i]) & CutoutFlag.BLENDED for i in rows)
+    base = shared_data_dir()
+    if not os.path.isdir(base):
+        return
+    field = "003918-3-0213"
+    frame = find_frames(os.path.join(base, "sdss_frames", field, f"frame-r-{field}.fits.bz2"))
+    x, y = frame[0].wcs.world_to_pixel_values(t["ra"].value, t["dec"].value)
+    truth = np.loadtxt(os.path.join(base, "catalogs", f"{field}_galaxy_pixels.csv"),
+                       delimiter=",", ndmin=2)
+    dist, idx = cKDTree(truth[:, :2]).query(np.c_[x, y])
+    for g in groups:
+        rows = np.flatnonzero(np.asarray(t["system"]) == g)
+        near = rows[dist[rows] < 2.5]  # members that are SDSS-catalogued galaxies
+        assert len(near) >= 2 and len(set(idx[near])) == len(near)

@@ -275,3 +275,14 @@ def test_input_validation():
     assert trained.questions == ("smooth",)
     with pytest.raises(ValueError, match=r"no column for the questions \['smooth'\]"):
         trained.fit(np.zeros((20, 256)), Table({"bar": np.zeros(20)}))
+
+
+def test_linear_fit_leaves_out_unflagged_images_without_data():
+    cat = toy_morphology(40, seed=3)
+    cat.images[7] = np.nan  # a hand-built catalogue whose flags say complete
+    mc = MorphologyClassifier(toy_encoder(), questions=QUESTIONS)
+    with pytest.warns(AstropyUserWarning, match=r"1 training rows have no image data.*\[7\]"):
+        mc.fit(cat, progress=False)
+    out = mc.predict(cat, progress=False)
+    assert len(out) == 40 and np.isnan(out["smooth"][7])
+    assert np.isfinite(np.delete(np.asarray(out["smooth"]), 7)).all()

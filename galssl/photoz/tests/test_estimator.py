@@ -218,6 +218,50 @@ def test_finetune_uses_encoder_weights_rates_and_schedule():
                            enc.backbone.state_dict()["body.0.weight"])
 
 
+def test_probe_head_is_the_softmax_regression_on_frozen_representations():
+    from galssl.photoz import fit_softmax_head, redshift_labels
+
+    cat = toy_photoz(n=96)
+    enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
+    feats = enc.encode(cat, progress=False)
+    # rates 0: fine-tuning leaves the head as the probe set it
+    pz = PhotoZEstimator(enc, n_bins=40, jitter=2, head_init="probe", lr_backbone=0.0,
+                         lr_head=0.0, weight_decay=0.0)
+    pz.fit(cat, epochs=1, batch_size=32, progress=False)
+    head = torch.nn.Linear(feats.shape[1], 40)
+    labels = redshift_labels(np.asarray(cat.table["redshift"]), pz.bin_edges)
+    fit_softmax_head(head, feats, labels)
+    torch.testing.assert_close(pz.net.head.weight, head.weight)
+    torch.testing.assert_close(pz.net.head.bias, head.bias)
+    # a random head is not that
+    rnd = PhotoZEstimator(enc, n_bins=40, jitter=2, lr_backbone=0.0, lr_head=0.0,
+                          weight_decay=0.0).fit(cat, epochs=1, batch_size=32, progress=False)
+    assert not torch.allclose(rnd.net.head.weight, head.weight)
+    with pytest.raises(ValueError, match="head_init"):
+        PhotoZEstimator(enc, head_init="linear")
+
+
+def test_fit_softmax_head_classifies_separable_classes_from_raw_features():
+    from galssl.photoz import fit_softmax_head
+
+    rng = np.random.default_rng(0)
+    # features on very different scales: the fit standardises, the head takes raw values
+    f = (rng.normal(size=(400, 12)) * np.logspace(-2, 3, 12) + 7).astype(np.float32)
+    w = rng.normal(size=(4, 12))
+    y = np.argmax(((f - 7) / np.logspace(-2, 3, 12)) @ w.T, axis=1)
+    head = torch.nn.Linear(12, 6)  # two classes never seen
+    fit_softmax_head(head, f, y, weight_decay=1e-4)
+    with torch.no_grad():
+        p = torch.softmax(head(torch.from_numpy(f)), dim=1).numpy()
+    assert np.mean(p.argmax(axis=1) == y) > 0.97
+    assert p[:, 4:].max() < 0.01  # unseen classes get little probability
+    again = torch.nn.Linear(12, 6)
+    fit_softmax_head(again, f, y, weight_decay=1e-4)
+    torch.testing.assert_close(again.weight, head.weight)  # deterministic
+    with pytest.raises(ValueError, match="features"):
+        fit_softmax_head(head, f[:, :5], y)
+
+
 def test_from_scratch_uses_head_rate_for_the_backbone():
     assert PhotoZEstimator().config["lr_backbone"] == 1e-3
 
