@@ -119,6 +119,7 @@ class MoCoModule(L.LightningModule):
         """Momentum-encoder projections with shuffled batch-norm groups."""
         g = torch.Generator().manual_seed(_seed(self.config["seed"], step, 7))
         world = self._world()
+        self._set_splits()  # one batch-norm group per rank under DDP, bn_splits on one device
         if world > 1:  # shuffle-BN across ranks
             xs = self.all_gather(x).reshape(-1, *x.shape[1:])  # rank-major
             perm = torch.randperm(len(xs), generator=g).to(x.device)
@@ -128,7 +129,6 @@ class MoCoModule(L.LightningModule):
             k = torch.empty_like(k_all)
             k[perm] = k_all
             return k[rank * b:(rank + 1) * b]
-        self._set_splits()
         splits = self.config["bn_splits"]
         if splits == 1:
             return self.head_k(self.backbone_k(x))

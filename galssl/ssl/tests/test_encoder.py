@@ -249,6 +249,71 @@ def test_shuffle_bn_emulation_really_shuffles_keys_across_batch_norm_groups():
     assert not torch.allclose(keys, unshuffled, atol=1e-4)
 
 
+def _shuffle_bn_module(world=1, rank=0):
+    """A MoCo module of fixed weights that believes it is rank ``rank`` of ``world``
+    (gathering through torch.distributed directly, without a Lightning trainer)."""
+    from galssl.ssl._module import MoCoModule
+
+    class Ranked(MoCoModule):
+        @property
+        def global_rank(self):
+            return rank
+
+        def _world(self):
+            return world
+
+        def all_gather(self, t):
+            import torch.distributed as dist
+
+            out = [torch.empty_like(t) for _ in range(world)]
+            dist.all_gather(out, t.contiguous())
+            return torch.stack(out)
+
+    config = dict(ContrastiveEncoder(**SMALL, bn_splits=2).config, seed=7, batch_size=16,
+                  num_workers=0, queue_size=32)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return Ranked(config, [0.01] * 5).train()
+
+
+def _keys_of_rank(rank, port, x, folder):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=2)
+    try:
+        with torch.no_grad():
+            keys = _shuffle_bn_module(2, rank)._encode_key(x[rank * 8:(rank + 1) * 8], step=3)
+        torch.save(keys, os.path.join(folder, f"keys{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_shuffle_bn_across_two_ranks_encodes_keys_in_the_shuffled_groups(tmp_path):
+    # each rank's momentum encoder normalises a shuffled half of the global batch, as the
+    # one-device emulation does (tested above to really mix the groups); a rank that
+    # encoded its own images, unshuffled, would give other keys
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    x = torch.randn(16, 5, 32, 32) * torch.linspace(0.1, 3, 16)[:, None, None, None]
+    mp.start_processes(_keys_of_rank, args=(port, x, str(tmp_path)), nprocs=2,
+                       start_method="spawn")
+    ranks = torch.cat([torch.load(tmp_path / f"keys{r}.pt") for r in (0, 1)])
+    one = _shuffle_bn_module()
+    with torch.no_grad():
+        emulated = one._encode_key(x, step=3)
+        unshuffled = torch.cat([one.head_k(one.backbone_k(x[:8])),
+                                one.head_k(one.backbone_k(x[8:]))])
+    torch.testing.assert_close(ranks, emulated, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(ranks, unshuffled, atol=1e-4)
+
+
 def test_a_catalogue_smaller_than_the_batch_adapts_with_a_warning(tmp_path):
     # one SDSS field has ~150 galaxies, the bundled sample 8: defaults must still run
     from astropy.utils.exceptions import AstropyUserWarning
