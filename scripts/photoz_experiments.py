@@ -114,13 +114,20 @@ def catalogue_photometry(args, *cats):
                             ebv[np.asarray(c.table["catalog_row"])]) for c in cats]
 
 
-def efficiency_summary(table):
+def efficiency_summary(table, reference=None):
     """Mean and spread over seeds of every method and label count, and each mean
-    sigma_MAD as a ratio to the photometric ceiling at the same label count."""
+    sigma_MAD as a ratio to the photometric ceiling at the same label count (taken from
+    the ``reference`` table, e.g. the main run, where ``table`` has no ceiling rows: the
+    labelled subsets depend only on the seed and the label count)."""
     from galssl.photoz import seed_summary
 
     summary = seed_summary(table)
-    ceiling = {int(r["n_labels"]): r["sigma_mad"] for r in summary if r["method"] == "ceiling"}
+    ceiling = {}
+    for t in (reference, summary):
+        if t is not None:
+            t = seed_summary(t) if t is not summary else t
+            ceiling.update({int(r["n_labels"]): r["sigma_mad"] for r in t
+                            if r["method"] == "ceiling"})
     summary["sigma_mad_over_ceiling"] = [r["sigma_mad"] / ceiling.get(int(r["n_labels"]), np.nan)
                                          for r in summary]
     return summary
@@ -131,7 +138,11 @@ def write_summary(args, table, out):
     from galssl.photoz import labels_saved
     from galssl.visualization import plot_label_efficiency
 
-    summary = efficiency_summary(table)
+    from astropy.table import Table
+
+    main_path = os.path.join(out, "label_efficiency.ecsv")
+    reference = Table.read(main_path) if args.tag and os.path.isfile(main_path) else None
+    summary = efficiency_summary(table, reference)
     summary.write(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"), overwrite=True)
     summary.pprint(max_lines=-1, max_width=-1)
     for method in dict.fromkeys(table["method"]):  # the read-off of every pretrained method
