@@ -73,35 +73,25 @@ def fit_linear_head(head, features, targets, *, weight_decay=1e-3, max_iter=500)
     Each problem is convex with a fixed start, so the result is deterministic, and a
     question's fit does not depend on the others. Returns the summed final loss.
     """
-    x = torch.as_tensor(features, dtype=torch.float32)
+    from ..ssl._finetune import lbfgs_minimise, standardise
+
+    xs, mean, std = standardise(features)
     y = torch.as_tensor(targets, dtype=torch.float32)
-    mean = x.mean(dim=0)
-    std = x.std(dim=0, unbiased=False)
-    std = torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std))
     head.mean.copy_(mean)
     head.std.copy_(std)
-    xs = (x - mean) / std
     total = 0.0
     for k in range(y.shape[1]):
         rows = torch.isfinite(y[:, k])
         xk, yk = xs[rows], y[rows, k]
         w = torch.zeros(xs.shape[1], requires_grad=True)
         b = torch.zeros((), requires_grad=True)
-        opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=int(max_iter), history_size=20,
-                                tolerance_grad=1e-7, tolerance_change=1e-12,
-                                line_search_fn="strong_wolfe")
 
-        def closure():
-            opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(xk @ w + b, yk) \
+        def objective(xk=xk, yk=yk, w=w, b=b):
+            return torch.nn.functional.binary_cross_entropy_with_logits(xk @ w + b, yk) \
                 + weight_decay * (w * w).sum()
-            loss.backward()
-            return loss
 
         if len(yk):
-            with torch.enable_grad():
-                opt.step(closure)
-                total += float(closure().detach())
+            total += lbfgs_minimise([w, b], objective, max_iter)
         with torch.no_grad():
             head.linear.weight[k].copy_(w)
             head.linear.bias[k].copy_(b)

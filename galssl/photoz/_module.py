@@ -42,31 +42,18 @@ def fit_softmax_head(head, features, labels, *, weight_decay=1e-3, max_iter=300)
     The problem is convex with a fixed start, so the result is deterministic. Returns the
     final penalised loss.
     """
+    from ..ssl._finetune import lbfgs_minimise, standardise
+
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.long)
     if x.ndim != 2 or len(x) != len(y) or x.shape[1] != head.in_features:
         raise ValueError(f"need ({len(y)}, {head.in_features}) features, got "
                          f"{tuple(x.shape)}")
-    mean = x.mean(dim=0)
-    std = x.std(dim=0, unbiased=False)
-    std = torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std))
-    xs = (x - mean) / std
+    xs, mean, std = standardise(x)
     w = torch.zeros(head.out_features, x.shape[1], requires_grad=True)
     b = torch.zeros(head.out_features, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=int(max_iter), history_size=20,
-                            tolerance_grad=1e-7, tolerance_change=1e-12,
-                            line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xs @ w.T + b, y) \
-            + weight_decay * (w * w).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)
-        loss = float(closure().detach())
+    loss = lbfgs_minimise([w, b], lambda: torch.nn.functional.cross_entropy(xs @ w.T + b, y)
+                          + weight_decay * (w * w).sum(), max_iter)
     with torch.no_grad():
         head.weight.copy_(w / std)
         head.bias.copy_(b - (w / std) @ mean)

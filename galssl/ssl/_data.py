@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 __all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input",
-           "collate_batch", "eval_batches", "read_batch", "training_rows", "data_fingerprint"]
+           "collate_batch", "read_batch", "training_rows", "data_fingerprint"]
 
 
 def as_image_source(data, *, bands=None):
@@ -154,30 +154,6 @@ class CutoutDataset(torch.utils.data.Dataset):
 def collate_batch(batch):
     """DataLoader ``collate_fn`` for `CutoutDataset`, whose batches come ready-made."""
     return batch
-
-
-def eval_batches(images, ebv, rows, transform, *, batch_size=256, device="cpu",
-                 progress=True, desc="evaluating"):
-    """Batches of the given rows (all if None) ready for a network in evaluation: yields
-    ``(start, x, empty, incomplete)`` with ``x`` the transformed batch on ``device`` (NaN
-    pixels set to 0, dereddened with ``ebv``), ``start`` its position among ``rows``,
-    ``empty`` the rows with no finite pixel at all and ``incomplete`` those with any
-    non-finite pixel or E(B-V) (set to 0). Contiguous rows are read as one slice (one HDF5
-    read per batch)."""
-    from ..utils._validate import check_positive_int
-
-    batch_size = check_positive_int(batch_size, "batch_size")
-    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
-    return _eval_batches(images, ebv, rows, transform, batch_size, device, progress, desc)
-
-
-def _eval_batches(images, ebv, rows, transform, batch_size, device, progress, desc):
-    from ..utils._progress import progress_bar
-
-    for start in progress_bar(range(0, len(rows), batch_size), desc=desc, progress=progress,
-                              unit="batch"):
-        x, e, empty, incomplete = read_batch(images, ebv, rows[start:start + batch_size])
-        yield start, transform(x.to(device), ebv=e.to(device)), empty, incomplete
 
 
 def read_batch(images, ebv, sel):

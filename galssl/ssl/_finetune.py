@@ -11,7 +11,8 @@ from ._data import CutoutDataset, collate_batch, data_fingerprint
 from ._engine import load_rng_state, run_trainer, save_rng_state, step_schedule
 from ._module import _seed
 
-__all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm"]
+__all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm", "standardise",
+           "lbfgs_minimise"]
 
 
 class FinetuneModule(L.LightningModule):
@@ -137,3 +138,31 @@ def refresh_batchnorm(net, images, ebv, rows, config, *, n_batches=32, batch_siz
             yield transform(x.to(device), ebv=e.to(device), generator=g)
 
     return robust_batchnorm_statistics(net, batches())
+
+
+def standardise(features):
+    """``(x - mean) / std``, ``mean`` and ``std`` of float32 ``features`` over the rows (a
+    constant feature keeps std 1), for the linear heads fitted on frozen representations."""
+    x = torch.as_tensor(features, dtype=torch.float32)
+    mean = x.mean(dim=0)
+    std = x.std(dim=0, unbiased=False)
+    std = torch.where(std > 1e-6 * std.max().clamp(min=1e-30), std, torch.ones_like(std))
+    return (x - mean) / std, mean, std
+
+
+def lbfgs_minimise(params, objective, max_iter):
+    """Minimise ``objective()`` over the tensors ``params`` by full-batch L-BFGS (strong
+    Wolfe line search) from their current values; returns the final objective."""
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=int(max_iter), history_size=20,
+                            tolerance_grad=1e-7, tolerance_change=1e-12,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = objective()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+        return float(closure().detach())

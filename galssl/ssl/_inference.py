@@ -22,7 +22,7 @@ def is_distributed(devices=None, num_nodes=1):
     if isinstance(devices, (list, tuple)):
         many = len(devices) > 1
     else:
-        many = devices == -1 or (isinstance(devices, int) and devices > 1) or \
+        many = (isinstance(devices, int) and devices > 1) or \
             (devices == "auto" and torch.cuda.device_count() > 1)
     return bool(many or num_nodes > 1)
 
