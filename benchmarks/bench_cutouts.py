@@ -19,15 +19,19 @@ What is measured
    objects per second, the speed-up of galssl over it, and the agreement of the two results
    (max |naive - galssl| over pixels finite in both, relative to the max |galssl| of that
    image).
-3. **Detection report.** Number of sources (S/N > 10) and of sources classified galaxies,
+3. **Dask scaling** (with ``dask[distributed]`` installed; ``--no-dask`` skips it): the
+   same ``from_table`` call with a ``client=`` of a local cluster of 1 and of 2 worker
+   processes, one thread each: time of each, the 2-worker speed-up, and the check that
+   flags equal the serial run's and pixels agree.
+4. **Detection report.** Number of sources (S/N > 10) and of sources classified galaxies,
    per field.
-4. **Star/galaxy separation** on field 003918-3-0213 against the SDSS calibObj pixel lists in
+5. **Star/galaxy separation** on field 003918-3-0213 against the SDSS calibObj pixel lists in
    ``catalogs/`` (372 galaxies, 271 stars): detections are matched to the truth positions
    within 2 px (the convention of the truth pixels, 0- or 1-based, is chosen as the one with
    the smaller median offset); reported for S/N > 10 and for all detections (S/N > 0):
    matched galaxies and stars, accuracy, galaxy completeness (fraction of true galaxies
    classified galaxy) and star contamination (fraction of true stars classified galaxy).
-5. A summary table in reStructuredText simple-table format, also written as JSON with
+6. A summary table in reStructuredText simple-table format, also written as JSON with
    ``--json``.
 
 How to run
@@ -221,6 +225,38 @@ def rst_table(rows, header=("quantity", "value")):
     return "\n".join(lines)
 
 
+def dask_scaling(galaxies, frames, serial):
+    """The same ``from_table`` on a local Dask cluster of 1 and of 2 worker processes (one
+    thread each; the cluster's start-up not timed): time per run and the 2-worker speed-up,
+    with the check that the catalogues equal the serial one."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("(Dask scaling skipped: pip install 'dask[distributed]')\n")
+        return []
+    from galssl.cutouts import CutoutCatalog
+
+    _header("Dask: CutoutCatalog.from_table(client=...) on 1 and 2 local workers")
+    times = {}
+    for n in (1, 2):
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            t0 = time.perf_counter()
+            cat = CutoutCatalog.from_table(galaxies, frames, bands=BANDS, size=SIZE,
+                                           client=client, progress=False)
+            times[n] = time.perf_counter() - t0
+        same = np.array_equal(np.asarray(cat.table["flags"]), np.asarray(serial.table["flags"]))
+        diff = np.nanmax(np.abs(np.asarray(cat.images) - np.asarray(serial.images)))
+        print(f"{n} worker(s): {times[n]:.1f} s -> {len(cat) / times[n]:.1f} objects/s; flags "
+              f"{'identical' if same else 'DIFFER'} to the serial run, max pixel difference "
+              f"{diff:.1e}")
+    speedup = times[1] / times[2]
+    print(f"speed-up 2 workers / 1 worker: {speedup:.2f}x (on {os.cpu_count()} cores)\n")
+    return [("Dask 1 worker time (s)", times[1], ".1f"),
+            ("Dask 2 workers time (s)", times[2], ".1f"),
+            ("speed-up Dask 2 / 1 workers", speedup, ".2f")]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA),
@@ -230,6 +266,8 @@ def main(argv=None):
     parser.add_argument("--fields", nargs="+", default=None,
                         help="field names (run-camcol-field) to use (default: all)")
     parser.add_argument("--json", default=None, help="write the summary as JSON to this path")
+    parser.add_argument("--no-dask", dest="dask", action="store_false",
+                        help="skip the 1- vs 2-worker Dask rows")
     args = parser.parse_args(argv)
 
     from astropy.table import QTable
@@ -282,6 +320,10 @@ def main(argv=None):
     summary += [("galssl cutout objects", len(cat), "d"),
                 ("galssl cutout time (s)", t_galssl, ".1f"),
                 ("galssl objects/s (5 bands, 107 px)", rate_galssl, ".1f")]
+
+    # ------------------------------------------------------------------ Dask scaling
+    if args.dask:
+        summary += dask_scaling(galaxies, frames, cat)
 
     # ------------------------------------------------------------------ naive peer
     n_naive = min(args.n_naive, len(galaxies))

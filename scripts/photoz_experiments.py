@@ -149,8 +149,10 @@ def write_summary(args, table, out):
         if method not in ("finetuned", "linear") and not method.startswith("finetuned ("):
             continue
         saved = labels_saved(table, method=method)
-        name = ("finetuned_probe" if "probe head" in method else "finetuned_lr") \
-            if method.startswith("finetuned (") else method
+        name = method
+        if method.startswith("finetuned ("):
+            name = "finetuned_probe" if "probe head" in method else \
+                "finetuned_regression" if "regression head" in method else "finetuned_lr"
         saved.write(os.path.join(out, f"labels_saved{args.tag}_{name}.ecsv"), overwrite=True)
         print(method)
         saved.pprint(max_lines=-1, max_width=-1)
@@ -169,6 +171,10 @@ def finetune_variants(args):
     for lr in args.probe_head or []:
         out.append((f"finetuned (probe head, lr_backbone {lr:g})",
                     {"lr_backbone": lr, "head_init": "probe"}))
+    for lr in args.regression_head or []:
+        out.append((f"finetuned (regression head, frozen BN, lr_backbone {lr:g})",
+                    {"lr_backbone": lr, "lr_head": args.regression_lr_head,
+                     "head_init": "regression", "freeze_batchnorm": True}))
     return out
 
 
@@ -185,6 +191,7 @@ def part_efficiency(args, train, val_test, out, log):
 
     from galssl import ContrastiveEncoder
     from galssl.photoz import aperture_colours, label_efficiency
+    from train_default_model import validation_halves
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
     shared = {}
@@ -202,6 +209,8 @@ def part_efficiency(args, train, val_test, out, log):
     t0 = time.time()
     common = dict(epochs=args.epochs, batch_size=256, min_steps=args.min_steps,
                   progress=args.progress)
+    if args.dev:  # early stopping of every network on the calibration half
+        common.update(validation=validation_halves(args.data)[0], val_every_n_steps=25)
     for frac in args.fractions:
         for seed in args.seeds:
             if (round(frac, 6), seed) in done:
@@ -222,6 +231,7 @@ def part_efficiency(args, train, val_test, out, log):
         "seconds": round(time.time() - t0, 1), "epochs": args.epochs,
         "min_steps": args.min_steps, "seeds": list(args.seeds),
         "lr_backbone_variant": args.lr_backbone, "probe_head": args.probe_head,
+        "regression_head": args.regression_head, "dev": args.dev,
         "encoder": os.path.relpath(args.work)}
 
 
@@ -339,6 +349,16 @@ def main():
                    help="efficiency: also fine-tune with the head fitted first on the frozen "
                         "representations (head_init='probe'), at each of these backbone "
                         "rates")
+    p.add_argument("--regression-head", type=float, nargs="+", default=None, metavar="LR",
+                   help="efficiency: also fine-tune with the head starting as the ridge "
+                        "regression (head_init='regression') and batch norm frozen, at each of "
+                        "these backbone rates")
+    p.add_argument("--regression-lr-head", type=float, default=1e-4,
+                   help="the head's rate of the --regression-head runs")
+    p.add_argument("--dev", action="store_true",
+                   help="efficiency: every network keeps the weights of its best sigma_MAD on "
+                        "the calibration half of the validation fields (fit(validation=...), "
+                        "scored every 25 steps); the test half stays untouched")
     p.add_argument("--tag", default="",
                    help="suffix of the efficiency outputs (label_efficiencyTAG.ecsv, ...)")
     p.add_argument("--ablation", nargs="+", metavar="NAME=WORK",

@@ -169,7 +169,7 @@ class CutoutCatalog:
     def from_table(cls, table_or_skycoord, frames, *, bands="ugriz", size=107,
                    pixel_scale=SDSS_PIXEL_SCALE, missing_band="raise", order="bilinear",
                    ebv_source=None, ra=None, dec=None, out=None, overwrite=False,
-                   progress=True):
+                   client=None, progress=True):
         """Cut every object of a table (or SkyCoord) out of the given frames.
 
         Parameters
@@ -204,6 +204,12 @@ class CutoutCatalog:
             one field's cutouts in memory, and return the HDF5-backed catalogue.
         overwrite : bool, optional
             Replace ``out`` if it exists.
+        client : `distributed.Client`, optional
+            Cut on a Dask cluster: one task per field, each decompressing the field's
+            frames once on a worker (which must see the frame files at the same paths),
+            the cutouts gathered as the fields complete and written (with ``out``) into
+            one HDF5 file, in input order: the same rows, images and flags as without a
+            client.
         progress : bool, optional
             Show a progress bar.
 
@@ -222,12 +228,12 @@ class CutoutCatalog:
         return cls._from_fields(positions, group_fields(find_frames(frames)), bands=bands,
                                 size=size, pixel_scale=pixel_scale, missing_band=missing_band,
                                 order=order, ebv_source=ebv_source, out=out,
-                                overwrite=overwrite, progress=progress)
+                                overwrite=overwrite, progress=progress, client=client)
 
     @classmethod
     def _from_fields(cls, positions, fields, *, bands, size, pixel_scale, missing_band,
                      order, ebv_source, out, overwrite, progress, reader=read_frame_data,
-                     no_fields_ok=False):
+                     no_fields_ok=False, client=None):
         """Cut validated ``positions`` out of grouped ``fields``; ``reader(frame)`` gives a
         frame's pixels (`read_frame_data`, or modified copies held in memory). With
         ``no_fields_ok`` an empty ``fields`` gives every row flagged (BAD_COORDS or
@@ -275,26 +281,21 @@ class CutoutCatalog:
         flags[positions.valid & ~on_frame] |= int(CutoutFlag.OFF_FRAMES)
 
         sink = _ImageSink(n, len(bands), size, out=out, overwrite=overwrite)
+        tasks = []
+        for k, name in enumerate(names):
+            idx = np.flatnonzero(best_field == k)
+            if idx.size:
+                field_of[idx] = name
+                tasks.append((idx, ({b: fields[name].frames.get(b) for b in bands},
+                                    positions.ra[idx], positions.dec[idx], size, pixel_scale,
+                                    order, reader)))
         # the bar counts objects (a field's objects once all their bands are cut), not band
         # cutouts
         total = int(on_frame.sum())
         with progress_bar(total=total, desc=f"cutting {len(bands)}-band cutouts",
                           progress=progress, unit="object") as bar:
-            for k, name in enumerate(names):
-                idx = np.flatnonzero(best_field == k)
-                if idx.size == 0:
-                    continue
-                field_of[idx] = name
-                block = np.full((idx.size, len(bands), size, size), np.nan, dtype=np.float32)
-                for j, band in enumerate(bands):
-                    frame = fields[name].frames.get(band)
-                    if frame is None:
-                        flags[idx] |= int(CutoutFlag.MISSING_BAND)
-                        continue
-                    partial = _cut_frame(frame, reader(frame), positions.ra[idx],
-                                         positions.dec[idx], size, pixel_scale, order,
-                                         block[:, j])
-                    flags[idx[partial]] |= int(CutoutFlag.PARTIAL)
+            for idx, (block, field_flags) in _run_fields(_cut_field, tasks, client):
+                flags[idx] |= field_flags
                 sink.put(idx, block)
                 bar.update(idx.size)
         nan_fraction = sink.nan_fraction
@@ -318,7 +319,7 @@ class CutoutCatalog:
     @classmethod
     def from_frames(cls, frames, *, bands="ugriz", size=107, detect=True, galaxies_only=True,
                     detect_band="r", pixel_scale=SDSS_PIXEL_SCALE, missing_band="raise",
-                    out=None, overwrite=False, progress=True, **detect_kwargs):
+                    out=None, overwrite=False, client=None, progress=True, **detect_kwargs):
         """Find the objects in the frames themselves and cut them.
 
         Parameters
@@ -328,6 +329,8 @@ class CutoutCatalog:
         bands, size, pixel_scale, missing_band, out, overwrite, progress
             As in `from_table` (``missing_band="flag"`` keeps the objects of a field that
             lacks a band, flagged ``MISSING_BAND``).
+        client : `distributed.Client`, optional
+            Detect and cut on a Dask cluster, one task per field (see `from_table`).
         detect : bool, optional
             Detect sources with `galssl.cutouts.detect_sources` (default). With
             ``detect=False`` the frames are tiled with a regular grid of non-overlapping
@@ -349,7 +352,7 @@ class CutoutCatalog:
 
         if detect:
             sources = detect_sources(frames, band=detect_band, progress=progress,
-                                     **detect_kwargs)
+                                     client=client, **detect_kwargs)
             if galaxies_only:
                 sources = sources[sources["is_galaxy"]]
             sources.rename_column("field", "detect_field")
@@ -358,7 +361,7 @@ class CutoutCatalog:
                                      band=detect_band)
         cat = cls.from_table(sources, frames, bands=bands, size=size, pixel_scale=pixel_scale,
                              missing_band=missing_band, out=out, overwrite=overwrite,
-                             progress=progress)
+                             client=client, progress=progress)
         if detect:
             cat.table["flags"] |= cat.table["detect_flags"]
             if out is not None:  # keep the file's table in step with the returned one
@@ -469,6 +472,56 @@ def _add_ebv(table, source):
     table["ebv_source"] = result["ebv_source"]
     high = np.asarray(result["ebv"], dtype=float) > HIGH_EXTINCTION_EBV
     table["flags"][high] |= int(CutoutFlag.HIGH_EXTINCTION)
+
+
+def _cut_field(frames, ra, dec, size, pixel_scale, order, reader):
+    """The cutouts of one field: ``frames`` maps each band, in channel order, to its frame
+    (None where the field has none). Each frame is read (decompressed) once. Returns the
+    (N, n_bands, size, size) block and the flags of each object (MISSING_BAND, PARTIAL)."""
+    block = np.full((len(ra), len(frames), size, size), np.nan, dtype=np.float32)
+    flags = np.zeros(len(ra), dtype=np.int32)
+    for j, frame in enumerate(frames.values()):
+        if frame is None:
+            flags |= int(CutoutFlag.MISSING_BAND)
+            continue
+        partial = _cut_frame(frame, reader(frame), ra, dec, size, pixel_scale, order,
+                             block[:, j])
+        flags[partial] |= int(CutoutFlag.PARTIAL)
+    return block, flags
+
+
+def _run_fields(func, tasks, client=None, *, window=None):
+    """``(key, func(*args))`` for each ``(key, args)`` of ``tasks``: in this process, in
+    order, or with a `dask.distributed` ``client`` one task per field on its workers, yielded
+    as they complete, with at most ``window`` (default twice the number of worker threads)
+    results held at a time, so that a catalogue larger than memory streams through."""
+    if client is None:
+        for key, args in tasks:
+            yield key, func(*args)
+        return
+    from distributed import as_completed
+
+    if window is None:
+        window = 2 * max(1, sum(client.nthreads().values()))
+    tasks = iter(tasks)
+    keys = {}
+
+    def submit():
+        for key, args in tasks:
+            future = client.submit(func, *args, pure=False)
+            keys[future.key] = key
+            return future
+        return None
+
+    running = as_completed([f for f in (submit() for _ in range(window)) if f is not None])
+    for future in running:
+        result = future.result()
+        key = keys.pop(future.key)
+        future.release()
+        following = submit()
+        if following is not None:
+            running.add(following)
+        yield key, result
 
 
 def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out):

@@ -173,7 +173,8 @@ def _refine_centroids(sub, x, y, *, box_size=7, max_shift=1.5):
 
 def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=32,
                    deblend_cont=0.005, min_snr=10.0, concentration_margin=0.07,
-                   stellar_concentration=None, background_box=64, progress=True):
+                   stellar_concentration=None, background_box=64, client=None,
+                   progress=True):
     """Detect, measure and classify sources in the ``band`` frame of every field.
 
     Sources are found with sep (SExtractor's algorithm: a mesh background of
@@ -210,6 +211,8 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
         seeing) when a field has fewer than 5 sources with S/N > 30.
     background_box : int, optional
         Background mesh size in pixels.
+    client : `distributed.Client`, optional
+        Detect on a Dask cluster, one task per field; the table is the same as without.
     progress : bool, optional
 
     Returns
@@ -224,69 +227,33 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
         number; see `footprints`). Sources detected twice in overlapping fields are kept once,
         from the field where they lie deepest inside.
     """
-    import astropy.units as u
-    from astropy.table import QTable, vstack
+    from astropy.table import vstack
+
+    from ._catalog import _run_fields
 
     fields = group_fields(find_frames(frames))
-    tables = []
-    for name, field in progress_bar(fields.items(), desc="detecting", progress=progress,
-                                    unit="field"):
+    params = dict(band=band, thresh=thresh, minarea=minarea, deblend_nthresh=deblend_nthresh,
+                  deblend_cont=deblend_cont, min_snr=min_snr,
+                  concentration_margin=concentration_margin,
+                  stellar_concentration=stellar_concentration, background_box=background_box)
+    tasks = []
+    for name, field in fields.items():
         frame = field.frames.get(band)
         if frame is None:
             raise ValueError(f"field {name} has no {band}-band frame to detect sources on")
-        data = read_frame_data(frame)
-        m, sub = _measure(data, frame, thresh=thresh, minarea=minarea,
-                          deblend_nthresh=deblend_nthresh, deblend_cont=deblend_cont,
-                          bw=background_box)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            snr = np.where(m["flux_err"] > 0, m["flux"] / m["flux_err"], 0.0)
-        keep = (snr > min_snr) & np.isfinite(m["flux"])
-        m = {k: v[keep] for k, v in m.items()}
-        snr = snr[keep]
-        x, y = _refine_centroids(sub, m["x"], m["y"])
-        ra, dec = frame.wcs.pixel_to_world_values(x, y)
-        pixscale = frame.pixel_scale
-
-        saturated = m["peak_dn"] > SDSS_SATURATION_DN
-        bright = (snr > 30) & ~saturated & np.isfinite(m["concentration"])
-        if stellar_concentration is not None:
-            c_star = float(stellar_concentration)
-        elif bright.sum() >= 5:
-            c_star = float(np.percentile(m["concentration"][bright], 90))
-        else:  # too few bright sources to see the stellar locus
-            c_star = TYPICAL_SDSS_STELLAR_CONCENTRATION
-        is_galaxy = (m["concentration"] < c_star - concentration_margin) & ~saturated
-        detect_flags = np.where(m["sep_flag"] & 1, int(CutoutFlag.BLENDED), 0) | \
-            np.where(saturated, int(CutoutFlag.SATURATED), 0)
-
-        t = QTable()
-        t["ra"] = np.mod(ra, 360.0) * u.deg
-        t["dec"] = dec * u.deg
-        t["field"] = np.full(len(x), name, dtype="U16")
-        t["x"], t["y"] = x, y
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mag = np.where(m["flux"] > 0, 22.5 - 2.5 * np.log10(m["flux"]), np.nan)
-        t[f"flux_{band}"] = m["flux"]
-        t[f"flux_{band}_err"] = m["flux_err"]
-        t[f"mag_{band}"] = mag * u.ABmag
-        t["r50"] = m["r50"] * pixscale * u.arcsec
-        t["concentration"] = m["concentration"]
-        t["snr"] = snr
-        t["a"] = m["a"] * pixscale * u.arcsec
-        t["b"] = m["b"] * pixscale * u.arcsec
-        t["theta"] = m["theta"] * u.rad
-        t["is_galaxy"] = np.asarray(is_galaxy, dtype=bool)
-        t["detect_flags"] = detect_flags.astype(np.int32)
-        t["_footprint"] = m["footprint"]
-        t["_depth"] = frame.depth(x, y)
-        t.meta[f"stellar_concentration_{name}"] = float(c_star)
-        tables.append(t)
-        area = frame.shape[0] * frame.shape[1] * (pixscale / 60.0) ** 2
-        if len(t) / area > CROWDED_DENSITY:
-            warnings.warn(
-                f"field {name} is crowded ({len(t) / area:.0f} sources per arcmin^2 with "
-                f"S/N > {min_snr}): blended stars pass for galaxies there, so treat its "
-                "is_galaxy column with caution", AstropyUserWarning)
+        tasks.append((name, (name, frame, params)))
+    done = {}
+    with progress_bar(total=len(tasks), desc="detecting", progress=progress,
+                      unit="field") as bar:
+        for name, (t, density) in _run_fields(_detect_field, tasks, client):
+            done[name] = t
+            bar.update(1)
+            if density > CROWDED_DENSITY:
+                warnings.warn(
+                    f"field {name} is crowded ({density:.0f} sources per arcmin^2 with "
+                    f"S/N > {min_snr}): blended stars pass for galaxies there, so treat its "
+                    "is_galaxy column with caution", AstropyUserWarning)
+    tables = [done[name] for name, _ in tasks]  # in field order, however they completed
     if not tables:
         raise ValueError("no fields to detect sources on")
     out = vstack(tables, metadata_conflicts="silent") if len(tables) > 1 else tables[0]
@@ -301,6 +268,64 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
                                     f"min_snr={min_snr} concentration_margin="
                                     f"{concentration_margin}")
     return out
+
+
+def _detect_field(name, frame, params):
+    """`detect_sources` on one field's frame: its table and its density of sources (per
+    arcmin^2), for the crowding warning."""
+    import astropy.units as u
+    from astropy.table import QTable
+
+    p = params
+    band, min_snr = p["band"], p["min_snr"]
+    data = read_frame_data(frame)
+    m, sub = _measure(data, frame, thresh=p["thresh"], minarea=p["minarea"],
+                      deblend_nthresh=p["deblend_nthresh"], deblend_cont=p["deblend_cont"],
+                      bw=p["background_box"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(m["flux_err"] > 0, m["flux"] / m["flux_err"], 0.0)
+    keep = (snr > min_snr) & np.isfinite(m["flux"])
+    m = {k: v[keep] for k, v in m.items()}
+    snr = snr[keep]
+    x, y = _refine_centroids(sub, m["x"], m["y"])
+    ra, dec = frame.wcs.pixel_to_world_values(x, y)
+    pixscale = frame.pixel_scale
+
+    saturated = m["peak_dn"] > SDSS_SATURATION_DN
+    bright = (snr > 30) & ~saturated & np.isfinite(m["concentration"])
+    if p["stellar_concentration"] is not None:
+        c_star = float(p["stellar_concentration"])
+    elif bright.sum() >= 5:
+        c_star = float(np.percentile(m["concentration"][bright], 90))
+    else:  # too few bright sources to see the stellar locus
+        c_star = TYPICAL_SDSS_STELLAR_CONCENTRATION
+    is_galaxy = (m["concentration"] < c_star - p["concentration_margin"]) & ~saturated
+    detect_flags = np.where(m["sep_flag"] & 1, int(CutoutFlag.BLENDED), 0) | \
+        np.where(saturated, int(CutoutFlag.SATURATED), 0)
+
+    t = QTable()
+    t["ra"] = np.mod(ra, 360.0) * u.deg
+    t["dec"] = dec * u.deg
+    t["field"] = np.full(len(x), name, dtype="U16")
+    t["x"], t["y"] = x, y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(m["flux"] > 0, 22.5 - 2.5 * np.log10(m["flux"]), np.nan)
+    t[f"flux_{band}"] = m["flux"]
+    t[f"flux_{band}_err"] = m["flux_err"]
+    t[f"mag_{band}"] = mag * u.ABmag
+    t["r50"] = m["r50"] * pixscale * u.arcsec
+    t["concentration"] = m["concentration"]
+    t["snr"] = snr
+    t["a"] = m["a"] * pixscale * u.arcsec
+    t["b"] = m["b"] * pixscale * u.arcsec
+    t["theta"] = m["theta"] * u.rad
+    t["is_galaxy"] = np.asarray(is_galaxy, dtype=bool)
+    t["detect_flags"] = detect_flags.astype(np.int32)
+    t["_footprint"] = m["footprint"]
+    t["_depth"] = frame.depth(x, y)
+    t.meta[f"stellar_concentration_{name}"] = float(c_star)
+    area = frame.shape[0] * frame.shape[1] * (pixscale / 60.0) ** 2
+    return t, len(t) / area
 
 
 def _deduplicate(table, radius_arcsec=1.0):

@@ -14,7 +14,7 @@ from ..nn import create_backbone
 from ..ssl._data import as_image_source, check_images, check_predict_input, training_rows
 from ..ssl._encoder import _load_strict, backbone_for_head, check_checkpoint, read_checkpoint
 from ..ssl._engine import resume_checkpoint
-from ..ssl._finetune import run_finetune
+from ..ssl._finetune import KeepBest, run_finetune
 from ..utils._checkpoint import CheckpointError
 from ..utils._validate import check_positive_int
 from ..utils._checkpoint import describe_value as _describe
@@ -124,6 +124,38 @@ class PhotoZStep:
         return out
 
 
+class PhotoZScore:
+    """sigma_MAD of a photo-z network's point estimates (the uncalibrated PDF means) on
+    held-out labelled images, the score of early stopping (`galssl.ssl._finetune.KeepBest`).
+    The evaluation views (dereddened, centre-cropped) are made once and kept in memory."""
+
+    def __init__(self, images, ebv, rows, z, config, batch_size=256):
+        from ..augment import eval_transform
+        from ..ssl._data import read_batch
+
+        view = eval_transform(bands=config["bands"], out=config["crop"])
+        parts = []
+        for s in range(0, len(rows), batch_size):
+            x, e, _, _ = read_batch(images, ebv, rows[s:s + batch_size])
+            parts.append(view(x, ebv=e))
+        self.views = torch.cat(parts)
+        self.z = np.asarray(z, dtype=float)
+        self.centres = torch.as_tensor(
+            redshift_bins(config["z_min"], config["z_max"], config["n_bins"])[1],
+            dtype=torch.float32)
+        self.batch_size = int(batch_size)
+
+    def __call__(self, net):
+        from .metrics import sigma_mad
+
+        dev = next(net.parameters()).device
+        zp = []
+        for s in range(0, len(self.views), self.batch_size):
+            logits, _ = net(self.views[s:s + self.batch_size].to(dev))
+            zp.append(torch.softmax(logits.float(), dim=1).cpu() @ self.centres)
+        return sigma_mad(torch.cat(zp).numpy(), self.z)
+
+
 class PhotoZEstimator:
     """Photometric redshifts as PDFs over redshift bins, from multi-band galaxy cutouts.
 
@@ -158,8 +190,12 @@ class PhotoZEstimator:
     input_stretch : {"asinh", None}, optional
         Input scaling when there is no encoder (with one, the encoder's is used): the fixed
         per-band asinh stretch of `galssl.nn.AsinhStretch` (default) or raw nanomaggies.
-    head_init : {"random", "probe"}, optional
-        How a fine-tuning starts its new head: drawn at random (default), or ``"probe"``:
+    head_init : {"random", "probe", "regression"}, optional
+        How a fine-tuning starts its new head: drawn at random (default); ``"regression"``:
+        fitted first on the frozen representations of the training images as a ridge
+        regression of log(1 + z) expressed as Gaussian PDFs over the bins
+        (`galssl.photoz.fit_regression_head`), so that fine-tuning starts from the linear
+        probe's estimates; or ``"probe"``:
         fitted first on the frozen representations of the training images as a
         multinomial logistic regression over the bins with L2 penalty
         ``head_weight_decay`` (`galssl.photoz.fit_softmax_head`), then fine-tuned with the
@@ -168,6 +204,13 @@ class PhotoZEstimator:
         head is always random.
     head_weight_decay : float, optional
         The L2 penalty of the ``"probe"`` head fit (on standardised representations).
+    freeze_batchnorm : bool, optional
+        Keep the backbone's batch-norm layers in evaluation mode while training: they
+        normalise with the statistics they came with (the encoder's, when fine-tuning) and
+        do not update them; their scale and offset still learn. With few labels this keeps
+        the features the encoder learnt, and the ones a ``"probe"`` head was fitted to,
+        from shifting with each small batch. Default False (batch statistics, refreshed
+        after training as ``robust_bn`` says).
 
     Examples
     --------
@@ -181,10 +224,11 @@ class PhotoZEstimator:
                  z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
                  lr_head=1e-3, milestones=(0.6, 0.9), optimizer="adamw", weight_decay=1e-4,
                  max_err=0.05, ood_k=5, ood_quantile=0.99, input_stretch="asinh",
-                 head_init="random", head_weight_decay=1e-3):
+                 head_init="random", head_weight_decay=1e-3, freeze_batchnorm=False):
         redshift_bins(z_min, z_max, n_bins)  # validates
-        if head_init not in ("random", "probe"):
-            raise ValueError(f"head_init must be 'random' or 'probe', got {head_init!r}")
+        if head_init not in ("random", "probe", "regression"):
+            raise ValueError(f"head_init must be 'random', 'probe' or 'regression', got "
+                             f"{head_init!r}")
         if optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
         arch, in_chans, bands, crop, input_stretch, backbone = backbone_for_head(
@@ -200,7 +244,7 @@ class PhotoZEstimator:
             optimizer=optimizer, weight_decay=float(weight_decay), max_err=float(max_err),
             ood_k=int(ood_k), ood_quantile=float(ood_quantile), pretrained_encoder=finetune,
             input_stretch=input_stretch, head_init=head_init,
-            head_weight_decay=float(head_weight_decay))
+            head_weight_decay=float(head_weight_decay), freeze_batchnorm=bool(freeze_batchnorm))
         self.net = PhotoZNet(backbone, n_bins)
         self.calibration = PITCalibration()
         self.reference = None  # (M, D) unit-norm training representations
@@ -209,6 +253,7 @@ class PhotoZEstimator:
         self.card = {}
         self._from_encoder = finetune
         self._trained = False
+        self._head_fit = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -259,7 +304,8 @@ class PhotoZEstimator:
             strategy=None, checkpoint_dir=None, resume=False, stop_epoch=None, num_workers=0,
             precision=None,
             deterministic=False, max_steps=-1, callbacks=None, log_every_n_steps=10,
-            augment=True, reference_size=2000, robust_bn=True, progress=True):
+            augment=True, reference_size=2000, robust_bn=True, validation=None,
+            val_every_n_steps=25, progress=True):
         """Train (or fine-tune) on labelled cutouts.
 
         Parameters
@@ -293,6 +339,15 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             After training, set the batch-norm statistics to the median over training
             batches of those the network normalised with (`refresh_batchnorm`); False keeps
             the running averages of training.
+        validation : `~galssl.cutouts.CutoutCatalog` or tuple, optional
+            Held-out labelled images for early stopping: a catalogue with the ``redshift``
+            column, or ``(images, redshifts)``. Their sigma_MAD (uncalibrated point
+            estimates, rows with complete images and a redshift in [z_min, z_max]) is
+            measured before the first step, every ``val_every_n_steps`` steps and after the
+            last, and the network keeps the weights of the lowest (the choice, and every
+            score, are in ``history``: ``best_step``, ``val_steps``, ``val_scores``).
+            Rows must not be among the training rows.
+        val_every_n_steps : int, optional
 
         Returns
         -------
@@ -342,13 +397,19 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 create_backbone(c["arch"], c["in_chans"],
                                 input_stretch=c["input_stretch"], bands=c["bands"])
             self.net = PhotoZNet(backbone, c["n_bins"])
-            if self._from_encoder and c["head_init"] == "probe" and ckpt is None:
-                self._probe_head(images, ebv, rows, labels[rows], progress)
+            if self._from_encoder and c["head_init"] != "random" and ckpt is None:
+                self._probe_head(images, ebv, rows, labels[rows], z[rows], progress)
         config = dict(c, seed=int(seed), batch_size=int(batch_size),
                       num_workers=int(num_workers), augment=bool(augment),
                       robust_bn=bool(robust_bn))
+        keep_best = None
+        if validation is not None:
+            keep_best = KeepBest(self._validation_score(validation, redshift, catalog),
+                                 val_every_n_steps)
+            config["validation"] = int(len(keep_best.score.z))
         self.net, history = run_finetune(
-            PhotoZModule, self.net, config, (images, ebv, rows, labels), epochs=epochs,
+            PhotoZModule, self.net, config, (images, ebv, rows, labels), keep_best=keep_best,
+            epochs=epochs,
             stop_epoch=stop_epoch, max_steps=max_steps, devices=devices,
             accelerator=accelerator,
             num_nodes=num_nodes, strategy=strategy, checkpoint_dir=checkpoint_dir, ckpt=ckpt,
@@ -356,18 +417,54 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             log_every_n_steps=log_every_n_steps, progress=progress)
         self._trained = True
         self.history = dict(history, n_train=int(len(rows)), n_outside_range=n_out)
+        if getattr(self, "_head_fit", None) is not None:
+            self.history["head_fit"] = self._head_fit
         self._set_reference(images, ebv, rows, reference_size, seed)
         return self
 
-    def _probe_head(self, images, ebv, rows, labels, progress):
-        """Fit the head on the frozen representations of ``rows`` (``head_init="probe"``)."""
-        from ._module import fit_softmax_head
+    def _validation_score(self, validation, redshift, catalog):
+        """The `PhotoZScore` of ``fit(validation=...)``."""
+        if isinstance(validation, tuple):
+            if len(validation) != 2:
+                raise ValueError("validation must be a catalogue or an (images, redshifts) "
+                                 "pair")
+            data, z = validation
+        else:
+            data, z = validation, redshift
+            if not isinstance(z, str):
+                raise TypeError("with the training redshifts as an array, pass validation "
+                                "as (images, redshifts)")
+        if data is catalog:
+            raise ValueError("the validation images are the training images; hold out "
+                             "other labelled rows")
+        images, ebv, good = as_image_source(data, bands=self.bands)
+        self._check_images(images)
+        z = self._labels(data, z)
+        if len(z) != len(images):
+            raise ValueError(f"{len(z)} validation redshifts for {len(images)} images")
+        c = self.config
+        rows = np.flatnonzero(np.asarray(good) & np.isfinite(z) & (z >= c["z_min"])
+                              & (z <= c["z_max"]))
+        if len(rows) < 10:
+            raise ValueError(f"validation has {len(rows)} usable rows (complete images, "
+                             f"redshift in [{c['z_min']}, {c['z_max']}]); need at least 10")
+        return PhotoZScore(images, ebv, rows, z[rows], c)
+
+    def _probe_head(self, images, ebv, rows, labels, z, progress):
+        """Fit the head on the frozen representations of ``rows`` (``head_init`` "probe"
+        or "regression")."""
+        from ._module import fit_regression_head, fit_softmax_head
 
         feats = self._run(images, ebv, rows, progress=progress, desc="encoding",
                           features=True)["features"]
         ok = np.isfinite(feats).all(axis=1)
-        fit_softmax_head(self.net.head, feats[ok], labels[ok],
-                         weight_decay=self.config["head_weight_decay"])
+        if self.config["head_init"] == "regression":
+            z = np.clip(z[ok], self.config["z_min"], self.config["z_max"])
+            self._head_fit = fit_regression_head(self.net.head, feats[ok], z,
+                                                 self.bin_centres)
+        else:
+            fit_softmax_head(self.net.head, feats[ok], labels[ok],
+                             weight_decay=self.config["head_weight_decay"])
 
     def refresh_batchnorm(self, catalog, *, n_batches=32, batch_size=256, seed=0,
                           reference_size=2000):

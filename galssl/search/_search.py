@@ -21,7 +21,9 @@ __doctest_requires__ = {"SimilaritySearch": ["faiss"]}
 #: Version of the HDF5 file written by `SimilaritySearch.save`.
 SEARCH_FORMAT = 1
 
-_INDEX_TYPES = ("flat", "ivf", "hnsw")
+_INDEX_TYPES = ("flat", "ivf", "ivfpq", "hnsw")
+#: ``index="auto"``: exact search up to this many indexed rows, IVF beyond
+AUTO_EXACT_MAX = 200_000
 _METRICS = ("cosine",)
 #: Columns of a query result before the table's own (a table column of the same name is
 #: renamed with the suffix ``_table``).
@@ -40,6 +42,23 @@ def default_nlist(n):
     """Number of IVF cells for ``n`` vectors: about 4 sqrt(n), with at least 39 training
     vectors per cell (faiss' k-means minimum)."""
     return int(np.clip(round(4 * math.sqrt(n)), 1, max(1, n // 39)))
+
+
+def default_pq_m(d):
+    """IVF-PQ: sub-quantisers per vector, the largest divisor of ``d`` not above d / 4
+    (one byte each: 32 bytes for D=128, against 512 for the float32 vector)."""
+    return max(m for m in range(1, max(1, d // 4) + 1) if d % m == 0)
+
+
+def auto_index(n):
+    """The index ``index="auto"`` builds for ``n`` indexed rows, and why. IVF-PQ is never
+    chosen: on vectors shaped like galaxy representations (most of their variance in a
+    few directions, near neighbours at cosine distances of 1e-4) its 32-byte codes find a
+    third of the true neighbours (``benchmarks/bench_search.py``), where IVF with full
+    vectors finds over 95 %."""
+    if n <= AUTO_EXACT_MAX:
+        return "flat", f"{n:,} rows <= {AUTO_EXACT_MAX:,}: exact search"
+    return "ivf", f"{n:,} rows > {AUTO_EXACT_MAX:,}: IVF with full vectors"
 
 
 def default_nprobe(nlist):
@@ -72,11 +91,28 @@ class SimilaritySearch:
     metric : {"cosine"}, optional
         Similarity measure; the cosine similarity of representations (Hayat et al. 2021) is
         the only one supported.
-    index : {"flat", "ivf", "hnsw"}, optional
-        Exact search (default), an IVF index (`faiss.IndexIVFFlat`) or an HNSW graph
-        (`faiss.IndexHNSWFlat`), both with the inner-product metric.
+    index : {"auto", "flat", "ivf", "ivfpq", "hnsw"}, optional
+        Exact search, an IVF index (`faiss.IndexIVFFlat`), an IVF index of product-quantised
+        vectors (`faiss.IndexIVFPQ`: ``pq_m`` bytes per object, the candidates reranked
+        exactly from the representations) or an HNSW graph (`faiss.IndexHNSWFlat`), all
+        with the inner-product metric. ``"auto"`` (default) chooses by the number of
+        indexed rows: exact up to `AUTO_EXACT_MAX` (200,000), IVF beyond;
+        ``config["index"]`` and the repr say which, and ``config["index_choice"]`` why.
+        IVF-PQ saves memory (16 times at D=128) but, on vectors shaped like galaxy
+        representations, finds far fewer of the true neighbours: measure it on your data
+        before relying on it.
     encoder : `~galssl.ContrastiveEncoder`, optional
         The encoder of the representations; needed for queries by image.
+    pq_m, rerank : int, optional
+        IVF-PQ: bytes (sub-quantisers of 8 bits) per vector (default the largest divisor of
+        D not above D / 4) and how many times ``k`` candidates are reranked by their exact
+        cosine similarity (4; 1 keeps the quantised scores). With the representations in a
+        memory-mapped file (``numpy.load(..., mmap_mode="r")``, float32) only the codes
+        are held in memory.
+    device : {"auto", "cpu", "cuda"}, optional
+        Where faiss searches: "auto" (default) puts exact and IVF indexes on the GPU
+        when faiss was built with GPU support and a CUDA device exists
+        (``config["device"]``); HNSW stays on the CPU.
     nlist : int, optional
         IVF: number of k-means cells (default about 4 sqrt(N), at least 39 training
         vectors per cell).
@@ -116,8 +152,9 @@ class SimilaritySearch:
     >>> from galssl.search import SimilaritySearch
     >>> reps = np.random.default_rng(0).normal(size=(100, 16)).astype(np.float32)
     >>> ss = SimilaritySearch(reps, progress=False)
-    >>> ss
-    <SimilaritySearch 100 rows (100 indexed), D=16, metric='cosine', index='flat'>
+    >>> ss                                      # doctest: +NORMALIZE_WHITESPACE
+    <SimilaritySearch 100 rows (100 indexed), D=16, metric='cosine',
+     index='flat' chosen by size>
     >>> res = ss.query(3, k=4)
     >>> int(res["index"][0]), round(float(res["similarity"][0]), 4)   # itself first
     (3, 1.0)
@@ -129,18 +166,17 @@ class SimilaritySearch:
     Hayat, M. A., Stein, G., Harrington, P., Lukic, Z. & Mustafa, M. 2021, ApJL 911, L33.
     """
 
-    def __init__(self, representations, table=None, *, metric="cosine", index="flat",
+    def __init__(self, representations, table=None, *, metric="cosine", index="auto",
                  encoder=None, nlist=None, nprobe=None, hnsw_m=32, ef_construction=100,
-                 ef_search=64, train_size=None, seed=0, progress=True):
+                 ef_search=64, train_size=None, pq_m=None, rerank=4, device="auto", seed=0,
+                 progress=True):
         reps = as_representations(representations)
         if metric not in _METRICS:
             raise ValueError(f"metric must be one of {list(_METRICS)}, got {metric!r}")
-        if index not in _INDEX_TYPES:
-            raise ValueError(f"index must be one of {list(_INDEX_TYPES)}, got {index!r}")
-        if index != "ivf" and (nlist is not None or nprobe is not None or
-                               train_size is not None):
-            raise ValueError(f"nlist, nprobe and train_size apply to index='ivf', not "
-                             f"index={index!r}")
+        if index not in _INDEX_TYPES + ("auto",):
+            raise ValueError(f"index must be one of {['auto', *_INDEX_TYPES]}, got {index!r}")
+        if device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
         table = _check_table(table, len(reps))
         encoder = _check_encoder(encoder, reps.shape[1])
         mask = usable_rows(reps)
@@ -149,7 +185,27 @@ class SimilaritySearch:
             raise ValueError(f"none of the {len(reps)} representations is finite and non-zero: "
                              "nothing to index")
         config = {"metric": metric, "index": index, "seed": int(seed)}
-        if index == "ivf":
+        chose = ""
+        if index == "auto":
+            index, config["index_choice"] = auto_index(rows.size)
+            config["index"] = index
+            chose = f" (index='auto' chose it for {rows.size:,} rows; pass index= to choose)"
+        if index not in ("ivf", "ivfpq") and (
+                nlist is not None or nprobe is not None or train_size is not None):
+            raise ValueError(f"nlist, nprobe and train_size apply to index='ivf' or 'ivfpq', "
+                             f"not index={index!r}{chose}")
+        if index != "ivfpq" and pq_m is not None:
+            raise ValueError(f"pq_m applies to index='ivfpq', not index={index!r}{chose}")
+        if index == "ivfpq":
+            d = reps.shape[1]
+            config["pq_m"] = default_pq_m(d) if pq_m is None else positive_int(pq_m, "pq_m")
+            if d % config["pq_m"]:
+                raise ValueError(f"pq_m={config['pq_m']} must divide D={d}")
+            config["rerank"] = positive_int(rerank, "rerank")
+            if rows.size < 256:
+                raise ValueError(f"index='ivfpq' trains 256 centroids per sub-quantiser and "
+                                 f"needs at least 256 indexed rows, got {rows.size}")
+        if index in ("ivf", "ivfpq"):
             config["nlist"] = default_nlist(rows.size) if nlist is None else \
                 positive_int(nlist, "nlist")
             if config["nlist"] > rows.size:
@@ -157,8 +213,9 @@ class SimilaritySearch:
                                  "representations")
             config["nprobe"] = default_nprobe(config["nlist"]) if nprobe is None else \
                 positive_int(nprobe, "nprobe")
-            config["train_size"] = min(rows.size, 256 * config["nlist"]) if train_size is None \
-                else positive_int(train_size, "train_size")
+            config["train_size"] = min(rows.size, max(256 * config["nlist"],
+                                                      10_000 if index == "ivfpq" else 0)) \
+                if train_size is None else positive_int(train_size, "train_size")
             if not config["nlist"] <= config["train_size"] <= rows.size:
                 raise ValueError(f"train_size must lie between nlist={config['nlist']} and "
                                  f"the {rows.size} indexed representations, got "
@@ -168,6 +225,7 @@ class SimilaritySearch:
             config["ef_construction"] = positive_int(ef_construction, "ef_construction")
             config["ef_search"] = positive_int(ef_search, "ef_search")
         faiss_index = _build_index(reps, rows, config, progress)
+        faiss_index, config["device"] = _place(faiss_index, index, device)
         self._setup(reps, table, encoder, mask, rows, faiss_index, config)
 
     def _setup(self, reps, table, encoder, mask, rows, faiss_index, config):
@@ -241,10 +299,11 @@ class SimilaritySearch:
 
     @nprobe.setter
     def nprobe(self, value):
-        if self.config["index"] != "ivf":
-            raise ValueError(f"nprobe applies to index='ivf', not {self.config['index']!r}")
+        if self.config["index"] not in ("ivf", "ivfpq"):
+            raise ValueError(f"nprobe applies to index='ivf' or 'ivfpq', not "
+                             f"{self.config['index']!r}")
         self.config["nprobe"] = positive_int(value, "nprobe")
-        self._index.nprobe = self.config["nprobe"]
+        _set_nprobe(self._index, self.config["nprobe"])
 
     @property
     def ef_search(self):
@@ -262,8 +321,14 @@ class SimilaritySearch:
     def __repr__(self):
         c = self.config
         extra = {"ivf": lambda: f" (nlist={c['nlist']}, nprobe={c['nprobe']})",
+                 "ivfpq": lambda: f" (nlist={c['nlist']}, nprobe={c['nprobe']}, "
+                                  f"{c['pq_m']} bytes, rerank={c['rerank']})",
                  "hnsw": lambda: f" (M={c['hnsw_m']}, ef_search={c['ef_search']})",
                  "flat": lambda: ""}[c["index"]]()
+        if "index_choice" in c:
+            extra += " chosen by size"
+        if c.get("device") == "cuda":
+            extra += " on the GPU"
         return (f"<SimilaritySearch {len(self)} rows ({self.n_indexed} indexed), D={self.dim}, "
                 f"metric={c['metric']!r}, index={c['index']!r}{extra}>")
 
@@ -338,7 +403,7 @@ class SimilaritySearch:
                              "returned")
         vectors = q["vectors"]
         kk = min(k + (rows is not None), self.n_indexed)
-        sims, labels = self._index.search(vectors, kk)
+        sims, labels = self._search(vectors, kk)
         found = labels >= 0
         index = np.where(found, self._rows[np.clip(labels, 0, None)], -1)
         if rows is not None:
@@ -482,6 +547,28 @@ class SimilaritySearch:
                                  f"{np.round(sep[far[:10]].value, 2).tolist()} arcsec)")
         return ok[idx], sep
 
+    def _search(self, vectors, k):
+        """Inner products and positions in the index of the ``k`` best of each unit query;
+        IVF-PQ candidates (``rerank`` times ``k``) rescored from the representations."""
+        c = self.config
+        if c["index"] != "ivfpq" or c["rerank"] == 1:
+            return self._index.search(vectors, k)
+        kc = min(k * c["rerank"], self.n_indexed)
+        _, cand = self._index.search(vectors, kc)
+        sims = np.full(cand.shape, -np.inf, dtype=np.float32)
+        found = cand >= 0
+        pos = np.unique(cand[found])
+        vec = normalised_rows(self.representations, self._rows[pos])  # sorted rows: one read
+        where = np.searchsorted(pos, np.clip(cand, 0, None))
+        for i in range(len(vectors)):
+            ok = found[i]
+            sims[i, ok] = vec[where[i, ok]] @ vectors[i]
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        sims = np.take_along_axis(sims, order, axis=1)
+        labels = np.take_along_axis(cand, order, axis=1)
+        labels[~np.isfinite(sims)] = -1
+        return sims, labels
+
     # ------------------------------------------------------------------ storage
     def save(self, path, *, overwrite=False):
         """Write the index, the representations and the table to one HDF5 file.
@@ -514,7 +601,9 @@ class SimilaritySearch:
             f.create_dataset("representations", data=self.representations,
                              chunks=(min(len(self), CHUNK), self.dim))
             f.create_dataset("rows", data=self._rows)
-            index_bytes = faiss.serialize_index(self._index)
+            cpu = faiss.index_gpu_to_cpu(self._index) if self.config.get("device") == "cuda" \
+                else self._index
+            index_bytes = faiss.serialize_index(cpu)
             f.create_dataset("index", data=index_bytes)
             f.attrs["index_sha256"] = hashlib.sha256(index_bytes.tobytes()).hexdigest()
         if self.table is not None:
@@ -526,7 +615,7 @@ class SimilaritySearch:
                 raise ValueError(f"the table cannot be written to HDF5: {exc}") from exc
 
     @classmethod
-    def load(cls, path, *, encoder=None):
+    def load(cls, path, *, encoder=None, device="auto"):
         """Read a search written by `save`, without rebuilding the index.
 
         Parameters
@@ -534,6 +623,8 @@ class SimilaritySearch:
         path : str or path
         encoder : `~galssl.ContrastiveEncoder`, optional
             For image queries.
+        device : {"auto", "cpu", "cuda"}, optional
+            Where faiss searches (see `SimilaritySearch`).
 
         Returns
         -------
@@ -575,10 +666,11 @@ class SimilaritySearch:
         if not np.array_equal(np.flatnonzero(mask), rows) or faiss_index.ntotal != rows.size:
             raise ValueError(f"{path!r} is inconsistent: its index does not hold the usable "
                              "rows of its representations")
-        if config["index"] == "ivf":
+        if config["index"] in ("ivf", "ivfpq"):
             faiss_index.nprobe = config["nprobe"]
         elif config["index"] == "hnsw":
             faiss_index.hnsw.efSearch = config["ef_search"]
+        faiss_index, config["device"] = _place(faiss_index, config["index"], device)
         obj = cls.__new__(cls)
         obj._setup(reps, _check_table(table, len(reps)), _check_encoder(encoder, reps.shape[1]),
                    mask, rows, faiss_index, config)
@@ -586,6 +678,40 @@ class SimilaritySearch:
 
 
 # ---------------------------------------------------------------------- helpers
+def _gpu_available(faiss):
+    """faiss built with GPU support and a CUDA device to run it."""
+    try:
+        return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+    except Exception:  # a GPU build without a driver
+        return False
+
+
+def _place(index, kind, device):
+    """``index`` on the GPU where asked (``"cuda"``) or where available (``"auto"``) and
+    faiss supports the kind (not HNSW); returns it and where it is."""
+    faiss = import_faiss()
+    if device == "cpu" or kind == "hnsw":
+        if device == "cuda":
+            raise ValueError("faiss has no GPU HNSW index; use index='ivf' or 'flat' on the GPU")
+        return index, "cpu"
+    if not _gpu_available(faiss):
+        if device == "cuda":
+            raise RuntimeError("device='cuda' needs faiss with GPU support (faiss-gpu) and a "
+                               "CUDA device; this faiss has none")
+        return index, "cpu"
+    resources = faiss.StandardGpuResources()
+    gpu = faiss.index_cpu_to_gpu(resources, 0, index)
+    gpu.galssl_resources = resources  # kept alive with the index
+    return gpu, "cuda"
+
+
+def _set_nprobe(index, nprobe):
+    try:
+        index.nprobe = nprobe
+    except AttributeError:  # a GPU index
+        import_faiss().GpuParameterSpace().set_index_parameter(index, "nprobe", nprobe)
+
+
 def _check_table(table, n):
     from astropy.table import QTable, Table
 
@@ -619,9 +745,13 @@ def _build_index(reps, rows, config, progress):
     kind = config["index"]
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
-    elif kind == "ivf":
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, config["nlist"],
-                                   faiss.METRIC_INNER_PRODUCT)
+    elif kind in ("ivf", "ivfpq"):
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, config["nlist"],
+                                       faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFPQ(faiss.IndexFlatIP(d), d, config["nlist"], config["pq_m"],
+                                     8, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = config["seed"]
         n_train = config["train_size"]
         sample = rows if n_train == rows.size else np.sort(

@@ -12,7 +12,7 @@ from ._engine import load_rng_state, run_trainer, save_rng_state, step_schedule
 from ._module import _seed
 
 __all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm", "standardise",
-           "lbfgs_minimise"]
+           "lbfgs_minimise", "KeepBest", "freeze_batchnorm"]
 
 
 class FinetuneModule(L.LightningModule):
@@ -50,6 +50,11 @@ class FinetuneModule(L.LightningModule):
             CutoutDataset(images, ebv, rows, labels=labels), batch_sampler=batch_sampler,
             collate_fn=collate_batch, num_workers=c["num_workers"],
             persistent_workers=c["num_workers"] > 0, pin_memory=self.device.type == "cuda")
+
+    def on_train_batch_start(self, batch, batch_idx):
+        # Lightning puts the whole module in training mode at the start of fitting
+        if self.config.get("freeze_batchnorm"):
+            freeze_batchnorm(self.net.backbone)
 
     def training_step(self, batch, batch_idx):
         x, ebv, y = batch
@@ -91,22 +96,119 @@ class FinetuneModule(L.LightningModule):
         load_rng_state(checkpoint)
 
 
-def run_finetune(module_cls, net, config, data, **engine):
+def freeze_batchnorm(module):
+    """Put every batch-norm layer of ``module`` in evaluation mode: it normalises with its
+    stored statistics and no longer updates them (its scale and offset still learn)."""
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+class KeepBest(L.Callback):
+    """Early stopping by model selection: ``score(net)`` (lower is better, e.g. sigma_MAD on
+    held-out labelled rows) before the first optimiser step, every ``every_n_steps`` steps
+    and after the last; the weights of the best score are kept (the earliest of equal
+    scores) and put back into the network when the run ends.
+
+    ``net`` is scored in evaluation mode and then returned to the modes it had. The
+    history (``steps``, ``scores``) and the best weights are saved in the training
+    checkpoints, so that a run resumed over sittings scores and selects as an
+    uninterrupted one. With ``keep=False`` it only records the scores (a learning curve;
+    ``name`` then tells it apart from the one that keeps weights in the checkpoints)."""
+
+    def __init__(self, score, every_n_steps, *, keep=True, name="KeepBest"):
+        from ..utils._validate import check_positive_int
+
+        self.score = score
+        self.every = check_positive_int(every_n_steps, "every_n_steps")
+        self.keep, self.name = bool(keep), str(name)
+        self.steps, self.scores = [], []
+        self.best_step, self.best_state = None, None
+
+    @property
+    def state_key(self):
+        return self.name
+
+    @property
+    def best(self):
+        """The best score so far (inf before any)."""
+        if self.best_step is None:
+            return float("inf")
+        return self.scores[self.steps.index(self.best_step)]
+
+    def evaluate(self, net, step):
+        if self.steps and self.steps[-1] == step:
+            return
+        modes = [(m, m.training) for m in net.modules()]
+        net.eval()
+        try:
+            with torch.no_grad():
+                value = float(self.score(net))
+        finally:
+            for m, mode in modes:
+                m.train(mode)
+        self.steps.append(int(step))
+        self.scores.append(value)
+        if value < self.best:  # NaN never wins
+            self.best_step = int(step)
+            if self.keep:
+                self.best_state = {k: v.detach().cpu().clone()
+                                   for k, v in net.state_dict().items()}
+
+    def on_train_start(self, trainer, pl_module):
+        if pl_module.global_step == 0:
+            self.evaluate(pl_module.net, 0)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.global_step % self.every == 0:
+            self.evaluate(pl_module.net, pl_module.global_step)
+
+    def on_train_end(self, trainer, pl_module):
+        # the last step of the planned run only: a sitting that stops early scores no extra
+        # point, so that a resumed run selects among the same steps
+        planned = getattr(pl_module, "planned_epochs", trainer.max_epochs)
+        last = trainer.max_epochs >= planned or \
+            (trainer.max_steps > 0 and pl_module.global_step >= trainer.max_steps)
+        if last:
+            self.evaluate(pl_module.net, pl_module.global_step)
+
+    def state_dict(self):
+        return {"steps": list(self.steps), "scores": list(self.scores),
+                "best_step": self.best_step, "best_state": self.best_state}
+
+    def load_state_dict(self, state_dict):
+        self.steps = [int(s) for s in state_dict["steps"]]
+        self.scores = [float(s) for s in state_dict["scores"]]
+        self.best_step = state_dict["best_step"]
+        self.best_state = state_dict["best_state"]
+
+
+def run_finetune(module_cls, net, config, data, *, keep_best=None, **engine):
     """Train ``net`` (put in training mode: a backbone copied after ``encode`` would still be
-    in eval mode) with ``module_cls`` on the Lightning engine, then set its batch-norm
-    statistics with `refresh_batchnorm` (unless ``config["robust_bn"]`` is False); returns
-    the trained net (on the CPU) and ``history`` (per-step losses and the last logged
-    metrics)."""
+    in eval mode; with ``config["freeze_batchnorm"]`` its batch-norm layers stay in
+    evaluation mode) with ``module_cls`` on the Lightning engine; with ``keep_best`` (a
+    `KeepBest`) put back the weights of its best score. Then set the batch-norm statistics
+    with `refresh_batchnorm` (unless ``config["robust_bn"]`` is False or batch norm is
+    frozen); returns the trained net (on the CPU) and ``history`` (per-step losses, the last
+    logged metrics and, with ``keep_best``, ``val_steps``, ``val_scores`` and
+    ``best_step``)."""
     images, ebv, rows, labels = data
     config = dict(config, data=data_fingerprint(images, ebv, rows, labels))
     net.train()
     module = module_cls(net, config, data=data)
+    if keep_best is not None:
+        engine["callbacks"] = list(engine.get("callbacks") or []) + [keep_best]
     trainer = run_trainer(module, **engine)
     module._data = None
     history = {"loss": [float(v) for v in module.loss_history],
                **{k: float(v) for k, v in trainer.callback_metrics.items()}}
     net = module.net.cpu()
-    if config.get("robust_bn", True):
+    if keep_best is not None:
+        history.update(val_steps=list(keep_best.steps), val_scores=list(keep_best.scores),
+                       best_step=keep_best.best_step)
+        if keep_best.best_state is not None:
+            net.load_state_dict(keep_best.best_state)
+    if config.get("robust_bn", True) and not config.get("freeze_batchnorm"):
         refresh_batchnorm(net, images, ebv, rows, config, seed=config["seed"])
     return net, history
 

@@ -350,3 +350,56 @@ def test_from_sdss_fetches_real_frames():
                                   progress=False)
     assert len(cat) == 1 and cat.table["flags"][0] == 0
     assert np.nanmax(cat.images[0, 2]) > 1.0  # a bright galaxy, in nanomaggies
+
+
+def test_dask_client_gives_the_serial_catalogue(tmp_path):
+    """Fields cut (and detected) on a 2-worker Dask cluster: the same rows, in input order,
+    the same images and flags as in one process, streamed into one HDF5 file."""
+    distributed = pytest.importorskip("distributed")
+    from astropy.table import Table
+
+    from galssl.cutouts._catalog import _run_fields
+
+    paths = []
+    for k, (field, crval) in enumerate([((100, 1, 10), (150.0, 2.0)),
+                                        ((100, 1, 11), (150.0 + 30 / 3600, 2.0)),
+                                        ((100, 2, 10), (150.0, 2.0 + 60 / 3600))]):
+        paths += make_frames(tmp_path / f"f{k}", field=field, crval=crval, noise=0.01,
+                             sigma_pix=3.0)
+    positions = Table({"ra": [150.006, 150.0, 10.0, 150.0 + 30 / 3600, np.nan, 149.996],
+                       "dec": [2.004, 2.0 + 60 / 3600, -5.0, 2.0, 2.0, 1.997],
+                       "id": np.arange(6)})
+    serial = CutoutCatalog.from_table(positions, paths, size=24, progress=False)
+    serial_det = CutoutCatalog.from_frames(paths, size=24, galaxies_only=False,
+                                           progress=False)
+    assert len(set(serial.table["field"]) - {""}) == 3  # the rows really span three fields
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        par = CutoutCatalog.from_table(positions, paths, size=24, client=client,
+                                       out=tmp_path / "par.h5", progress=False)
+        par_det = CutoutCatalog.from_frames(paths, size=24, galaxies_only=False,
+                                            client=client, progress=False)
+        # a window of one task at a time still gives every field once
+        got = dict(_run_fields(divmod, [(k, (k, 3)) for k in range(7)], client, window=1))
+    assert got == {k: divmod(k, 3) for k in range(7)}
+    on_disk = CutoutCatalog.read(tmp_path / "par.h5")  # streamed into the file
+    for a, b in ((serial, par), (serial, on_disk), (serial_det, par_det)):
+        assert len(a) == len(b) and a.table.colnames == b.table.colnames
+        for name in a.table.colnames:
+            va, vb = np.asarray(a.table[name]), np.asarray(b.table[name])
+            if va.dtype.kind == "f":  # measured values to rounding (see the pixels)
+                np.testing.assert_allclose(vb, va, rtol=1e-6, err_msg=name)
+            else:  # flags, fields, systems, classes: identical
+                np.testing.assert_array_equal(vb, va, err_msg=name)
+        # the pixels to float32 rounding (Dask's workers run their maths libraries on one
+        # thread, which can change the order of sums)
+        np.testing.assert_allclose(np.asarray(b.images[:]), np.asarray(a.images[:]), rtol=0,
+                                   atol=1e-6 * float(np.nanmax(np.abs(a.images[:]))))
+        np.testing.assert_array_equal(np.isnan(b.images[:]), np.isnan(a.images[:]))
+    assert list(par.table["id"]) == list(range(6))
+    assert par.table["flags"][2] & CutoutFlag.OFF_FRAMES
+    assert par.table["flags"][4] & CutoutFlag.BAD_COORDS
+    # every field was detected on (the three sources, seen in overlapping fields, kept once)
+    assert len(serial_det) == 3
+    assert sum(k.startswith("stellar_concentration_") for k in par_det.table.meta) == 3

@@ -262,6 +262,131 @@ def test_fit_softmax_head_classifies_separable_classes_from_raw_features():
         fit_softmax_head(head, f[:, :5], y)
 
 
+def test_fit_regression_head_is_the_ridge_regression_as_gaussian_pdfs():
+    from sklearn.linear_model import Ridge
+
+    from galssl.photoz import fit_regression_head
+    from galssl.photoz._pdf import redshift_bins
+
+    rng = np.random.default_rng(2)
+    # features on very different scales; log(1 + z) linear in them, with noise 0.01
+    scale = np.logspace(-2, 3, 10)
+    f = rng.normal(size=(300, 10)) * scale + 3
+    coef = rng.normal(size=10) * 0.02
+    u = 0.15 + ((f - 3) / scale) @ coef + rng.normal(0, 0.01, 300)
+    z = np.expm1(u)
+    assert z.min() > 0 and z.max() < 0.4
+    _, centres = redshift_bins(0.0, 0.4, 180)
+    head = torch.nn.Linear(10, 180)
+    fit = fit_regression_head(head, f.astype(np.float32), z, centres)
+    # the chosen penalty's ridge (sklearn, on standardised features) ...
+    mu, sd = f.mean(axis=0), f.std(axis=0)
+    ridge = Ridge(alpha=fit["alpha"]).fit((f - mu) / sd, u)
+    test = rng.normal(size=(50, 10)) * scale + 3
+    u_ridge = ridge.predict((test - mu) / sd)
+    # ... is the mean of the head's PDF, in log(1 + z), to a small part of a bin (0.0022),
+    # away from the edges of the bins, which cut the Gaussian and pull the mean inwards
+    with torch.no_grad():
+        p = torch.softmax(head(torch.from_numpy(test.astype(np.float32))), dim=1).double()
+    u_head = (p @ torch.from_numpy(np.log1p(centres))).numpy()
+    inside = (u_ridge > 4 * fit["width"]) & (u_ridge < np.log1p(0.4) - 4 * fit["width"])
+    assert inside.sum() > 40
+    np.testing.assert_allclose(u_head[inside], u_ridge[inside], atol=1e-5)
+    assert np.all(u_head[~inside] > u_ridge[~inside])
+    # its width is the RMS of the leave-one-out residuals (the same standardisation,
+    # refitted without each row in turn): the noise, to ~10 %
+    loo = np.array([u[i] - Ridge(alpha=fit["alpha"]).fit(
+        np.delete((f - mu) / sd, i, axis=0), np.delete(u, i)).predict(((f[i] - mu) / sd)[None])[0]
+        for i in range(300)])
+    assert fit["width"] == pytest.approx(np.sqrt(np.mean(loo ** 2)), rel=1e-6)
+    assert 0.009 < fit["width"] < 0.012
+    # (features in float32 for the fit)
+    assert fit["loo_sigma_mad"] == pytest.approx(metrics.sigma_mad(np.expm1(u - loo), z),
+                                                 rel=1e-4)
+    with pytest.raises(ValueError, match="bin centres"):
+        fit_regression_head(head, f.astype(np.float32), z, centres[:-1])
+    with pytest.raises(ValueError, match="finite"):
+        fit_regression_head(head, f.astype(np.float32), np.where(z > 0.2, np.nan, z),
+                            centres)
+
+
+def test_regression_head_starts_fine_tuning_from_the_linear_probe():
+    from galssl.photoz._experiments import _linear_photoz
+
+    cat, test = toy_photoz(n=96), toy_photoz(n=60, seed=9)
+    enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
+    # rates 0 and batch norm frozen: the trained network is the probe
+    pz = PhotoZEstimator(enc, jitter=2, head_init="regression", freeze_batchnorm=True,
+                         lr_backbone=0.0, lr_head=0.0, weight_decay=0.0)
+    pz.fit(cat, epochs=1, batch_size=32, progress=False)
+    assert set(pz.history["head_fit"]) == {"alpha", "width", "loo_sigma_mad"}
+    z_probe = _linear_photoz(enc.encode(cat, progress=False),
+                             np.asarray(cat.table["redshift"], dtype=float),
+                             enc.encode(test, progress=False))
+    z_net = np.asarray(pz.predict(test, calibrated=False, progress=False)["z_phot"])
+    # the same regression up to the bins (width 0.0022) and the sklearn/numpy penalties
+    assert np.median(np.abs(z_net - z_probe)) < 0.002
+    # batch norm frozen: the encoder's statistics are kept, not refreshed
+    bn = [m for m in pz.net.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    bn_enc = [m for m in enc.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for a, b in zip(bn, bn_enc):
+        torch.testing.assert_close(a.running_mean, b.running_mean, rtol=0, atol=0)
+    # without freezing they are refreshed from the training batches
+    moved = PhotoZEstimator(enc, jitter=2, head_init="regression", lr_backbone=0.0,
+                            lr_head=0.0).fit(cat, epochs=1, batch_size=32, progress=False)
+    bn = [m for m in moved.net.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert not torch.allclose(bn[0].running_mean, bn_enc[0].running_mean)
+
+
+def test_validation_keeps_the_weights_of_the_best_step_and_resumes_exactly(tmp_path):
+    import lightning as L
+
+    from galssl.photoz._estimator import PhotoZScore
+    from galssl.ssl._data import as_image_source
+
+    class Kill(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.current_epoch == 2 and batch_idx == 1:
+                raise KeyboardInterrupt
+
+    cat, val = toy_photoz(n=48), toy_photoz(n=40, seed=7)
+    kw = dict(epochs=4, batch_size=16, seed=4, deterministic=True, progress=False,
+              validation=val, val_every_n_steps=5)
+    # a rate too high for this toy: the scores get worse after the start
+    est = dict(SMALL, freeze_batchnorm=True, lr_head=0.03)
+    a = PhotoZEstimator(**est).fit(cat, checkpoint_dir=tmp_path / "a", **kw)
+    h = a.history
+    # scored before the first step, every 5 steps and after the last (12)
+    assert h["val_steps"] == [0, 5, 10, 12]
+    assert h["best_step"] == h["val_steps"][int(np.argmin(h["val_scores"]))]
+    # the network kept is the one of the best score
+    z = np.asarray(val.table["redshift"], dtype=float)
+    score = PhotoZScore(*as_image_source(val)[:2], np.arange(len(val)), z, a.config)
+    a.net.eval()
+    with torch.no_grad():
+        assert score(a.net) == pytest.approx(min(h["val_scores"]), rel=1e-6)
+    assert h["best_step"] < 12 and min(h["val_scores"]) < h["val_scores"][-1]
+    # killed after epoch 2 and resumed: the same scores, the same choice, the same weights
+    crashed = PhotoZEstimator(**est)
+    try:
+        crashed.fit(cat, checkpoint_dir=tmp_path / "b", callbacks=[Kill()], **kw)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    b = PhotoZEstimator(**est).fit(cat, checkpoint_dir=tmp_path / "b", resume=True, **kw)
+    assert b.history["val_steps"] == h["val_steps"]
+    np.testing.assert_allclose(b.history["val_scores"], h["val_scores"], rtol=0, atol=0)
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    for k in sa:
+        torch.testing.assert_close(sb[k], sa[k], rtol=0, atol=0, msg=k)
+    with pytest.raises(ValueError, match="are the training images"):
+        PhotoZEstimator(**SMALL).fit(cat, validation=cat, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="as .images, redshifts."):
+        PhotoZEstimator(**SMALL).fit(cat, redshift=np.asarray(cat.table["redshift"]),
+                                     validation=val, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="need at least 10"):
+        PhotoZEstimator(**SMALL).fit(cat, validation=val[:5], epochs=1, progress=False)
+
+
 def test_from_scratch_uses_head_rate_for_the_backbone():
     assert PhotoZEstimator().config["lr_backbone"] == 1e-3
 

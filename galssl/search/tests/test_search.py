@@ -267,10 +267,75 @@ def test_settings_and_repr():
     hnsw.ef_search = 100
     assert hnsw.index.hnsw.efSearch == 100 and "ef_search=100" in repr(hnsw)
     assert ivf.ef_search is None and hnsw.nprobe is None and exact.dim == 8
-    with pytest.raises(ValueError, match="nprobe applies to index='ivf'"):
+    with pytest.raises(ValueError, match="nprobe applies to index='ivf' or 'ivfpq'"):
         hnsw.nprobe = 3
     with pytest.raises(ValueError, match="ef_search applies"):
         exact.ef_search = 3
+
+
+def test_ivfpq_holds_codes_and_reranks_to_high_recall(tmp_path):
+    import faiss
+
+    data = clustered(20200, 64, n_clusters=100, seed=2, spread=1.0)
+    reps, queries = data[:20000], data[20000:]
+    exact = SimilaritySearch(reps, index="flat", progress=False).query(queries, k=10)
+    e = [exact["index"][exact["query"] == q] for q in range(200)]
+    pq = SimilaritySearch(reps, index="ivfpq", progress=False)
+    assert pq.config["pq_m"] == 16 and pq.config["rerank"] == 4
+    assert "index='ivfpq' (nlist=512, nprobe=16, 16 bytes, rerank=4)" in repr(pq)
+    res = pq.query(queries, k=10)
+    a = [res["index"][res["query"] == q] for q in range(200)]
+    assert recall(a, e) >= 0.9
+    # reranked: the similarities are the exact cosines, in order
+    top = np.asarray(res["index"])
+    assert_allclose(res["similarity"],
+                    np.einsum("ij,ij->i", unit(queries)[res["query"]], unit(reps[top])),
+                    atol=2e-6)
+    # without reranking the quantised scores find fewer of the true neighbours
+    raw = SimilaritySearch(reps, index="ivfpq", rerank=1, progress=False).query(queries, k=10)
+    assert recall([raw["index"][raw["query"] == q] for q in range(200)], e) < recall(a, e)
+    # the index holds 16-byte codes (and ids), not the 256-byte vectors
+    size = faiss.serialize_index(pq.index).nbytes
+    assert size < 0.25 * faiss.serialize_index(
+        SimilaritySearch(reps, index="flat", progress=False).index).nbytes
+    # with the representations memory-mapped, searches read them from the file
+    np.save(tmp_path / "reps.npy", reps)
+    mapped = np.load(tmp_path / "reps.npy", mmap_mode="r")
+    on_disk = SimilaritySearch(mapped, index="ivfpq", progress=False)
+    assert np.shares_memory(on_disk.representations, mapped)  # not copied into memory
+    assert_array_equal(on_disk.query(queries, k=10)["index"], res["index"])
+    pq.save(tmp_path / "pq.h5")
+    loaded = SimilaritySearch.load(tmp_path / "pq.h5")
+    assert_array_equal(loaded.query(queries, k=10)["index"], res["index"])
+    with pytest.raises(ValueError, match="pq_m=7 must divide D=64"):
+        SimilaritySearch(reps, index="ivfpq", pq_m=7, progress=False)
+    with pytest.raises(ValueError, match="at least 256 indexed rows"):
+        SimilaritySearch(reps[:100], index="ivfpq", progress=False)
+
+
+def test_auto_index_by_size_says_which(monkeypatch):
+    from galssl.search import _search
+
+    reps = clustered(3000, 16, seed=3)
+    small = SimilaritySearch(reps, progress=False)
+    assert small.config["index"] == "flat" and "exact" in small.config["index_choice"]
+    assert repr(small).endswith("index='flat' chosen by size>")
+    monkeypatch.setattr(_search, "AUTO_EXACT_MAX", 1000)
+    mid = SimilaritySearch(reps, progress=False)
+    assert mid.config["index"] == "ivf" and "IVF with full vectors" in mid.config["index_choice"]
+    assert "3,000 rows > 1,000" in mid.config["index_choice"]
+    assert "nlist" in mid.config and "pq_m" not in mid.config
+    # a setting for another kind than the one chosen is an error that says so
+    with pytest.raises(ValueError, match="not index='flat' .index='auto' chose it for 900 rows"):
+        SimilaritySearch(reps[:900], nprobe=4, progress=False)
+    assert small.config["device"] == "cpu"  # this faiss has no GPU
+    import faiss
+
+    if not hasattr(faiss, "StandardGpuResources"):
+        with pytest.raises(RuntimeError, match="faiss with GPU support"):
+            SimilaritySearch(reps, index="flat", device="cuda", progress=False)
+    with pytest.raises(ValueError, match="no GPU HNSW"):
+        SimilaritySearch(reps, index="hnsw", device="cuda", progress=False)
 
 
 def test_errors_name_the_bad_input():

@@ -1,0 +1,139 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""How photo-z networks learn from few labels, step by step: the diagnosis behind the
+results page's section on fine-tuning with few labels.
+
+For the labelled subset that `galssl.photoz.label_efficiency` draws at ``--n-labels`` and
+``--seed``, trains each variant of ``--variants`` and records sigma_MAD every ``--every``
+steps on two held-out sets of the validation fields: the calibration half (the *dev* set,
+on which ``PhotoZEstimator.fit(validation=...)`` keeps the best weights) and the test half
+(the set of every results table; recorded here only to show the curves, never used to
+choose). Writes ``docs/_static/results/finetune_curves.ecsv`` (one row per variant, seed and
+evaluation step; rerun with more seeds or variants to add rows) and the figure
+``finetune_curves.png``. Run from the repository root::
+
+    python scripts/finetune_curves.py --variants supervised probe-frozen --seeds 0
+
+Variants: ``supervised`` (from scratch), ``finetuned`` (random head, backbone rate
+``--lr-backbone``), ``frozen`` (the same with batch norm frozen), ``probe`` (head fitted on
+the frozen representations first as a softmax regression), ``probe-frozen`` (both),
+``regression`` and ``regression-frozen`` (the head fitted as a ridge regression, Gaussian
+PDFs over the bins).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+VARIANTS = {
+    "supervised": None,
+    "finetuned": {},
+    "frozen": {"freeze_batchnorm": True},
+    "probe": {"head_init": "probe"},
+    "probe-frozen": {"head_init": "probe", "freeze_batchnorm": True},
+    "regression": {"head_init": "regression"},
+    "regression-frozen": {"head_init": "regression", "freeze_batchnorm": True},
+}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
+    p.add_argument("--work", default=os.path.join(HERE, "..", "data", "shipped_encoder"))
+    p.add_argument("--out", default=os.path.join(HERE, "..", "docs", "_static", "results"))
+    p.add_argument("--variants", nargs="+", default=["supervised", "probe-frozen"],
+                   choices=sorted(VARIANTS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--n-labels", type=int, default=200)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--every", type=int, default=25)
+    p.add_argument("--lr-backbone", type=float, default=1e-4)
+    p.add_argument("--lr-head", type=float, default=1e-3)
+    args = p.parse_args()
+
+    from astropy.table import Table, vstack
+
+    from galssl import ContrastiveEncoder, PhotoZEstimator
+    from galssl.photoz._estimator import PhotoZScore
+    from galssl.ssl._data import as_image_source
+    from galssl.ssl._finetune import KeepBest
+    from train_default_model import _in_memory, validation_halves
+
+    train = _in_memory(os.path.join(args.data, "injected_train.h5"))
+    dev, test = validation_halves(args.data)
+    enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
+    same = {k: enc.config.get(k) for k in ("arch", "in_chans", "bands", "crop",
+                                           "input_stretch")}
+    z_train = np.asarray(train.table["redshift"], dtype=float)
+    usable = np.flatnonzero(np.asarray(train.good) & np.isfinite(z_train))
+    path = os.path.join(args.out, "finetune_curves.ecsv")
+    tables = [Table.read(path)] if os.path.isfile(path) else []
+    for seed in args.seeds:
+        rng = np.random.default_rng(seed)  # the subset of label_efficiency
+        subset = np.sort(rng.permutation(usable)[:args.n_labels])
+        for name in args.variants:
+            kw = VARIANTS[name]
+            pz = PhotoZEstimator(**same) if kw is None else \
+                PhotoZEstimator(enc, lr_backbone=args.lr_backbone, lr_head=args.lr_head, **kw)
+            z_test = np.asarray(test.table["redshift"], dtype=float)
+            ok = np.flatnonzero(np.asarray(test.good) & (z_test >= 0) & (z_test <= 0.4))
+            curve = KeepBest(PhotoZScore(*as_image_source(test)[:2], ok, z_test[ok], pz.config),
+                             args.every, keep=False, name="test curve")
+            t0 = time.time()
+            pz.fit(train[subset], redshift="redshift", epochs=args.steps,
+                   batch_size=args.n_labels, seed=seed, validation=dev,
+                   val_every_n_steps=args.every, callbacks=[curve], progress=False)
+            h = pz.history
+            if "head_fit" in h:
+                print("head fit:", h["head_fit"], flush=True)
+            assert h["val_steps"] == curve.steps, (h["val_steps"], curve.steps)
+            final = pz.evaluate(test, calibrated=False, progress=False)["sigma_mad"]
+            lr = "" if kw is None else \
+                f" lr_backbone {args.lr_backbone:g} lr_head {args.lr_head:g}"
+            label = f"{name}{lr}"
+            t = Table({"variant": [label] * len(curve.steps),
+                       "n_labels": [len(subset)] * len(curve.steps),
+                       "seed": [seed] * len(curve.steps), "step": curve.steps,
+                       "dev_sigma_mad": h["val_scores"], "test_sigma_mad": curve.scores,
+                       "chosen": [s == h["best_step"] for s in curve.steps],
+                       "test_sigma_mad_chosen": [final] * len(curve.steps),
+                       "seconds": [round(time.time() - t0, 1)] * len(curve.steps)})
+            tables = [x[(x["variant"] != label) | (x["seed"] != seed)
+                        | (x["n_labels"] != len(subset))] for x in tables] + [t]
+            vstack(tables).write(path, overwrite=True)
+            print(f"{label} seed {seed}: {time.time() - t0:.0f} s; dev-chosen step "
+                  f"{h['best_step']}, test sigma_MAD there {final:.4f}, last step "
+                  f"{curve.scores[-1]:.4f}", flush=True)
+            for s, d, te in zip(curve.steps, h["val_scores"], curve.scores):
+                print(f"   step {s:4d}  dev {d:.4f}  test {te:.4f}", flush=True)
+    plot(vstack(tables), args.out)
+
+
+def plot(table, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, col, title in ((axes[0], "dev_sigma_mad", "dev set (chooses the step)"),
+                           (axes[1], "test_sigma_mad", "test set (shown only)")):
+        for i, variant in enumerate(dict.fromkeys(table["variant"])):
+            for j, seed in enumerate(sorted(set(table["seed"][table["variant"] == variant]))):
+                t = table[(table["variant"] == variant) & (table["seed"] == seed)]
+                ax.plot(t["step"], t[col], color=f"C{i}", ls=("-", "--", ":")[j % 3],
+                        label=f"{variant}" if j == 0 else None)
+        ax.set_xlabel("optimiser step")
+        ax.set_title(title)
+    axes[0].set_ylabel(r"$\sigma_{\rm MAD}$")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "finetune_curves.png"), dpi=110)
+
+
+if __name__ == "__main__":
+    main()
