@@ -25,6 +25,19 @@ def recall(approx, exact):
     return np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact)])
 
 
+def neighbours(res, n_queries):
+    """The neighbour rows of each query of a ``query`` result."""
+    return [res["index"][res["query"] == q] for q in range(n_queries)]
+
+
+def assert_exact_cosines(res, queries, reps):
+    """The similarities of the neighbours found are their exact cosines with the query."""
+    top = np.asarray(res["index"])
+    assert_allclose(res["similarity"],
+                    np.einsum("ij,ij->i", unit(queries)[res["query"]], unit(reps[top])),
+                    atol=2e-6)
+
+
 @pytest.mark.parametrize("index", ["flat", "ivf", "hnsw"])
 def test_row_query_returns_the_object_itself_first(index):
     reps = clustered(2000, 16, seed=1)
@@ -73,14 +86,8 @@ def test_approximate_index_recall_against_exact(index, n, options):
     reps, queries = data[:n], data[n:]  # queries: new objects of the same clusters
     exact = SimilaritySearch(reps, progress=False).query(queries, k=10)
     approx = SimilaritySearch(reps, index=index, progress=False, **options).query(queries, k=10)
-    e = [exact["index"][exact["query"] == q] for q in range(200)]
-    a = [approx["index"][approx["query"] == q] for q in range(200)]
-    assert recall(a, e) >= 0.9
-    # the similarities of the neighbours found are exact cosines
-    top = np.asarray(approx["index"])
-    assert_allclose(approx["similarity"],
-                    np.einsum("ij,ij->i", unit(queries)[approx["query"]], unit(reps[top])),
-                    atol=2e-6)
+    assert recall(neighbours(approx, 200), neighbours(exact, 200)) >= 0.9
+    assert_exact_cosines(approx, queries, reps)
 
 
 def test_batch_queries_stack_single_queries():
@@ -279,21 +286,17 @@ def test_ivfpq_holds_codes_and_reranks_to_high_recall(tmp_path):
     data = clustered(20200, 64, n_clusters=100, seed=2, spread=1.0)
     reps, queries = data[:20000], data[20000:]
     exact = SimilaritySearch(reps, index="flat", progress=False).query(queries, k=10)
-    e = [exact["index"][exact["query"] == q] for q in range(200)]
+    e = neighbours(exact, 200)
     pq = SimilaritySearch(reps, index="ivfpq", progress=False)
     assert pq.config["pq_m"] == 16 and pq.config["rerank"] == 4
     assert "index='ivfpq' (nlist=512, nprobe=16, 16 bytes, rerank=4)" in repr(pq)
     res = pq.query(queries, k=10)
-    a = [res["index"][res["query"] == q] for q in range(200)]
+    a = neighbours(res, 200)
     assert recall(a, e) >= 0.9
-    # reranked: the similarities are the exact cosines, in order
-    top = np.asarray(res["index"])
-    assert_allclose(res["similarity"],
-                    np.einsum("ij,ij->i", unit(queries)[res["query"]], unit(reps[top])),
-                    atol=2e-6)
+    assert_exact_cosines(res, queries, reps)  # reranked: exact cosines
     # without reranking the quantised scores find fewer of the true neighbours
     raw = SimilaritySearch(reps, index="ivfpq", rerank=1, progress=False).query(queries, k=10)
-    assert recall([raw["index"][raw["query"] == q] for q in range(200)], e) < recall(a, e)
+    assert recall(neighbours(raw, 200), e) < recall(a, e)
     # the index holds 16-byte codes (and ids), not the 256-byte vectors
     size = faiss.serialize_index(pq.index).nbytes
     assert size < 0.25 * faiss.serialize_index(
