@@ -392,6 +392,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         ckpt = resume_checkpoint(checkpoint_dir, resume)
 
         L.seed_everything(seed, workers=True, verbose=False)
+        self._head_fit = None
         if not self._trained:  # fresh layers drawn from the seed (the encoder's are kept)
             backbone = self.net.backbone if self._from_encoder else \
                 create_backbone(c["arch"], c["in_chans"],
@@ -417,7 +418,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             log_every_n_steps=log_every_n_steps, progress=progress)
         self._trained = True
         self.history = dict(history, n_train=int(len(rows)), n_outside_range=n_out)
-        if getattr(self, "_head_fit", None) is not None:
+        if self._head_fit is not None:
             self.history["head_fit"] = self._head_fit
         self._set_reference(images, ebv, rows, reference_size, seed)
         return self

@@ -136,17 +136,21 @@ class KeepBest(L.Callback):
             return float("inf")
         return self.scores[self.steps.index(self.best_step)]
 
-    def evaluate(self, net, step):
-        if self.steps and self.steps[-1] == step:
-            return
+    def score_now(self, net):
+        """``score(net)`` in evaluation mode, the modes of ``net`` restored."""
         modes = [(m, m.training) for m in net.modules()]
         net.eval()
         try:
             with torch.no_grad():
-                value = float(self.score(net))
+                return float(self.score(net))
         finally:
             for m, mode in modes:
                 m.train(mode)
+
+    def evaluate(self, net, step):
+        if self.steps and self.steps[-1] == step:
+            return
+        value = self.score_now(net)
         self.steps.append(int(step))
         self.scores.append(value)
         if value < self.best:  # NaN never wins
@@ -191,7 +195,12 @@ def run_finetune(module_cls, net, config, data, *, keep_best=None, **engine):
     with `refresh_batchnorm` (unless ``config["robust_bn"]`` is False or batch norm is
     frozen); returns the trained net (on the CPU) and ``history`` (per-step losses, the last
     logged metrics and, with ``keep_best``, ``val_steps``, ``val_scores`` and
-    ``best_step``)."""
+    ``best_step``).
+
+    The selection scores are measured with the batch-norm statistics the network has at
+    that step (the running averages, or the frozen ones); the refresh that follows changes
+    the chosen network's statistics, so its score after the refresh is measured once more
+    and kept as ``val_score_final``."""
     images, ebv, rows, labels = data
     config = dict(config, data=data_fingerprint(images, ebv, rows, labels))
     net.train()
@@ -210,6 +219,8 @@ def run_finetune(module_cls, net, config, data, *, keep_best=None, **engine):
             net.load_state_dict(keep_best.best_state)
     if config.get("robust_bn", True) and not config.get("freeze_batchnorm"):
         refresh_batchnorm(net, images, ebv, rows, config, seed=config["seed"])
+    if keep_best is not None:
+        history["val_score_final"] = keep_best.score_now(net)
     return net, history
 
 

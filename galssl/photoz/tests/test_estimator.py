@@ -326,6 +326,9 @@ def test_regression_head_starts_fine_tuning_from_the_linear_probe():
     z_net = np.asarray(pz.predict(test, calibrated=False, progress=False)["z_phot"])
     # the same regression up to the bins (width 0.0022) and the sklearn/numpy penalties
     assert np.median(np.abs(z_net - z_probe)) < 0.002
+    # training on: the head is not fitted again, and the history does not say it was
+    pz.fit(cat, epochs=1, batch_size=32, progress=False)
+    assert "head_fit" not in pz.history
     # batch norm frozen: the encoder's statistics are kept, not refreshed
     bn = [m for m in pz.net.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     bn_enc = [m for m in enc.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -336,6 +339,20 @@ def test_regression_head_starts_fine_tuning_from_the_linear_probe():
                             lr_head=0.0).fit(cat, epochs=1, batch_size=32, progress=False)
     bn = [m for m in moved.net.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert not torch.allclose(bn[0].running_mean, bn_enc[0].running_mean)
+
+
+def test_validation_scores_the_network_returned_after_the_batchnorm_refresh():
+    from galssl.photoz._estimator import PhotoZScore
+    from galssl.ssl._data import as_image_source
+
+    cat, val = toy_photoz(n=48), toy_photoz(n=40, seed=7)
+    a = PhotoZEstimator(**SMALL).fit(cat, epochs=2, batch_size=16, seed=1, progress=False,
+                                     validation=val, val_every_n_steps=2)
+    z = np.asarray(val.table["redshift"], dtype=float)
+    score = PhotoZScore(*as_image_source(val)[:2], np.arange(len(val)), z, a.config)
+    a.net.eval()
+    with torch.no_grad():
+        assert a.history["val_score_final"] == pytest.approx(score(a.net), rel=1e-6)
 
 
 def test_validation_keeps_the_weights_of_the_best_step_and_resumes_exactly(tmp_path):
@@ -366,6 +383,8 @@ def test_validation_keeps_the_weights_of_the_best_step_and_resumes_exactly(tmp_p
     with torch.no_grad():
         assert score(a.net) == pytest.approx(min(h["val_scores"]), rel=1e-6)
     assert h["best_step"] < 12 and min(h["val_scores"]) < h["val_scores"][-1]
+    # batch norm frozen: no refresh afterwards, the final score is the chosen one
+    assert h["val_score_final"] == pytest.approx(min(h["val_scores"]), rel=1e-6)
     # killed after epoch 2 and resumed: the same scores, the same choice, the same weights
     crashed = PhotoZEstimator(**est)
     try:
