@@ -54,6 +54,11 @@ def main():
     p.add_argument("--every", type=int, default=25)
     p.add_argument("--lr-backbone", type=float, default=1e-4)
     p.add_argument("--lr-head", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=0, metavar="STEPS",
+                   help="fine-tuned variants: raise both rates linearly over these steps")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="at most this many labelled images per step (the label-efficiency "
+                        "runs' batch)")
     args = p.parse_args()
 
     from astropy.table import Table, vstack
@@ -79,14 +84,17 @@ def main():
         for name in args.variants:
             kw = VARIANTS[name]
             pz = PhotoZEstimator(**same) if kw is None else \
-                PhotoZEstimator(enc, lr_backbone=args.lr_backbone, lr_head=args.lr_head, **kw)
+                PhotoZEstimator(enc, lr_backbone=args.lr_backbone, lr_head=args.lr_head,
+                                warmup_steps=args.warmup, **kw)
             z_test = np.asarray(test.table["redshift"], dtype=float)
             ok = np.flatnonzero(np.asarray(test.good) & (z_test >= 0) & (z_test <= 0.4))
             curve = KeepBest(PhotoZScore(*as_image_source(test)[:2], ok, z_test[ok], pz.config),
                              args.every, keep=False, name="test curve")
             t0 = time.time()
-            pz.fit(train[subset], redshift="redshift", epochs=args.steps,
-                   batch_size=args.n_labels, seed=seed, validation=dev,
+            batch = min(args.n_labels, args.batch_size)
+            per_epoch = -(-len(subset) // batch)
+            pz.fit(train[subset], redshift="redshift", epochs=-(-args.steps // per_epoch),
+                   batch_size=batch, seed=seed, validation=dev,
                    val_every_n_steps=args.every, callbacks=[curve], progress=False)
             h = pz.history
             if "head_fit" in h:
@@ -94,7 +102,8 @@ def main():
             assert h["val_steps"] == curve.steps, (h["val_steps"], curve.steps)
             final = pz.evaluate(test, calibrated=False, progress=False)["sigma_mad"]
             lr = "" if kw is None else \
-                f" lr_backbone {args.lr_backbone:g} lr_head {args.lr_head:g}"
+                f" lr_backbone {args.lr_backbone:g} lr_head {args.lr_head:g}" + \
+                (f" warm-up {args.warmup}" if args.warmup else "")
             label = f"{name}{lr}"
             t = Table({"variant": [label] * len(curve.steps),
                        "n_labels": [len(subset)] * len(curve.steps),
@@ -122,11 +131,13 @@ def plot(table, out):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, col, title in ((axes[0], "dev_sigma_mad", "dev set (chooses the step)"),
                            (axes[1], "test_sigma_mad", "test set (shown only)")):
-        for i, variant in enumerate(dict.fromkeys(table["variant"])):
-            for j, seed in enumerate(sorted(set(table["seed"][table["variant"] == variant]))):
-                t = table[(table["variant"] == variant) & (table["seed"] == seed)]
-                ax.plot(t["step"], t[col], color=f"C{i}", ls=("-", "--", ":")[j % 3],
-                        label=f"{variant}" if j == 0 else None)
+        runs = dict.fromkeys(zip(table["variant"], table["n_labels"]))
+        for i, (variant, n) in enumerate(runs):
+            this = (table["variant"] == variant) & (table["n_labels"] == n)
+            for j, seed in enumerate(sorted(set(table["seed"][this]))):
+                t = table[this & (table["seed"] == seed)]
+                ax.plot(t["step"], t[col], color=f"C{i % 10}", ls=("-", "--", ":")[j % 3],
+                        label=f"{variant} ({n} labels)" if j == 0 else None)
         ax.set_xlabel("optimiser step")
         ax.set_title(title)
     axes[0].set_ylabel(r"$\sigma_{\rm MAD}$")

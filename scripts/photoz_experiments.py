@@ -172,9 +172,13 @@ def finetune_variants(args):
         out.append((f"finetuned (probe head, lr_backbone {lr:g})",
                     {"lr_backbone": lr, "head_init": "probe"}))
     for lr in args.regression_head or []:
-        out.append((f"finetuned (regression head, frozen BN, lr_backbone {lr:g})",
+        warm = f", warm-up {args.warmup}" if args.warmup else ""
+        head = f", lr_head {args.regression_lr_head:g}" if args.regression_lr_head != 1e-4 \
+            else ""
+        out.append((f"finetuned (regression head, frozen BN, lr_backbone {lr:g}{head}{warm})",
                     {"lr_backbone": lr, "lr_head": args.regression_lr_head,
-                     "head_init": "regression", "freeze_batchnorm": True}))
+                     "head_init": "regression", "freeze_batchnorm": True,
+                     "warmup_steps": args.warmup}))
     return out
 
 
@@ -185,8 +189,8 @@ def part_efficiency(args, train, val_test, out, log):
     second fine-tuned run at that backbone rate ("finetuned (lr_backbone X)"), and with
     ``--probe-head LR ...`` those whose head is first fitted on the frozen representations
     ("finetuned (probe head, lr_backbone X)", `finetune_variants`). The table
-    is written after every run; with ``--resume`` the (fraction, seed) pairs already in it
-    are kept and not run again."""
+    is written after every run; with ``--resume`` the (fraction, seed, method) runs
+    already in it are kept and not run again."""
     from astropy.table import Table, vstack
 
     from galssl import ContrastiveEncoder
@@ -205,7 +209,8 @@ def part_efficiency(args, train, val_test, out, log):
                                      enc.encode(val_test, progress=args.progress))
     path = os.path.join(out, f"label_efficiency{args.tag}.ecsv")
     tables = [Table.read(path)] if args.resume and os.path.isfile(path) else []
-    done = {(round(float(r["fraction"]), 6), int(r["seed"])) for t in tables for r in t}
+    done = {(round(float(r["fraction"]), 6), int(r["seed"]), str(r["method"]))
+            for t in tables for r in t}
     t0 = time.time()
     common = dict(epochs=args.epochs, batch_size=256, min_steps=args.min_steps,
                   progress=args.progress)
@@ -213,11 +218,13 @@ def part_efficiency(args, train, val_test, out, log):
         common.update(validation=validation_halves(args.data)[0], val_every_n_steps=25)
     for frac in args.fractions:
         for seed in args.seeds:
-            if (round(frac, 6), seed) in done:
-                continue
-            tables.append(label_efficiency(enc, train, val_test, fractions=[frac], seed=seed,
-                                           methods=args.methods, **shared, **common))
+            todo = [m for m in args.methods if (round(frac, 6), seed, m) not in done]
+            if todo:
+                tables.append(label_efficiency(enc, train, val_test, fractions=[frac],
+                                               seed=seed, methods=todo, **shared, **common))
             for name, kw in finetune_variants(args):
+                if (round(frac, 6), seed, name) in done:
+                    continue
                 v = label_efficiency(enc, train, val_test, fractions=[frac], seed=seed,
                                      methods=["finetuned"], **common, estimator_kwargs=kw)
                 v["method"] = [name] * len(v)
@@ -231,7 +238,7 @@ def part_efficiency(args, train, val_test, out, log):
         "seconds": round(time.time() - t0, 1), "epochs": args.epochs,
         "min_steps": args.min_steps, "seeds": list(args.seeds),
         "lr_backbone_variant": args.lr_backbone, "probe_head": args.probe_head,
-        "regression_head": args.regression_head, "dev": args.dev,
+        "regression_head": args.regression_head, "warmup": args.warmup, "dev": args.dev,
         "encoder": os.path.relpath(args.work)}
 
 
@@ -355,6 +362,9 @@ def main():
                         "these backbone rates")
     p.add_argument("--regression-lr-head", type=float, default=1e-4,
                    help="the head's rate of the --regression-head runs")
+    p.add_argument("--warmup", type=int, default=0, metavar="STEPS",
+                   help="the --regression-head runs raise both rates linearly over these "
+                        "first steps (PhotoZEstimator(warmup_steps=...))")
     p.add_argument("--dev", action="store_true",
                    help="efficiency: every network keeps the weights of its best sigma_MAD on "
                         "the calibration half of the validation fields (fit(validation=...), "
@@ -368,7 +378,8 @@ def main():
                    help="encoders of the augmentation ablation (part 'ablation'): a name and "
                         "the --work folder of scripts/train_default_model.py")
     p.add_argument("--resume", action="store_true",
-                   help="efficiency: keep the runs already in the table, run the others")
+                   help="efficiency: keep the runs (fraction, seed, method) already in the "
+                        "table, run the others")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
 

@@ -211,6 +211,11 @@ class PhotoZEstimator:
         the features the encoder learnt, and the ones a ``"probe"`` head was fitted to,
         from shifting with each small batch. Default False (batch statistics, refreshed
         after training as ``robust_bn`` says).
+    warmup_steps : int, optional
+        Raise both learning rates linearly over the first ``warmup_steps`` optimiser steps
+        (default 0: none). Adam's first steps move every weight by about the rate whatever
+        the gradient; a warm-up keeps them from undoing a pretrained backbone and a fitted
+        head at once.
 
     Examples
     --------
@@ -224,8 +229,10 @@ class PhotoZEstimator:
                  z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
                  lr_head=1e-3, milestones=(0.6, 0.9), optimizer="adamw", weight_decay=1e-4,
                  max_err=0.05, ood_k=5, ood_quantile=0.99, input_stretch="asinh",
-                 head_init="random", head_weight_decay=1e-3, freeze_batchnorm=False):
+                 head_init="random", head_weight_decay=1e-3, freeze_batchnorm=False,
+                 warmup_steps=0):
         redshift_bins(z_min, z_max, n_bins)  # validates
+        warmup_steps = check_positive_int(warmup_steps, "warmup_steps", minimum=0)
         if head_init not in ("random", "probe", "regression"):
             raise ValueError(f"head_init must be 'random', 'probe' or 'regression', got "
                              f"{head_init!r}")
@@ -244,7 +251,8 @@ class PhotoZEstimator:
             optimizer=optimizer, weight_decay=float(weight_decay), max_err=float(max_err),
             ood_k=int(ood_k), ood_quantile=float(ood_quantile), pretrained_encoder=finetune,
             input_stretch=input_stretch, head_init=head_init,
-            head_weight_decay=float(head_weight_decay), freeze_batchnorm=bool(freeze_batchnorm))
+            head_weight_decay=float(head_weight_decay), freeze_batchnorm=bool(freeze_batchnorm),
+            warmup_steps=warmup_steps)
         self.net = PhotoZNet(backbone, n_bins)
         self.calibration = PITCalibration()
         self.reference = None  # (M, D) unit-norm training representations

@@ -84,13 +84,28 @@ def cosine_schedule(optimizer, total_steps, warmup_steps=0):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def step_schedule(optimizer, milestones, gamma=0.1):
+def step_schedule(optimizer, milestones, gamma=0.1, *, steps_per_epoch=None,
+                  warmup_steps=0):
     """Learning rates times ``gamma`` at each of the epochs ``milestones`` (a closed form of
-    the epoch, rebuilt on resume like `cosine_schedule`)."""
-    milestones = sorted(int(m) for m in milestones)
+    the epoch, rebuilt on resume like `cosine_schedule`).
 
-    def factor(epoch):
-        return gamma ** sum(epoch >= m for m in milestones)
+    With ``steps_per_epoch`` the schedule is a function of the optimiser step (to be stepped
+    every step; the milestones stay in epochs) and the rates first rise linearly over
+    ``warmup_steps`` steps, from 1/``warmup_steps`` of their value at the first step."""
+    milestones = sorted(int(m) for m in milestones)
+    if steps_per_epoch is None:
+        if warmup_steps:
+            raise ValueError("a warm-up needs steps_per_epoch (a step-wise schedule)")
+
+        def factor(epoch):
+            return gamma ** sum(epoch >= m for m in milestones)
+    else:
+        per_epoch = max(1, int(steps_per_epoch))
+        warm = max(0, int(warmup_steps))
+
+        def factor(step):
+            ramp = (step + 1) / warm if step < warm else 1.0
+            return ramp * gamma ** sum(step // per_epoch >= m for m in milestones)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 

@@ -19,7 +19,9 @@ class FinetuneModule(L.LightningModule):
     """A ``net`` returning (outputs, features), trained on ``loss(outputs, labels)`` with the
     fine-tuning augmentations (deredden, rotation, jitter-crop) drawn per step from the
     run's seed; parameter groups for the backbone and the head (``net.backbone`` and
-    ``net.head``), each ×0.1 at the epochs of ``milestones``. Subclasses define `loss`."""
+    ``net.head``), each ×0.1 at the epochs of ``milestones``, after a linear warm-up over
+    the first ``warmup_steps`` optimiser steps when the config has one. Subclasses define
+    `loss`."""
 
     #: Distinguishes the augmentation streams of different subclasses.
     stream = 0
@@ -85,8 +87,18 @@ class FinetuneModule(L.LightningModule):
         # on resume (step_schedule)
         epochs = max(1, int(getattr(self, "planned_epochs", self.trainer.max_epochs)))
         milestones = sorted({max(1, round(f * epochs)) for f in c["milestones"]})
-        sched = step_schedule(opt, milestones, gamma=0.1)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        warm = int(c.get("warmup_steps", 0))
+        if not warm:
+            sched = step_schedule(opt, milestones, gamma=0.1)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        # a warm-up: the same milestones, stepped every optimiser step (the batches of one
+        # rank in an epoch, as train_dataloader makes them)
+        world = self.trainer.world_size
+        per_rank = -(-len(self._data[2]) // world)
+        per_epoch = -(-per_rank // max(1, c["batch_size"] // world))
+        sched = step_schedule(opt, milestones, gamma=0.1, steps_per_epoch=per_epoch,
+                              warmup_steps=warm)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint):
         checkpoint["galssl_config"] = dict(self.config)

@@ -438,6 +438,47 @@ def test_killed_and_resumed_fit_equals_an_uninterrupted_run(tmp_path):
         torch.testing.assert_close(sb[k], sa[k], rtol=0, atol=0, msg=k)
 
 
+def test_warmup_ramps_both_rates_per_step_then_keeps_the_milestones(tmp_path):
+    import lightning as L
+
+    class Rates(L.Callback):
+        def __init__(self, kill=False):
+            self.seen, self.kill = [], kill
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if self.kill and trainer.global_step == 4:
+                raise KeyboardInterrupt
+            self.seen.append([g["lr"] for g in trainer.optimizers[0].param_groups])
+
+    cat = toy_photoz(n=48)
+    est = dict(SMALL, lr_backbone=1e-4, lr_head=1e-3, warmup_steps=5)
+    kw = dict(epochs=4, batch_size=16, seed=2, deterministic=True, progress=False)
+    rates = Rates()
+    a = PhotoZEstimator(**est).fit(cat, checkpoint_dir=tmp_path / "a", callbacks=[rates],
+                                   **kw)
+    # 3 steps per epoch; the rates rise over steps 0-4, then x0.1 from epoch 2 (step 6) and
+    # again from epoch 4 (60 % and 90 % of 4 epochs, rounded), which this run never reaches
+    factor = [min(1, (s + 1) / 5) * 0.1 ** (s >= 6) for s in range(12)]
+    np.testing.assert_allclose(np.array(rates.seen),
+                               np.outer(factor, [1e-4, 1e-3]), rtol=1e-12)
+    assert a.config["warmup_steps"] == 5
+    # killed inside the warm-up and resumed: the rates and weights of the uninterrupted run
+    try:
+        PhotoZEstimator(**est).fit(cat, checkpoint_dir=tmp_path / "b",
+                                   callbacks=[Rates(kill=True)], **kw)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    again = Rates()
+    b = PhotoZEstimator(**est).fit(cat, checkpoint_dir=tmp_path / "b", resume=True,
+                                   callbacks=[again], **kw)
+    np.testing.assert_allclose(np.array(again.seen), np.array(rates.seen[3:]), rtol=1e-12)
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    for k in sa:
+        torch.testing.assert_close(sb[k], sa[k], rtol=0, atol=0, msg=k)
+    with pytest.raises(ValueError, match="warmup_steps must be an integer >= 0"):
+        PhotoZEstimator(warmup_steps=-1)
+
+
 def test_calibration_improves_pit_of_held_out_objects(trained):
     pz, _ = trained
     import copy

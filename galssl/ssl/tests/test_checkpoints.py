@@ -284,3 +284,14 @@ def test_cosine_schedule_with_warmup_is_the_closed_form():
         opt.step()
         sched.step()
     np.testing.assert_allclose(lrs, [1, 1, 0.1, 0.1, 0.01])
+    # step-wise: 2 steps per epoch, milestones still in epochs, a 3-step warm-up
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = step_schedule(opt, [2], steps_per_epoch=2, warmup_steps=3)
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(lrs, [1 / 3, 2 / 3, 1, 1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        step_schedule(opt, [2], warmup_steps=3)
