@@ -281,17 +281,19 @@ class CutoutCatalog:
         flags[positions.valid & ~on_frame] |= int(CutoutFlag.OFF_FRAMES)
 
         sink = _ImageSink(n, len(bands), size, out=out, overwrite=overwrite)
+        total = int(on_frame.sum())
+        limit = _task_limit(total, client)
         tasks = []
         for k, name in enumerate(names):
             idx = np.flatnonzero(best_field == k)
             if idx.size:
                 field_of[idx] = name
-                tasks.append((idx, ({b: fields[name].frames.get(b) for b in bands},
-                                    positions.ra[idx], positions.dec[idx], size, pixel_scale,
-                                    order, reader)))
+                frames_k = {b: fields[name].frames.get(b) for b in bands}
+                tasks += [(part, (frames_k, positions.ra[part], positions.dec[part], size,
+                                  pixel_scale, order, reader))
+                          for part in np.array_split(idx, -(-idx.size // limit))]
         # the bar counts objects (a field's objects once all their bands are cut), not band
         # cutouts
-        total = int(on_frame.sum())
         with progress_bar(total=total, desc=f"cutting {len(bands)}-band cutouts",
                           progress=progress, unit="object") as bar:
             for idx, (block, field_flags) in _run_fields(_cut_field, tasks, client):
@@ -488,6 +490,21 @@ def _cut_field(frames, ra, dec, size, pixel_scale, order, reader):
                              block[:, j])
         flags[partial] |= int(CutoutFlag.PARTIAL)
     return block, flags
+
+
+#: On a Dask cluster, a field with more objects than this and than 1/(2 x worker threads)
+#: of all objects is cut as several tasks (each decompresses the field's frames again, about
+#: 1 s per frame against about 80 ms per object in five bands), so that one crowded field
+#: does not hold the run back. One process cuts each field as one task.
+DASK_TASK_MIN_OBJECTS = 500
+
+
+def _task_limit(total, client):
+    """The most objects of one field in one task: unlimited without ``client``."""
+    if client is None:
+        return max(1, total)
+    threads = max(1, sum(client.nthreads().values()))
+    return max(DASK_TASK_MIN_OBJECTS, -(-total // (2 * threads)), 1)
 
 
 def _run_fields(func, tasks, client=None, *, window=None):

@@ -352,13 +352,15 @@ def test_from_sdss_fetches_real_frames():
     assert np.nanmax(cat.images[0, 2]) > 1.0  # a bright galaxy, in nanomaggies
 
 
-def test_dask_client_gives_the_serial_catalogue(tmp_path):
+def test_dask_client_gives_the_serial_catalogue(tmp_path, monkeypatch):
     """Fields cut (and detected) on a 2-worker Dask cluster: the same rows, in input order,
-    the same images and flags as in one process, streamed into one HDF5 file."""
+    the same images and flags as in one process, streamed into one HDF5 file; crowded
+    fields split into several tasks give the same catalogue."""
     distributed = pytest.importorskip("distributed")
     from astropy.table import Table
 
-    from galssl.cutouts._catalog import _run_fields
+    from galssl.cutouts import _catalog
+    from galssl.cutouts._catalog import _run_fields, _task_limit
 
     paths = []
     for k, (field, crval) in enumerate([((100, 1, 10), (150.0, 2.0)),
@@ -373,6 +375,8 @@ def test_dask_client_gives_the_serial_catalogue(tmp_path):
     serial_det = CutoutCatalog.from_frames(paths, size=24, galaxies_only=False,
                                            progress=False)
     assert len(set(serial.table["field"]) - {""}) == 3  # the rows really span three fields
+    # and one field holds two of them (split into two tasks below)
+    assert max(list(serial.table["field"]).count(f) for f in set(serial.table["field"]) - {""}) == 2
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
@@ -382,9 +386,18 @@ def test_dask_client_gives_the_serial_catalogue(tmp_path):
                                             client=client, progress=False)
         # a window of one task at a time still gives every field once
         got = dict(_run_fields(divmod, [(k, (k, 3)) for k in range(7)], client, window=1))
+        # 2 threads: a quarter of the objects per task, at least DASK_TASK_MIN_OBJECTS
+        assert _task_limit(5000, client) == 1250 and _task_limit(5, client) == 500
+        monkeypatch.setattr(_catalog, "DASK_TASK_MIN_OBJECTS", 1)
+        assert _task_limit(5, client) == 2
+        # every field cut as tasks of one object each
+        monkeypatch.setattr(_catalog, "_task_limit", lambda total, client: 1)
+        split = CutoutCatalog.from_table(positions, paths, size=24, client=client,
+                                         progress=False)
+    assert _task_limit(5, None) == 5
     assert got == {k: divmod(k, 3) for k in range(7)}
     on_disk = CutoutCatalog.read(tmp_path / "par.h5")  # streamed into the file
-    for a, b in ((serial, par), (serial, on_disk), (serial_det, par_det)):
+    for a, b in ((serial, par), (serial, on_disk), (serial, split), (serial_det, par_det)):
         assert len(a) == len(b) and a.table.colnames == b.table.colnames
         for name in a.table.colnames:
             va, vb = np.asarray(a.table[name]), np.asarray(b.table[name])
