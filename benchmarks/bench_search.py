@@ -235,6 +235,17 @@ def run(name, reps, queries, args):
     print(f"numpy brute force      : {rate_np:10.1f} queries/s  (array {reps.nbytes / 1e6:.0f} MB)",
           flush=True)
 
+    # how far apart the neighbours are: where the 100th is barely farther than the 10th,
+    # an index must order near-ties, which compressed codes (PQ) cannot
+    far_sims, _ = numpy_knn(reps, queries, min(100, n))
+    dist = np.sqrt(np.clip(2 - 2 * far_sims.astype(np.float64), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res["distance_ratios"] = {
+            "d10_over_d1": float(np.nanmedian(dist[:, min(k, n) - 1] / dist[:, 0])),
+            "d100_over_d10": float(np.nanmedian(dist[:, -1] / dist[:, min(k, n) - 1]))}
+    print(f"neighbour distances (median): d{k}/d1 = {res['distance_ratios']['d10_over_d1']:.3f}"
+          f", d{dist.shape[1]}/d{k} = {res['distance_ratios']['d100_over_d10']:.3f}", flush=True)
+
     t0 = time.perf_counter()
     flat = SimilaritySearch(reps, progress=False)
     build = time.perf_counter() - t0
