@@ -18,6 +18,7 @@ repository root after ``scripts/build_datasets.py`` and ``scripts/train_default_
 import argparse
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -149,10 +150,9 @@ def write_summary(args, table, out):
         if method not in ("finetuned", "linear") and not method.startswith("finetuned ("):
             continue
         saved = labels_saved(table, method=method)
-        name = method
-        if method.startswith("finetuned ("):
-            name = "finetuned_probe" if "probe head" in method else \
-                "finetuned_regression" if "regression head" in method else "finetuned_lr"
+        # a file per variant: "finetuned (regression head, lr 1e-4/1e-3, warm-up 50)"
+        # -> "finetuned_regression_head_lr_1e-4_1e-3_warm-up_50"
+        name = re.sub(r"[^A-Za-z0-9.+-]+", "_", method).strip("_")
         saved.write(os.path.join(out, f"labels_saved{args.tag}_{name}.ecsv"), overwrite=True)
         print(method)
         saved.pprint(max_lines=-1, max_width=-1)

@@ -504,7 +504,7 @@ def _task_limit(total, client):
     if client is None:
         return max(1, total)
     threads = max(1, sum(client.nthreads().values()))
-    return max(DASK_TASK_MIN_OBJECTS, -(-total // (2 * threads)), 1)
+    return max(DASK_TASK_MIN_OBJECTS, -(-total // (2 * threads)))
 
 
 def _run_fields(func, tasks, client=None, *, window=None):

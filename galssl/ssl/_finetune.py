@@ -39,6 +39,14 @@ class FinetuneModule(L.LightningModule):
     def loss(self, outputs, labels):
         raise NotImplementedError
 
+    def _rank_batches(self):
+        """``(batch size, batches per epoch)`` of one rank: the one arithmetic that
+        `train_dataloader` and a step-wise schedule share."""
+        world = self.trainer.world_size
+        batch = max(1, self.config["batch_size"] // world)
+        per_rank = -(-len(self._data[2]) // world)  # DistributedSampler without drop_last
+        return batch, -(-per_rank // batch)
+
     def train_dataloader(self):
         images, ebv, rows, labels = self._data
         c = self.config
@@ -47,7 +55,7 @@ class FinetuneModule(L.LightningModule):
             range(len(rows)), num_replicas=world, rank=rank, shuffle=True, seed=c["seed"],
             drop_last=False)
         batch_sampler = torch.utils.data.BatchSampler(
-            sampler, max(1, c["batch_size"] // world), drop_last=False)
+            sampler, self._rank_batches()[0], drop_last=False)
         return torch.utils.data.DataLoader(
             CutoutDataset(images, ebv, rows, labels=labels), batch_sampler=batch_sampler,
             collate_fn=collate_batch, num_workers=c["num_workers"],
@@ -93,10 +101,7 @@ class FinetuneModule(L.LightningModule):
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         # a warm-up: the same milestones, stepped every optimiser step (the batches of one
         # rank in an epoch, as train_dataloader makes them)
-        world = self.trainer.world_size
-        per_rank = -(-len(self._data[2]) // world)
-        per_epoch = -(-per_rank // max(1, c["batch_size"] // world))
-        sched = step_schedule(opt, milestones, gamma=0.1, steps_per_epoch=per_epoch,
+        sched = step_schedule(opt, milestones, gamma=0.1, steps_per_epoch=self._rank_batches()[1],
                               warmup_steps=warm)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
