@@ -113,6 +113,15 @@ class SimilaritySearch:
         Where faiss searches: "auto" (default) puts exact and IVF indexes on the GPU
         when faiss was built with GPU support and a CUDA device exists
         (``config["device"]``); HNSW stays on the CPU.
+    ivf_file : str or path, optional
+        IVF on disk: the inverted lists (each indexed object's unit vector, 4 x D bytes)
+        are written to this new file (`faiss.OnDiskInvertedLists`) and memory-mapped
+        instead of held in memory, which then holds only the cell centroids. With the
+        representations memory-mapped too (``numpy.load(..., mmap_mode="r")``), ten million
+        128-d representations are searched with a few hundred MB of memory; queries read
+        the cells they visit from disk (fast once the operating system caches them). The
+        file must not exist; it stays where it is, and `save` records its absolute path.
+        Only with ``index="ivf"``; such an index stays on the CPU.
     nlist : int, optional
         IVF: number of k-means cells (default about 4 sqrt(N), at least 39 training
         vectors per cell).
@@ -168,8 +177,8 @@ class SimilaritySearch:
 
     def __init__(self, representations, table=None, *, metric="cosine", index="auto",
                  encoder=None, nlist=None, nprobe=None, hnsw_m=32, ef_construction=100,
-                 ef_search=64, train_size=None, pq_m=None, rerank=4, device="auto", seed=0,
-                 progress=True):
+                 ef_search=64, train_size=None, pq_m=None, rerank=4, ivf_file=None,
+                 device="auto", seed=0, progress=True):
         reps = as_representations(representations)
         if metric not in _METRICS:
             raise ValueError(f"metric must be one of {list(_METRICS)}, got {metric!r}")
@@ -196,6 +205,19 @@ class SimilaritySearch:
                              f"not index={index!r}{chose}")
         if index != "ivfpq" and pq_m is not None:
             raise ValueError(f"pq_m applies to index='ivfpq', not index={index!r}{chose}")
+        if ivf_file is not None:
+            if index != "ivf":
+                raise ValueError(f"ivf_file applies to index='ivf', not index={index!r}{chose}")
+            if device == "cuda":
+                raise ValueError("an IVF index on disk (ivf_file) is searched on the CPU; "
+                                 "pass device='cpu' or 'auto'")
+            config["ivf_file"] = os.path.abspath(os.fspath(ivf_file))
+            if os.path.exists(config["ivf_file"]):
+                raise OSError(f"ivf_file {config['ivf_file']!r} exists; remove it or choose "
+                              "another path (a saved search may depend on it)")
+            if not os.path.isdir(os.path.dirname(config["ivf_file"])):
+                raise FileNotFoundError(f"the folder of ivf_file {config['ivf_file']!r} does "
+                                        "not exist")
         if index == "ivfpq":
             d = reps.shape[1]
             config["pq_m"] = default_pq_m(d) if pq_m is None else positive_int(pq_m, "pq_m")
@@ -225,7 +247,8 @@ class SimilaritySearch:
             config["ef_construction"] = positive_int(ef_construction, "ef_construction")
             config["ef_search"] = positive_int(ef_search, "ef_search")
         faiss_index = _build_index(reps, rows, config, progress)
-        faiss_index, config["device"] = _place(faiss_index, index, device)
+        faiss_index, config["device"] = _place(faiss_index, index, device,
+                                               on_disk="ivf_file" in config)
         self._setup(reps, table, encoder, mask, rows, faiss_index, config)
 
     def _setup(self, reps, table, encoder, mask, rows, faiss_index, config):
@@ -320,7 +343,8 @@ class SimilaritySearch:
 
     def __repr__(self):
         c = self.config
-        extra = {"ivf": lambda: f" (nlist={c['nlist']}, nprobe={c['nprobe']})",
+        extra = {"ivf": lambda: f" (nlist={c['nlist']}, nprobe={c['nprobe']}"
+                                + (f", on disk in {c['ivf_file']!r})" if "ivf_file" in c else ")"),
                  "ivfpq": lambda: f" (nlist={c['nlist']}, nprobe={c['nprobe']}, "
                                   f"{c['pq_m']} bytes, rerank={c['rerank']})",
                  "hnsw": lambda: f" (M={c['hnsw_m']}, ef_search={c['ef_search']})",
@@ -577,7 +601,8 @@ class SimilaritySearch:
         rows) and ``index`` (the faiss index, `faiss.serialize_index` bytes), the table
         under ``table`` (astropy's HDF5 format, readable with
         ``QTable.read(path, path="table")``) and the configuration in the attributes. The
-        encoder is not saved: pass it to `load`.
+        encoder is not saved: pass it to `load`. An IVF index on disk (``ivf_file``) is
+        saved as a reference to its file, which `load` opens again: keep the file there.
 
         Parameters
         ----------
@@ -648,6 +673,10 @@ class SimilaritySearch:
                 raise ValueError(f"{path!r} has format {int(f.attrs['format_version'])}; this "
                                  f"galssl reads up to {SEARCH_FORMAT}: upgrade galssl")
             config = json.loads(f.attrs["config"])
+            if "ivf_file" in config and not os.path.isfile(config["ivf_file"]):
+                raise FileNotFoundError(f"{path!r} is a search whose IVF lists are on disk in "
+                                        f"{config['ivf_file']!r}, which does not exist (moved "
+                                        "or deleted?); rebuild the search")
             reps = f["representations"][...]
             rows = f["rows"][...].astype(np.int64)
             index_bytes = f["index"][...]
@@ -670,7 +699,8 @@ class SimilaritySearch:
             faiss_index.nprobe = config["nprobe"]
         elif config["index"] == "hnsw":
             faiss_index.hnsw.efSearch = config["ef_search"]
-        faiss_index, config["device"] = _place(faiss_index, config["index"], device)
+        faiss_index, config["device"] = _place(faiss_index, config["index"], device,
+                                               on_disk="ivf_file" in config)
         obj = cls.__new__(cls)
         obj._setup(reps, _check_table(table, len(reps)), _check_encoder(encoder, reps.shape[1]),
                    mask, rows, faiss_index, config)
@@ -686,13 +716,15 @@ def _gpu_available(faiss):
         return False
 
 
-def _place(index, kind, device):
+def _place(index, kind, device, on_disk=False):
     """``index`` on the GPU where asked (``"cuda"``) or where available (``"auto"``) and
-    faiss supports the kind (not HNSW); returns it and where it is."""
+    faiss supports the kind (not HNSW, not lists on disk); returns it and where it is."""
     faiss = import_faiss()
-    if device == "cpu" or kind == "hnsw":
+    if device == "cpu" or kind == "hnsw" or on_disk:
         if device == "cuda":
-            raise ValueError("faiss has no GPU HNSW index; use index='ivf' or 'flat' on the GPU")
+            raise ValueError("faiss has no GPU HNSW index; use index='ivf' or 'flat' on the GPU"
+                             if kind == "hnsw" else "an IVF index on disk (ivf_file) is "
+                             "searched on the CPU; pass device='cpu' or 'auto'")
         return index, "cpu"
     if not _gpu_available(faiss):
         if device == "cuda":
@@ -763,7 +795,74 @@ def _build_index(reps, rows, config, progress):
         index.hnsw.efConstruction = config["ef_construction"]
         index.hnsw.efSearch = config["ef_search"]
     step = CHUNK * 8
+    if "ivf_file" in config:
+        return _add_on_disk(index, reps, rows, config["ivf_file"], step, progress)
     for start in progress_bar(range(0, rows.size, step), desc=f"indexing ({kind})",
                               progress=progress, unit="chunk"):
         index.add(normalised_rows(reps, rows[start:start + step]))
     return index
+
+
+def _add_on_disk(index, reps, rows, path, step, progress):
+    """Add the unit vectors of ``rows`` to the trained IVF ``index`` with its inverted lists
+    in the file ``path``: every vector is assigned to its cell first, then each cell is
+    written once, whole (no list grows and moves), reading ``step`` vectors at a time."""
+    faiss = import_faiss()
+    cells = np.empty(rows.size, dtype=np.int64)
+    with progress_bar(total=2 * rows.size, desc="indexing (ivf on disk)", progress=progress,
+                      unit="object") as bar:
+        for start in range(0, rows.size, step):
+            part = rows[start:start + step]
+            cells[start:start + step] = index.quantizer.assign(normalised_rows(reps, part), 1)[:, 0]
+            bar.update(part.size)
+        order = np.argsort(cells, kind="stable")  # positions in the index, grouped by cell
+        bounds = np.searchsorted(cells[order], np.arange(index.nlist + 1))
+        invlists = faiss.OnDiskInvertedLists(index.nlist, index.code_size, path)
+        with _quiet_stdout():  # faiss prints a line each time the file grows
+            lo = 0
+            while lo < index.nlist:
+                # whole cells, about ``step`` vectors
+                hi = max(lo + 1, int(np.searchsorted(bounds, bounds[lo] + step, "right")) - 1)
+                hi = min(hi, index.nlist)
+                pos = order[bounds[lo]:bounds[hi]]
+                by_row = np.argsort(pos, kind="stable")  # read the rows in file order
+                vec = np.empty((pos.size, reps.shape[1]), dtype=np.float32)
+                vec[by_row] = normalised_rows(reps, rows[pos[by_row]])
+                for c in range(lo, hi):
+                    a, b = bounds[c] - bounds[lo], bounds[c + 1] - bounds[lo]
+                    if b > a:
+                        ids = np.ascontiguousarray(pos[a:b], dtype=np.int64)
+                        codes = np.ascontiguousarray(vec[a:b]).view(np.uint8)
+                        invlists.add_entries(c, int(b - a), faiss.swig_ptr(ids),
+                                             faiss.swig_ptr(codes))
+                bar.update(pos.size)
+                lo = hi
+    index.replace_invlists(invlists, True)
+    invlists.this.disown()  # the index owns its lists now
+    index.ntotal = rows.size
+    return index
+
+
+class _quiet_stdout:
+    """Silence the C-level standard output (file descriptor 1, where faiss prints its own
+    messages) inside the block."""
+
+    def __enter__(self):
+        import sys
+
+        sys.stdout.flush()
+        self._saved = os.dup(1)
+        self._null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(self._null, 1)
+        return self
+
+    def __exit__(self, *exc):
+        import ctypes
+
+        try:  # what C buffered inside the block goes to the null device
+            ctypes.CDLL(None).fflush(None)
+        except (OSError, AttributeError):
+            pass
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        os.close(self._null)

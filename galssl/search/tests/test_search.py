@@ -316,6 +316,58 @@ def test_ivfpq_holds_codes_and_reranks_to_high_recall(tmp_path):
         SimilaritySearch(reps[:100], index="ivfpq", progress=False)
 
 
+def test_ivf_on_disk_equals_ivf_in_memory(tmp_path, capfd):
+    import faiss
+
+    data = clustered(6040, 32, n_clusters=60, seed=4)
+    reps, queries = data[:6000], data[6000:]
+    reps[17] = np.nan  # not indexed, still a row
+    np.save(tmp_path / "reps.npy", reps)
+    mapped = np.load(tmp_path / "reps.npy", mmap_mode="r")
+    memory = SimilaritySearch(reps, index="ivf", nlist=40, nprobe=4, progress=False)
+    lists = tmp_path / "lists.ivfdata"
+    disk = SimilaritySearch(mapped, index="ivf", nlist=40, nprobe=4, ivf_file=lists,
+                            progress=False)
+    assert "faiss" not in capfd.readouterr().out  # faiss' "resizing ..." lines are silenced
+    assert np.shares_memory(disk.representations, mapped)
+    assert disk.config["ivf_file"] == str(lists) and f"on disk in {str(lists)!r}" in repr(disk)
+    # the vectors live in the file, not in the index: same cells, same neighbours
+    assert lists.stat().st_size >= 4 * 32 * 5999
+    assert len(faiss.serialize_index(disk.index)) < 0.1 * lists.stat().st_size
+    a, b = memory.query(queries, k=10), disk.query(queries, k=10)
+    assert_array_equal(a["index"], b["index"])
+    assert_allclose(a["similarity"], b["similarity"], rtol=0, atol=1e-6)
+    assert 17 not in set(b["index"])
+    for nprobe in (1, 40):  # settable, and all cells is exact search
+        disk.nprobe = memory.nprobe = nprobe
+        assert_array_equal(memory.query(queries, k=10)["index"],
+                           disk.query(queries, k=10)["index"])
+    exact = SimilaritySearch(reps, index="flat", progress=False).query(queries, k=10)
+    assert recall(neighbours(disk.query(queries, k=10), 40), neighbours(exact, 40)) > 0.99
+    # save records the file; load opens it again
+    disk.save(tmp_path / "search.h5")
+    loaded = SimilaritySearch.load(tmp_path / "search.h5")
+    assert loaded.config == disk.config
+    assert_array_equal(loaded.query(queries, k=10)["index"], disk.query(queries, k=10)["index"])
+    del loaded
+    lists.rename(tmp_path / "moved.ivfdata")
+    with pytest.raises(FileNotFoundError, match="lists.ivfdata.*does not exist"):
+        SimilaritySearch.load(tmp_path / "search.h5")
+    # an existing file is never overwritten; the option belongs to IVF
+    with pytest.raises(OSError, match="moved.ivfdata.*exists"):
+        SimilaritySearch(reps, index="ivf", ivf_file=tmp_path / "moved.ivfdata",
+                         progress=False)
+    with pytest.raises(ValueError, match="ivf_file applies to index='ivf', not "
+                                         "index='flat'.*index='auto' chose it"):
+        SimilaritySearch(reps, ivf_file=tmp_path / "x.ivfdata", progress=False)
+    with pytest.raises(ValueError, match="searched on the CPU"):
+        SimilaritySearch(reps, index="ivf", ivf_file=tmp_path / "x.ivfdata", device="cuda",
+                         progress=False)
+    with pytest.raises(FileNotFoundError, match="folder of ivf_file"):
+        SimilaritySearch(reps, index="ivf", ivf_file=tmp_path / "no" / "x.ivfdata",
+                         progress=False)
+
+
 def test_auto_index_by_size_says_which(monkeypatch):
     from galssl.search import _search
 
