@@ -93,9 +93,10 @@ def _parser():
     pre.add_argument("--arch", default=None,
                      help="encoder architecture: resnet10-small (default), resnet18, "
                      "resnet50, resnet18-paper or resnet50-paper (galssl.nn.list_backbones)")
-    pre.add_argument("--input-stretch", choices=("asinh", "none"), default=None,
-                     help="input scaling: the fixed per-band asinh stretch (default) or raw "
-                     "nanomaggies (none)")
+    pre.add_argument("--input-stretch", choices=("asinh", "asinh-noise", "none"), default=None,
+                     help="input scaling: the fixed per-band asinh stretch with the SDSS "
+                     "softening (default), with a softening at the pixel noise (asinh-noise), "
+                     "or raw nanomaggies (none)")
     pre.add_argument("--epochs", type=_positive_int, default=10,
                      help="planned epochs of the run (default: 10)")
     pre.add_argument("--batch-size", type=_positive_int, default=None,
@@ -335,7 +336,7 @@ def _pretrain(args):
     given = {k: getattr(args, k) for k in ("arch", "queue_size", "momentum", "temperature",
                                            "lr", "crop") if getattr(args, k) is not None}
     if args.input_stretch is not None:
-        given["input_stretch"] = None if args.input_stretch == "none" else "asinh"
+        given["input_stretch"] = None if args.input_stretch == "none" else args.input_stretch
     given.update(in_chans=len(cat.bands), bands=cat.bands, bn_splits=args.bn_splits)
     enc = ContrastiveEncoder.from_preset(args.preset, **given) if args.preset else \
         ContrastiveEncoder(**given)

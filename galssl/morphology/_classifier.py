@@ -122,7 +122,7 @@ class MorphologyClassifier:
         L2 penalty: in the linear mode the coefficient of the squared norm of the weights
         added to each question's mean loss (default 1e-3), in fine-tuning the optimiser's
         weight decay (default 1e-4).
-    input_stretch : {"asinh", None}, optional
+    input_stretch : {"asinh", "asinh-noise", None}, optional
         Input scaling without an encoder (with one, the encoder's is used): the fixed
         per-band asinh stretch of `galssl.nn.AsinhStretch` (default) or raw nanomaggies.
 

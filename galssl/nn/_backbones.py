@@ -5,15 +5,24 @@ import torch
 from torch import nn
 
 __all__ = ["create_backbone", "list_backbones", "Backbone", "count_parameters", "AsinhStretch",
-           "ASINH_SOFTENING", "INPUT_STRETCHES"]
+           "ASINH_SOFTENING", "PIXEL_NOISE_SOFTENING", "INPUT_STRETCHES"]
 
 #: Softening parameters b of the SDSS asinh magnitudes (Lupton, Gunn & Szalay 1999, AJ 118,
 #: 1406; the SDSS photometric pipeline's values b = 1.4, 0.9, 1.2, 1.8, 7.4 x 10^-10 f0 for
 #: u, g, r, i, z), in nanomaggies (f0 = 3631 Jy = 10^9 nanomaggies).
 ASINH_SOFTENING = {"u": 0.14, "g": 0.09, "r": 0.12, "i": 0.18, "z": 0.74}
 
-#: Input stretches a backbone can apply to its nanomaggie input before its first layer.
-INPUT_STRETCHES = (None, "asinh")
+#: Softening at the sky noise of one SDSS pixel: the median over the real galaxy cutouts of
+#: the shared fields (0.396" pixels, ``galssl.augment.estimate_noise_mad``) of each band's
+#: robust pixel noise, in nanomaggies, rounded. Five to nine times smaller than
+#: `ASINH_SOFTENING` (which is per object, not per pixel): a galaxy's light is then on the
+#: logarithmic branch, where band ratios become differences, like colours.
+PIXEL_NOISE_SOFTENING = {"u": 0.027, "g": 0.010, "r": 0.018, "i": 0.031, "z": 0.11}
+
+#: Input stretches a backbone can apply to its nanomaggie input before its first layer, and
+#: the softening of each.
+INPUT_STRETCHES = (None, "asinh", "asinh-noise")
+_SOFTENINGS = {"asinh": ASINH_SOFTENING, "asinh-noise": PIXEL_NOISE_SOFTENING}
 
 
 class AsinhStretch(nn.Module):
@@ -162,9 +171,11 @@ def create_backbone(arch="resnet10-small", in_chans=5, *, input_stretch=None, ba
         training practical.
     in_chans : int
         Number of input channels (bands).
-    input_stretch : {None, "asinh"}, optional
+    input_stretch : {None, "asinh", "asinh-noise"}, optional
         ``"asinh"`` puts an `AsinhStretch` with the SDSS softening of ``bands``
-        (`ASINH_SOFTENING`) before the first layer; None feeds the nanomaggies as they are.
+        (`ASINH_SOFTENING`) before the first layer, ``"asinh-noise"`` one with a softening
+        at the sky noise of a pixel (`PIXEL_NOISE_SOFTENING`); None feeds the nanomaggies
+        as they are.
     bands : str, optional
         Band of each channel (needed by ``input_stretch``).
 
@@ -189,13 +200,14 @@ def create_backbone(arch="resnet10-small", in_chans=5, *, input_stretch=None, ba
         raise ValueError(f"input_stretch must be one of {INPUT_STRETCHES}, got "
                          f"{input_stretch!r}")
     stretch = None
-    if input_stretch == "asinh":
+    if input_stretch is not None:
+        softening = _SOFTENINGS[input_stretch]
         bands = "".join(bands or "")
-        if len(bands) != in_chans or not set(bands) <= set(ASINH_SOFTENING):
-            raise ValueError(f"input_stretch='asinh' needs the band of each of the {in_chans} "
-                             f"channels among {''.join(ASINH_SOFTENING)}, got bands="
+        if len(bands) != in_chans or not set(bands) <= set(softening):
+            raise ValueError(f"input_stretch={input_stretch!r} needs the band of each of the "
+                             f"{in_chans} channels among {''.join(softening)}, got bands="
                              f"{bands!r}")
-        stretch = AsinhStretch([ASINH_SOFTENING[b] for b in bands])
+        stretch = AsinhStretch([softening[b] for b in bands])
     body, dim = _ARCHS[arch][1](in_chans)
     return Backbone(body, dim, arch, in_chans, stretch)
 

@@ -187,7 +187,7 @@ class PhotoZEstimator:
         ``BROAD_PDF`` is set where ``z_phot_err`` exceeds this.
     ood_k, ood_quantile : optional
         The out-of-distribution test (see `PhotoZFlag`).
-    input_stretch : {"asinh", None}, optional
+    input_stretch : {"asinh", "asinh-noise", None}, optional
         Input scaling when there is no encoder (with one, the encoder's is used): the fixed
         per-band asinh stretch of `galssl.nn.AsinhStretch` (default) or raw nanomaggies.
     head_init : {"random", "probe", "regression"}, optional

@@ -85,12 +85,14 @@ class ContrastiveEncoder:
         With False both views are the deterministic evaluation view (debugging only).
     channels_last : bool, optional
         Run the encoders in channels-last memory format (faster on some hardware).
-    input_stretch : {"asinh", None}, optional
+    input_stretch : {"asinh", "asinh-noise", None}, optional
         ``"asinh"`` (default): the backbone's first layer is a fixed per-band asinh stretch
-        with the SDSS softening (`galssl.nn.AsinhStretch`); None feeds nanomaggies as they
-        are (the seed's input, preset ``"hayat2021"``). Photo-z and morphology models built
-        on the encoder keep it. The representation probe of the results page prefers the
-        stretch (ridge photo-z sigma_MAD 0.0196 against 0.0268 with 3,200 labels).
+        with the SDSS softening (`galssl.nn.AsinhStretch`); ``"asinh-noise"`` the same with
+        a softening at the sky noise of a pixel (`galssl.nn.PIXEL_NOISE_SOFTENING`); None
+        feeds nanomaggies as they are (the seed's input, preset ``"hayat2021"``). Photo-z
+        and morphology models built on the encoder keep it. The representation probe of
+        the results page prefers the stretch (ridge photo-z sigma_MAD 0.0196 against
+        0.0268 with 3,200 labels).
     warmup_epochs : float, optional
         Linear learning-rate warm-up before the cosine schedule.
 

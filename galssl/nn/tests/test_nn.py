@@ -131,6 +131,11 @@ def test_backbone_with_input_stretch():
         manual = plain(torch.asinh(x / torch.tensor([0.14, 0.09, 0.12, 0.18, 0.74])
                                    .view(1, 5, 1, 1)))
         torch.testing.assert_close(stretched(x), manual)
+    # at the pixel noise: asinh(x / sigma_pixel) of each band, in the bands' order
+    noise = create_backbone("resnet10-small", 3, input_stretch="asinh-noise", bands="zgu")
+    np.testing.assert_allclose(noise.stretch.softening.flatten().numpy(), [0.11, 0.010, 0.027])
+    with pytest.raises(ValueError, match="input_stretch='asinh-noise' needs the band"):
+        create_backbone("resnet10-small", 3, input_stretch="asinh-noise", bands="zgy")
     with pytest.raises(ValueError, match="input_stretch must be one of"):
         create_backbone("resnet10-small", 5, input_stretch="log")
     with pytest.raises(ValueError, match="needs the band of each of the 5 channels"):
