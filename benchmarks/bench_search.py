@@ -127,13 +127,21 @@ def galaxy_data(n, q, gmm, seed):
             b = min(100_000, m - s)
             comp = rng.choice(len(gmm.weights_), b, p=gmm.weights_)
             z = rng.standard_normal((b, x.shape[1]))
-            x[s:s + b] = gmm.means_[comp] + np.einsum("bij,bj->bi", chol[comp], z)
-        out.append(unit_rows(x))
+            block = np.empty_like(z)
+            for c in np.unique(comp):  # one component at a time: small temporaries
+                sel = comp == c
+                block[sel] = gmm.means_[c] + z[sel] @ chol[c].T
+            x[s:s + b] = unit_rows(block)
+        out.append(x)
     return out
 
 
-def numpy_knn(reps, queries, k, chunk=64):
-    """Brute-force top-k inner products: chunked BLAS products, argpartition, sort."""
+def numpy_knn(reps, queries, k, chunk=None):
+    """Brute-force top-k inner products: chunked BLAS products, argpartition, sort. The
+    chunk is 64 queries, fewer beyond 3 million objects so that the (chunk, N) products
+    stay below about 1 GB."""
+    if chunk is None:
+        chunk = int(np.clip(200_000_000 // max(1, len(reps)), 1, 64))
     labels = np.empty((len(queries), k), dtype=np.int64)
     sims = np.empty((len(queries), k), dtype=np.float32)
     for s in range(0, len(queries), chunk):
@@ -427,6 +435,8 @@ def main():
                   f"{anon_memory() / 1e9:.2f} GB", flush=True)
         results["runs"].append(run(kind, reps, queries, args))
         del reps, queries
+        if "ivf-disk" in args.index:
+            os.remove(mapped)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
