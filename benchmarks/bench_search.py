@@ -180,22 +180,34 @@ def index_bytes(index):
 def run_ivf(reps, queries, exact, t_np, args):
     from galssl.search import SimilaritySearch
 
-    q, k, rows = len(queries), args.k, []
     t0 = time.perf_counter()
     ivf = SimilaritySearch(reps, index="ivf", nlist=args.nlist, seed=0, progress=False)
     build = time.perf_counter() - t0
     nlist = ivf.config["nlist"]
     mem = index_bytes(ivf.index)
     print(f"ivf: nlist={nlist}, built in {build:.1f} s, {mem / 1e6:.0f} MB", flush=True)
+    return nprobe_sweep(ivf, "ivf", queries, exact, t_np, args, build_s=build, bytes=mem)
+
+
+def nprobe_sweep(ss, kind, queries, exact, t_np, args, *, after=None, **fields):
+    """One row per ``--nprobe-fractions`` of the IVF search ``ss``: queries per second
+    through ``ss._search`` (the raw faiss search, plus the exact reranking of IVF-PQ), the
+    speed-up over numpy and recall@k, with ``fields`` and what ``after()`` returns once the
+    queries of the row have run."""
+    q, k, rows = len(queries), args.k, []
+    nlist = ss.config["nlist"]
     for frac in args.nprobe_fractions:
-        ivf.nprobe = max(1, int(round(nlist * frac)))
-        t = timed(lambda: ivf.index.search(queries, k), args.repeats)
-        rec = recall_at_k(ivf.index.search(queries, k)[1], exact)
-        rows.append({"index": "ivf", "nlist": nlist, "nprobe": ivf.nprobe, "build_s": build,
-                     "queries_per_s": q / t, "speedup_vs_numpy": t_np / t, "recall": rec,
-                     "bytes": mem})
-        print(f"  nprobe={ivf.nprobe:5d}: {q / t:10.1f} queries/s = {t_np / t:7.1f}x numpy, "
-              f"recall@{k} {rec:.3f}", flush=True)
+        ss.nprobe = max(1, int(round(nlist * frac)))
+        t = timed(lambda: ss._search(queries, k), args.repeats)
+        rec = recall_at_k(ss._search(queries, k)[1], exact)
+        row = {"index": kind, "nlist": nlist, "nprobe": ss.nprobe, "queries_per_s": q / t,
+               "speedup_vs_numpy": t_np / t, "recall": rec, **fields,
+               **(after() if after else {})}
+        rows.append(row)
+        memory = (f"; anonymous memory {row['anon_bytes_after_queries'] / 1e9:.2f} GB"
+                  if row.get("anon_bytes_after_queries") is not None else "")
+        print(f"  nprobe={ss.nprobe:5d}: {q / t:10.1f} queries/s = {t_np / t:7.1f}x numpy, "
+              f"recall@{k} {rec:.3f}{memory}", flush=True)
     return rows
 
 
@@ -205,7 +217,6 @@ def run_ivfpq(reps, queries, exact, t_np, args):
     representations."""
     from galssl.search import SimilaritySearch
 
-    q, k, rows = len(queries), args.k, []
     t0 = time.perf_counter()
     pq = SimilaritySearch(reps, index="ivfpq", nlist=args.nlist, seed=0, progress=False)
     build = time.perf_counter() - t0
@@ -213,23 +224,14 @@ def run_ivfpq(reps, queries, exact, t_np, args):
     print(f"ivfpq: nlist={nlist}, {pq.config['pq_m']} bytes per vector, rerank "
           f"{pq.config['rerank']}, built in {build:.1f} s, index {mem / 1e6:.0f} MB "
           f"({mem / reps.nbytes:.3f} of the float32 array)", flush=True)
-    for frac in args.nprobe_fractions:
-        pq.nprobe = max(1, int(round(nlist * frac)))
-        t = timed(lambda: pq._search(queries, k), args.repeats)
-        rec = recall_at_k(pq._search(queries, k)[1], exact)
-        rows.append({"index": "ivfpq", "nlist": nlist, "nprobe": pq.nprobe, "build_s": build,
-                     "queries_per_s": q / t, "speedup_vs_numpy": t_np / t, "recall": rec,
-                     "bytes": mem, "pq_m": pq.config["pq_m"]})
-        print(f"  nprobe={pq.nprobe:5d}: {q / t:10.1f} queries/s = {t_np / t:7.1f}x numpy, "
-              f"recall@{k} {rec:.3f}", flush=True)
-    return rows
+    return nprobe_sweep(pq, "ivfpq", queries, exact, t_np, args, build_s=build, bytes=mem,
+                        pq_m=pq.config["pq_m"])
 
 
 def run_ivf_disk(reps, queries, exact, t_np, args):
     """IVF with its lists in a file and the representations memory-mapped."""
     from galssl.search import SimilaritySearch
 
-    q, k, rows = len(queries), args.k, []
     path = os.path.join(args.mmap_dir, "bench_search.ivfdata")
     if os.path.exists(path):
         os.remove(path)
@@ -242,17 +244,9 @@ def run_ivf_disk(reps, queries, exact, t_np, args):
     print(f"ivf on disk: nlist={nlist}, built in {build:.1f} s; in memory {mem / 1e6:.1f} MB "
           f"(lists file {os.path.getsize(path) / 1e9:.2f} GB); process anonymous memory "
           f"{anon / 1e9:.2f} GB", flush=True)
-    for frac in args.nprobe_fractions:
-        ivf.nprobe = max(1, int(round(nlist * frac)))
-        t = timed(lambda: ivf.index.search(queries, k), args.repeats)
-        rec = recall_at_k(ivf.index.search(queries, k)[1], exact)
-        rows.append({"index": "ivf-disk", "nlist": nlist, "nprobe": ivf.nprobe,
-                     "build_s": build, "queries_per_s": q / t, "speedup_vs_numpy": t_np / t,
-                     "recall": rec, "bytes": mem, "file_bytes": os.path.getsize(path),
-                     "anon_bytes_after_build": anon, "anon_bytes_after_queries": anon_memory()})
-        print(f"  nprobe={ivf.nprobe:5d}: {q / t:10.1f} queries/s = {t_np / t:7.1f}x numpy, "
-              f"recall@{k} {rec:.3f}; anonymous memory {anon_memory() / 1e9:.2f} GB",
-              flush=True)
+    rows = nprobe_sweep(ivf, "ivf-disk", queries, exact, t_np, args, build_s=build, bytes=mem,
+                        file_bytes=os.path.getsize(path), anon_bytes_after_build=anon,
+                        after=lambda: {"anon_bytes_after_queries": anon_memory()})
     ivf.index.reset()  # closes the lists file
     os.remove(path)
     return rows
@@ -363,7 +357,6 @@ def run_flat(reps, queries, np_sims, np_labels, t_np, args, res):
     print(f"faiss flat (exact)     : {q / t_raw:10.1f} queries/s  = {t_np / t_raw:6.1f}x numpy "
           f"(query() with QTable: {q / t_api:.1f}/s = {t_np / t_api:.1f}x); "
           f"{100 * same:.2f} % same neighbours; {res['flat']['bytes'] / 1e6:.0f} MB", flush=True)
-
     return exact
 
 

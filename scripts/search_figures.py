@@ -2,10 +2,11 @@
 """Similarity search and anomalies among the real galaxies of the shared SDSS fields.
 
 Representations: the shipped MoCo encoder (`galssl.pretrained.DEFAULT_ENCODER`; or the
-encoder file ``--moco``) on the complete cutouts of ``data/real.h5`` (``scripts/build_datasets.py``) with E(B-V) at most
-0.5 (the low-latitude field 005405-6-0099, E(B-V) 3.5-4.6, is left out). Writes to
-``docs/_static/results``: ``neighbours_real.png`` (the four brightest galaxies fainter than
-r = 15.5 and their nearest neighbours), ``anomalies_real.png`` (the 24 highest kNN anomaly scores), ``umap_real.png``
+encoder file ``--moco``) on the complete cutouts of ``data/real.h5``
+(``scripts/build_datasets.py``) with E(B-V) at most 0.5 (the low-latitude field
+005405-6-0099, E(B-V) 3.5-4.6, is left out). Writes to ``docs/_static/results``:
+``neighbours_real.png`` (the four brightest galaxies fainter than r = 15.5 and their nearest
+neighbours), ``anomalies_real.png`` (the 24 highest kNN anomaly scores), ``umap_real.png``
 (the UMAP map with thumbnails) and ``search_real.json`` (counts and the
 augmentation-invariance fractions of the MoCo encoder and of the shipped photo-z model's
 encoder). Run from the repository root::

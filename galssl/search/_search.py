@@ -25,6 +25,8 @@ _INDEX_TYPES = ("flat", "ivf", "ivfpq", "hnsw")
 #: ``index="auto"``: exact search up to this many indexed rows, IVF beyond
 AUTO_EXACT_MAX = 200_000
 _METRICS = ("cosine",)
+_ON_DISK_CPU_ONLY = ("an IVF index on disk (ivf_file) is searched on the CPU; pass "
+                     "device='cpu' or 'auto'")
 #: Columns of a query result before the table's own (a table column of the same name is
 #: renamed with the suffix ``_table``).
 _RESULT_COLUMNS = ("query", "rank", "index", "similarity", "query_index", "separation")
@@ -208,9 +210,8 @@ class SimilaritySearch:
         if ivf_file is not None:
             if index != "ivf":
                 raise ValueError(f"ivf_file applies to index='ivf', not index={index!r}{chose}")
-            if device == "cuda":
-                raise ValueError("an IVF index on disk (ivf_file) is searched on the CPU; "
-                                 "pass device='cpu' or 'auto'")
+            if device == "cuda":  # before building: _place would say it only afterwards
+                raise ValueError(_ON_DISK_CPU_ONLY)
             config["ivf_file"] = os.path.abspath(os.fspath(ivf_file))
             if os.path.exists(config["ivf_file"]):
                 raise OSError(f"ivf_file {config['ivf_file']!r} exists; remove it or choose "
@@ -723,8 +724,7 @@ def _place(index, kind, device, on_disk=False):
     if device == "cpu" or kind == "hnsw" or on_disk:
         if device == "cuda":
             raise ValueError("faiss has no GPU HNSW index; use index='ivf' or 'flat' on the GPU"
-                             if kind == "hnsw" else "an IVF index on disk (ivf_file) is "
-                             "searched on the CPU; pass device='cpu' or 'auto'")
+                             if kind == "hnsw" else _ON_DISK_CPU_ONLY)
         return index, "cpu"
     if not _gpu_available(faiss):
         if device == "cuda":
