@@ -33,7 +33,9 @@ all three.
    a file there, and the process's anonymous memory (``RssAnon``: what it holds, without the
    file pages the operating system caches and may drop) is reported after building and
    after the queries. ``--skip-flat`` leaves out the in-memory faiss exact index (the numpy
-   brute force, on the memory-mapped array, gives the true neighbours).
+   brute force, on the memory-mapped array, gives the true neighbours). The search is then
+   saved and loaded again with ``SimilaritySearch.load(..., mmap=True)``: the anonymous
+   memory that the load adds, against a load into memory (below 2 GB of representations).
 
 How to run
 ----------
@@ -247,9 +249,40 @@ def run_ivf_disk(reps, queries, exact, t_np, args):
     rows = nprobe_sweep(ivf, "ivf-disk", queries, exact, t_np, args, build_s=build, bytes=mem,
                         file_bytes=os.path.getsize(path), anon_bytes_after_build=anon,
                         after=lambda: {"anon_bytes_after_queries": anon_memory()})
+    rows[-1].update(reload_memory(ivf, queries, reps.nbytes, args))
     ivf.index.reset()  # closes the lists file
     os.remove(path)
     return rows
+
+
+def reload_memory(ss, queries, reps_bytes, args):
+    """Save the on-disk search ``ss``, load it again with ``mmap=True`` (and, below 2 GB of
+    representations, without), and report the anonymous memory each load adds and whether
+    the loaded search returns the same neighbours."""
+    from galssl.search import SimilaritySearch
+
+    path = os.path.join(args.mmap_dir, "bench_search.h5")
+    t0 = time.perf_counter()
+    ss.save(path, overwrite=True)
+    out = {"save_s": time.perf_counter() - t0}
+    expected = ss._search(queries, args.k)[1]
+    for mmap in (True, False) if reps_bytes < 2e9 else (True,):
+        before = anon_memory()
+        t0 = time.perf_counter()
+        loaded = SimilaritySearch.load(path, mmap=mmap)
+        key = "mmap" if mmap else "in_memory"
+        out[f"load_{key}_s"] = time.perf_counter() - t0
+        out[f"load_{key}_anon_bytes"] = anon_memory() - before
+        same = bool(np.array_equal(loaded._search(queries, args.k)[1], expected))
+        out[f"load_{key}_same_neighbours"] = same
+        print(f"  saved ({out['save_s']:.1f} s) and loaded again with mmap={mmap}: "
+              f"{out[f'load_{key}_s']:.1f} s, +{out[f'load_{key}_anon_bytes'] / 1e6:.0f} MB "
+              f"anonymous memory (representations {reps_bytes / 1e6:.0f} MB), same neighbours: "
+              f"{same}", flush=True)
+        loaded.index.reset()
+        del loaded
+    os.remove(path)
+    return out
 
 
 def run_hnsw(reps, queries, exact, t_np, args):

@@ -624,8 +624,12 @@ class SimilaritySearch:
             f.attrs["format_version"] = SEARCH_FORMAT
             f.attrs["galssl_version"] = __version__
             f.attrs["config"] = json.dumps(self.config)
-            f.create_dataset("representations", data=self.representations,
-                             chunks=(min(len(self), CHUNK), self.dim))
+            # contiguous (not chunked) and little-endian float32, so that `load` can
+            # memory-map it; written in blocks, so memory-mapped input is not read at once
+            reps = f.create_dataset("representations", shape=self.representations.shape,
+                                    dtype="<f4")
+            for start in range(0, len(self), CHUNK):
+                reps[start:start + CHUNK] = self.representations[start:start + CHUNK]
             f.create_dataset("rows", data=self._rows)
             cpu = faiss.index_gpu_to_cpu(self._index) if self.config.get("device") == "cuda" \
                 else self._index
@@ -641,7 +645,7 @@ class SimilaritySearch:
                 raise ValueError(f"the table cannot be written to HDF5: {exc}") from exc
 
     @classmethod
-    def load(cls, path, *, encoder=None, device="auto"):
+    def load(cls, path, *, encoder=None, device="auto", mmap=False):
         """Read a search written by `save`, without rebuilding the index.
 
         Parameters
@@ -651,6 +655,14 @@ class SimilaritySearch:
             For image queries.
         device : {"auto", "cpu", "cuda"}, optional
             Where faiss searches (see `SimilaritySearch`).
+        mmap : bool, optional
+            Memory-map the representations from the file (read-only `numpy.memmap`)
+            instead of reading them into memory. With an IVF index on disk
+            (``ivf_file``) or an IVF-PQ index, a search over ten million galaxies then
+            loads in a few hundred MB of memory; the operating system caches the pages that
+            queries read. Files saved by earlier development versions store the
+            representations in chunks, which cannot be mapped: load them without ``mmap``
+            and `save` them again.
 
         Returns
         -------
@@ -678,7 +690,8 @@ class SimilaritySearch:
                 raise FileNotFoundError(f"{path!r} is a search whose IVF lists are on disk in "
                                         f"{config['ivf_file']!r}, which does not exist (moved "
                                         "or deleted?); rebuild the search")
-            reps = f["representations"][...]
+            reps = _mapped(f["representations"], path) if mmap else \
+                f["representations"][...]
             rows = f["rows"][...].astype(np.int64)
             index_bytes = f["index"][...]
             digest = f.attrs.get("index_sha256")
@@ -709,6 +722,19 @@ class SimilaritySearch:
 
 
 # ---------------------------------------------------------------------- helpers
+def _mapped(dataset, path):
+    """A read-only `numpy.memmap` of a contiguous, uncompressed HDF5 dataset of ``path``;
+    ValueError naming the file for one stored in chunks (earlier development versions)."""
+    offset = dataset.id.get_offset()
+    if offset is None or dataset.chunks is not None or dataset.compression is not None:
+        raise ValueError(f"{path!r} stores its representations in chunks (saved by an "
+                         "earlier galssl), which cannot be memory-mapped: load it with "
+                         "mmap=False and save it again")
+    if dataset.size == 0:
+        return np.empty(dataset.shape, dtype=np.float32)
+    return np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape)
+
+
 def _gpu_available(faiss):
     """faiss built with GPU support and a CUDA device to run it."""
     try:

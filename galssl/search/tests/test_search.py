@@ -1,4 +1,5 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
+import os
 import sys
 
 import astropy.units as u
@@ -228,6 +229,34 @@ def test_save_load_round_trip(tmp_path, index):
         SimilaritySearch.load(nowhere)
 
 
+def test_load_mmap_maps_the_representations_and_names_old_files(tmp_path):
+    import h5py
+
+    reps = clustered(400, 12, seed=5)
+    reps[[7, 300]] = np.nan
+    ss = SimilaritySearch(reps, sky_table(n=400), index="ivf", progress=False)
+    path = tmp_path / "search.h5"
+    ss.save(path)
+    loaded = SimilaritySearch.load(path, mmap=True)
+    assert isinstance(loaded.representations, np.memmap)
+    assert os.path.samefile(loaded.representations.filename, path)
+    assert_array_equal(loaded.representations, reps)  # NaN rows included, in order
+    assert_array_equal(loaded._rows, ss._rows)
+    queries = [np.arange(0, 400, 9), reps[20:25] * 1.5]
+    for q in queries:
+        a, b = ss.query(q, k=5), loaded.query(q, k=5)
+        for name in a.colnames:
+            assert_array_equal(a[name], b[name])
+    # a file with chunked representations (as earlier versions saved them) loads in memory
+    # and names the cause when asked to map
+    with h5py.File(path, "r+") as f:
+        del f["representations"]
+        f.create_dataset("representations", data=reps, chunks=(100, 12))
+    assert_array_equal(SimilaritySearch.load(path).representations, reps)
+    with pytest.raises(ValueError, match=r"search\.h5.*chunks.*mmap=False"):
+        SimilaritySearch.load(path, mmap=True)
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_damaged_index_bytes_give_an_error_naming_the_file(tmp_path, damage):
     import h5py
@@ -349,7 +378,16 @@ def test_ivf_on_disk_equals_ivf_in_memory(tmp_path, capfd):
     loaded = SimilaritySearch.load(tmp_path / "search.h5")
     assert loaded.config == disk.config
     assert_array_equal(loaded.query(queries, k=10)["index"], disk.query(queries, k=10)["index"])
-    del loaded
+    # ... and with mmap=True the representations stay in the saved file too
+    mapped_load = SimilaritySearch.load(tmp_path / "search.h5", mmap=True)
+    assert isinstance(mapped_load.representations, np.memmap)
+    assert not mapped_load.representations.flags.writeable
+    assert_array_equal(mapped_load.representations, reps)
+    for q in (queries, np.arange(0, 6000, 97)):  # by vector and by row
+        a, b = mapped_load.query(q, k=10), disk.query(q, k=10)
+        assert_array_equal(a["index"], b["index"])
+        assert_array_equal(a["similarity"], b["similarity"])
+    del loaded, mapped_load
     lists.rename(tmp_path / "moved.ivfdata")
     with pytest.raises(FileNotFoundError, match="lists.ivfdata.*does not exist"):
         SimilaritySearch.load(tmp_path / "search.h5")
