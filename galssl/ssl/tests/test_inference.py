@@ -138,3 +138,35 @@ def test_retrieval_invariance_on_two_processes_equals_one_process(rendezvous):
     np.testing.assert_array_equal(two[1].mask, one[1].mask)
     np.testing.assert_array_equal(two[1].filled(False), one[1].filled(False))
     assert one[1].mask[5] and not one[1].mask[9]  # no data: not evaluated
+
+
+def test_read_batch_zeroes_non_finite_pixels_flags_rows_and_leaves_the_source_alone():
+    from galssl.ssl._data import CutoutDataset, read_batch
+
+    rng = np.random.default_rng(3)
+    images = rng.normal(size=(12, 5, 9, 9)).astype(np.float32)
+    images[2, 1, 3, 4] = np.nan
+    images[4, :, 0, 0] = [np.inf, -np.inf, np.nan, 1.0, 2.0]
+    images[7] = np.nan  # no finite pixel
+    images[9, 0, :2] = 3e38  # finite, but its row sum overflows: neither zeroed nor flagged
+    source = images.copy()
+    ebv = np.full(12, 0.03, np.float32)
+    ebv[5] = np.nan
+    for sel in (np.arange(12), np.arange(1, 10), np.array([9, 4, 2, 7, 0])):  # slice, fancy
+        x, e, empty, incomplete = read_batch(images, ebv, sel)
+        expected = np.nan_to_num(source[sel], nan=0.0, posinf=0.0, neginf=0.0)
+        np.testing.assert_array_equal(x.numpy(), expected)
+        np.testing.assert_array_equal(empty, sel == 7)
+        np.testing.assert_array_equal(incomplete, np.isin(sel, [2, 4, 5, 7]))
+        np.testing.assert_array_equal(e.numpy(), np.nan_to_num(ebv[sel]))
+        # the caller's array is never modified nor shared
+        np.testing.assert_array_equal(images, source)
+        assert not np.shares_memory(x.numpy(), images)
+    # the training dataset's batches are cleaned the same way
+    x, e = CutoutDataset(images, ebv).__getitems__([4, 7, 9])
+    np.testing.assert_array_equal(x.numpy(), np.nan_to_num(source[[4, 7, 9]], nan=0.0,
+                                                           posinf=0.0, neginf=0.0))
+    np.testing.assert_array_equal(images, source)
+    # rows without pixels are empty
+    _, _, empty, incomplete = read_batch(np.zeros((3, 5, 0, 0), np.float32), None, [0, 1])
+    assert empty.all() and not incomplete.any()
