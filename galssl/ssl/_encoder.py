@@ -26,7 +26,7 @@ PRESETS = {
     # The recipe of the representation probe on a 2-core CPU (docs: results, probe).
     "cpu-small": dict(arch="resnet10-small", input_stretch="asinh", momentum=0.99,
                       temperature=0.1, lr=0.03, weight_decay=1e-4, queue_size=4096,
-                      proj_dim=128, crop=64, jitter=7, ebv_max=0.5, psf=False,
+                      proj_dim=128, crop=64, jitter=7, ebv_max=0.1, psf=False,
                       noise_scale=(1.0, 3.0), warmup_epochs=0),
 }
 
@@ -73,7 +73,12 @@ class ContrastiveEncoder:
     proj_dim : int, optional
         Output dimension of the projection head (128).
     crop, jitter, ebv_max, psf, noise_scale : optional
-        Pretraining augmentations (`galssl.augment.default_pretraining_views`).
+        Pretraining augmentations (`galssl.augment.default_pretraining_views`). The new
+        E(B-V) of each view is drawn from U(0, ``ebv_max``), 0.1 mag by default: the seed's
+        0.5 (preset ``"hayat2021"``) reddens u by up to 2.1 mag and teaches the network to
+        ignore a direction of colour that carries redshift; with 0.1 the representation
+        probe of the results page gives a kNN photo-z sigma_MAD of 0.0197-0.0198 against
+        0.0235-0.0306 (two pretraining seeds each).
     noise_mad : array-like, optional
         Per-band noise level; estimated from the training catalogue by default.
     bn_splits : int, optional
@@ -123,7 +128,7 @@ class ContrastiveEncoder:
 
     def __init__(self, arch="resnet10-small", in_chans=5, *, bands="ugriz", queue_size=None,
                  momentum=0.999, temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128,
-                 crop=64, jitter=7, ebv_max=0.5, psf=False, noise_scale=(1.0, 3.0),
+                 crop=64, jitter=7, ebv_max=0.1, psf=False, noise_scale=(1.0, 3.0),
                  noise_mad=None, bn_splits=2, augment=True, channels_last=False,
                  input_stretch="asinh", warmup_epochs=0):
         bands = parse_bands(bands)
