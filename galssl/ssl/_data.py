@@ -196,8 +196,8 @@ def read_batch(images, ebv, sel):
     contiguous = n and sel[-1] - sel[0] == n - 1 and np.all(np.diff(sel) == 1)
     block = images[sel[0]:sel[-1] + 1] if contiguous else images[sel]
     block = np.asarray(block, dtype=np.float32)
-    if isinstance(images, np.ndarray) and np.may_share_memory(block, images):
-        block = block.copy()  # a slice of the caller's array: never modified, never shared
+    if not block.flags.owndata:
+        block = block.copy()  # a view of the caller's data: never modified, never shared
     block, empty, incomplete = zero_non_finite(block)
     x = torch.from_numpy(block)
     if ebv is None:

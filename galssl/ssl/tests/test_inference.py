@@ -162,6 +162,13 @@ def test_read_batch_zeroes_non_finite_pixels_flags_rows_and_leaves_the_source_al
         # the caller's array is never modified nor shared
         np.testing.assert_array_equal(images, source)
         assert not np.shares_memory(x.numpy(), images)
+    # nor is a torch tensor's (np.asarray of a tensor slice shares its memory)
+    tensor = torch.from_numpy(source.copy())
+    x, _, _, incomplete = read_batch(tensor, None, np.arange(3, 6))
+    np.testing.assert_array_equal(tensor.numpy(), source)
+    np.testing.assert_array_equal(x.numpy(), np.nan_to_num(source[3:6], nan=0.0, posinf=0.0,
+                                                           neginf=0.0))
+    np.testing.assert_array_equal(incomplete, [False, True, False])
     # the training dataset's batches are cleaned the same way
     x, e = CutoutDataset(images, ebv).__getitems__([4, 7, 9])
     np.testing.assert_array_equal(x.numpy(), np.nan_to_num(source[[4, 7, 9]], nan=0.0,
