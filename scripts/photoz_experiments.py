@@ -175,9 +175,11 @@ def finetune_variants(args):
         warm = f", warm-up {args.warmup}" if args.warmup else ""
         head = f", lr_head {args.regression_lr_head:g}" if args.regression_lr_head != 1e-4 \
             else ""
-        out.append((f"finetuned (regression head, frozen BN, lr_backbone {lr:g}{head}{warm})",
+        bn = "" if args.train_batchnorm else ", frozen BN"
+        out.append((f"finetuned (regression head{bn}, lr_backbone {lr:g}{head}{warm})",
                     {"lr_backbone": lr, "lr_head": args.regression_lr_head,
-                     "head_init": "regression", "freeze_batchnorm": True,
+                     "head_init": "regression",
+                     "freeze_batchnorm": not args.train_batchnorm,
                      "warmup_steps": args.warmup}))
     return out
 
@@ -238,7 +240,8 @@ def part_efficiency(args, train, val_test, out, log):
         "seconds": round(time.time() - t0, 1), "epochs": args.epochs,
         "min_steps": args.min_steps, "seeds": list(args.seeds),
         "lr_backbone_variant": args.lr_backbone, "probe_head": args.probe_head,
-        "regression_head": args.regression_head, "warmup": args.warmup, "dev": args.dev,
+        "regression_head": args.regression_head, "warmup": args.warmup,
+        "train_batchnorm": args.train_batchnorm, "dev": args.dev,
         "encoder": os.path.relpath(args.work)}
 
 
@@ -358,10 +361,14 @@ def main():
                         "rates")
     p.add_argument("--regression-head", type=float, nargs="+", default=None, metavar="LR",
                    help="efficiency: also fine-tune with the head starting as the ridge "
-                        "regression (head_init='regression') and batch norm frozen, at each of "
-                        "these backbone rates")
+                        "regression (head_init='regression') and batch norm frozen (unless "
+                        "--train-batchnorm), at each of these backbone rates")
     p.add_argument("--regression-lr-head", type=float, default=1e-4,
                    help="the head's rate of the --regression-head runs")
+    p.add_argument("--train-batchnorm", action="store_true",
+                   help="the --regression-head runs normalise with batch statistics and "
+                        "update them (freeze_batchnorm=False) instead of keeping the "
+                        "encoder's")
     p.add_argument("--warmup", type=int, default=0, metavar="STEPS",
                    help="the --regression-head runs raise both rates linearly over these "
                         "first steps (PhotoZEstimator(warmup_steps=...))")

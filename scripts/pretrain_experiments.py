@@ -79,7 +79,9 @@ def main():
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--warmup-epochs", type=float, default=0.0)
     p.add_argument("--input-stretch", default="asinh", choices=["asinh", "asinh-noise", "none"])
-    p.add_argument("--ebv-max", type=float, default=0.5)
+    p.add_argument("--ebv-max", type=float, default=0.1,
+                   help="E(B-V) range of the extinction augmentation (the library's "
+                        "default; the seed's is 0.5)")
     p.add_argument("--noise-scale", type=float, nargs=2, default=[1.0, 3.0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--probe-seed", type=int, default=0)
