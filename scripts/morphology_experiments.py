@@ -52,6 +52,11 @@ def main():
     p.add_argument("--counts", type=int, nargs="+", default=[64, 256, 1024, 4096])
     p.add_argument("--network-counts", type=int, nargs="+", default=[256, 1024, 4096],
                    help="counts at which the fine-tuned and supervised networks are trained")
+    p.add_argument("--linear-only", action="store_true",
+                   help="only the linear probe (the networks from scratch do not depend on "
+                        "the encoder)")
+    p.add_argument("--tag", default="",
+                   help="suffix of the outputs (morphology_label_countsTAG.ecsv, .png)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -72,17 +77,19 @@ def main():
     enc = ContrastiveEncoder.load(args.encoder)
     parts = [label_count_curve(enc, train, test, label_counts=args.counts, modes=["linear"],
                                seed=args.seed, progress=False)]
-    parts.append(label_count_curve(enc, train, test, label_counts=args.network_counts,
-                                   modes=["finetune", "supervised"], epochs=args.epochs,
-                                   seed=args.seed, progress=False))
+    if not args.linear_only:
+        parts.append(label_count_curve(enc, train, test, label_counts=args.network_counts,
+                                       modes=["finetune", "supervised"], epochs=args.epochs,
+                                       seed=args.seed, progress=False))
     table = vstack(parts, metadata_conflicts="silent")
     table.meta["encoder"] = os.path.relpath(args.encoder)
     table.meta["epochs"] = args.epochs
     os.makedirs(args.out, exist_ok=True)
-    table.write(os.path.join(args.out, "morphology_label_counts.ecsv"), overwrite=True)
+    table.write(os.path.join(args.out, f"morphology_label_counts{args.tag}.ecsv"),
+                overwrite=True)
     cols = ["n_labels", "mode", "question", "accuracy", "roc_auc", "eta", "n_test", "seconds"]
     table[cols].pprint(max_lines=-1, max_width=-1)
-    plot(table, os.path.join(args.out, "morphology_label_counts.png"))
+    plot(table, os.path.join(args.out, f"morphology_label_counts{args.tag}.png"))
     print("positive fraction in the test set:",
           {q: float(np.nanmean(np.asarray(test.table[q], float))) for q in ("smooth", "edge_on")})
 

@@ -63,9 +63,10 @@ def main():
         citation="galssl; Hayat et al. 2021, ApJL 911, L33 (method)",
         training_data=f"{st['n_unlabelled']} unlabelled galaxies: {st['n_real']} real "
         "galaxies detected in the shared SDSS frames outside the validation fields, the "
-        "injected training galaxies and the injected unlabelled set of "
-        "scripts/build_unlabelled.py (four training fields; no validation field, no "
-        "redshift used)",
+        "injected training galaxies"
+        + (" and the injected unlabelled set of scripts/build_unlabelled.py"
+           if st.get("extra_unlabelled") else "")
+        + " (four training fields; no validation field, no redshift used)",
         recipe=f"MoCo v2, {st['epochs']} epochs ({run['steps']} steps), batch "
         f"{st['batch_size']}, queue {c['queue_size']}, momentum {c['momentum']:g}, "
         f"temperature {c['temperature']:g}, SGD lr {c['lr']:g} cosine, the seed's "

@@ -64,9 +64,34 @@ def pretraining_catalog(data, *, unlabelled=False):
                          pixel_scale=cat.pixel_scale)
 
 
+def encoder_from_run(args, log):
+    """The ``pretrain`` stage when ``--pretraining-run NAME`` is given: copy the encoder of
+    that run of ``pretrain_experiments.py`` into ``--work`` and log its recipe from the
+    probe log, instead of pretraining again."""
+    from galssl import ContrastiveEncoder
+
+    with open(args.pretraining_log) as f:
+        run = json.load(f)[args.pretraining_run]
+    enc = ContrastiveEncoder.load(os.path.join(args.pretraining_dir, args.pretraining_run,
+                                               "encoder.pt"))
+    enc.save(os.path.join(args.work, "encoder.pt"))
+    st = run["settings"]
+    minutes = run.get("minutes_total") or run["seconds_last_sitting"] / 60
+    log["pretrain"] = {"run": args.pretraining_run, "n_real": st["n_real"],
+                       "n_injected": st["n_unlabelled"] - st["n_real"],
+                       "epochs": st["epochs"], "steps": run["steps"],
+                       "batch_size": st["batch_size"], "momentum": enc.config["momentum"],
+                       "queue_size": enc.config["queue_size"],
+                       "augmentations": augmentation_summary(**enc.config),
+                       "input_stretch": enc.config["input_stretch"],
+                       "seconds": round(60 * minutes, 1), "final_loss": run["final_loss"]}
+
+
 def stage_pretrain(args, log):
     from galssl import ContrastiveEncoder
 
+    if args.pretraining_run:
+        return encoder_from_run(args, log)
     cat = pretraining_catalog(args.data)
     enc = ContrastiveEncoder(arch=args.arch, momentum=args.momentum, psf=args.psf,
                              ebv_max=args.ebv_max, noise_scale=args.noise_scale)
@@ -208,19 +233,24 @@ def stage_ship(args, log):
         pixel_scale=0.396, cutout_size=107, crop=pz.config["crop"],
         normalisation="calibrated SDSS frame pixels in nanomaggies, north-up 0.396 arcsec "
         "grid (galssl.cutouts), dereddened with SF11 R_V=3.1 coefficients and the E(B-V) of "
-        "the ebv column, centre-cropped to 64 px; no further scaling",
+        "the ebv column, centre-cropped to 64 px; "
+        + (f"the network's first layer is the fixed per-band asinh stretch (input_stretch="
+           f"{pz.config['input_stretch']!r})" if pz.config.get("input_stretch")
+           else "no further scaling"),
         z_min=pz.config["z_min"], z_max=pz.config["z_max"], n_bins=pz.config["n_bins"],
         sha256=sha256sum(weights), size_bytes=os.path.getsize(weights),
         licence="BSD-3-Clause (as galssl); trained on SDSS data (public, SDSS terms)",
         citation="galssl; Hayat et al. 2021, ApJL 911, L33 (method)",
         training_data=f"pretraining: {pre['n_real']} real galaxies detected in the shared "
-        f"SDSS frames outside the validation fields + {pre['n_injected']} galaxies of the "
-        f"10k spectroscopic catalogue injected into 4 training fields; fine-tuning: "
+        f"SDSS frames outside the validation fields + {pre['n_injected']} injected galaxies "
+        f"of the 4 training fields (no redshift used); fine-tuning: "
         f"{fin['n_train']} injected galaxies ({fin['n_outside_range']} with z > 0.4 put in "
         f"the last bin); calibration: {cal['n_calibration']} injected galaxies of the "
         f"validation fields 003918-3-0213 and 007264-3-0111 (even rows); metrics: the odd "
         f"rows (field- and galaxy-disjoint from training)",
-        recipe=f"MoCo v2 {pre['epochs']} epochs, batch {pre['batch_size']}, queue "
+        recipe=(f"encoder: run '{pre['run']}' of scripts/pretrain_experiments.py; "
+                if pre.get("run") else "")
+        + f"MoCo v2 {pre['epochs']} epochs, batch {pre['batch_size']}, queue "
         f"{pre['queue_size']}, momentum {pre.get('momentum', defaults['momentum']):g}, SGD "
         f"lr 0.03 cosine{_schedule_note(log)}, augmentations: "
         f"{pre.get('augmentations', augmentation_summary(**defaults))}; "
@@ -256,6 +286,13 @@ def main():
     p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
     p.add_argument("--work", default=os.path.join(HERE, "..", "data", "default_model"))
     p.add_argument("--stages", default="pretrain,finetune,calibrate,ship")
+    p.add_argument("--pretraining-run", default=None, metavar="NAME",
+                   help="the pretrain stage copies the encoder of this finished run of "
+                        "scripts/pretrain_experiments.py instead of pretraining")
+    p.add_argument("--pretraining-dir", default=os.path.join(HERE, "..", "data",
+                                                             "pretrain_runs"))
+    p.add_argument("--pretraining-log", default=os.path.join(
+        HERE, "..", "docs", "_static", "results", "pretraining_probe.json"))
     p.add_argument("--arch", default="resnet10-small")
     p.add_argument("--pretrain-epochs", type=int, default=20)
     p.add_argument("--finetune-epochs", type=int, default=30)
