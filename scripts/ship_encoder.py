@@ -29,6 +29,7 @@ def main():
 
     sys.path.insert(0, HERE)
     from pretrain_experiments import TABLE_ROWS
+    from train_default_model import input_convention
 
     from galssl import ContrastiveEncoder
     from galssl.pretrained import DEFAULT_ENCODER, PretrainedModel, sha256sum
@@ -53,10 +54,7 @@ def main():
         "architecture and input stretch, on the validation fields.",
         arch=c["arch"], in_chans=c["in_chans"], bands=c["bands"], pixel_scale=0.396,
         cutout_size=107, crop=c["crop"],
-        normalisation="calibrated SDSS frame pixels in nanomaggies, north-up 0.396 arcsec "
-        "grid (galssl.cutouts), dereddened with SF11 R_V=3.1 coefficients and the E(B-V) of "
-        "the ebv column, centre-cropped to 64 px; the network's first layer is the fixed "
-        f"per-band asinh stretch (input_stretch={c['input_stretch']!r})",
+        normalisation=input_convention(c),
         z_min=0.0, z_max=0.0, n_bins=0,
         sha256=sha256sum(weights), size_bytes=os.path.getsize(weights),
         licence="BSD-3-Clause (as galssl); trained on SDSS data (public, SDSS terms)",

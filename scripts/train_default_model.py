@@ -125,6 +125,17 @@ def augmentation_summary(ebv_max, psf, noise_scale, **_):
     return ", ".join(steps)
 
 
+def input_convention(config):
+    """What a network's weights expect as input, in words (the model cards of
+    ``stage_ship`` and ``ship_encoder.py``); takes a network's ``config``."""
+    stretch = config.get("input_stretch")
+    return ("calibrated SDSS frame pixels in nanomaggies, north-up 0.396 arcsec grid "
+            "(galssl.cutouts), dereddened with SF11 R_V=3.1 coefficients and the E(B-V) of "
+            f"the ebv column, centre-cropped to {config['crop']} px; "
+            + (f"the network's first layer is the fixed per-band asinh stretch "
+               f"(input_stretch={stretch!r})" if stretch else "no further scaling"))
+
+
 def rst_grid(head, rows):
     """A simple reStructuredText table of ``head`` and ``rows`` (lists of strings)."""
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
@@ -231,12 +242,7 @@ def stage_ship(args, log):
         "galaxies with spectroscopic redshifts, PDFs recalibrated by PIT.",
         arch=pz.config["arch"], in_chans=pz.config["in_chans"], bands=pz.config["bands"],
         pixel_scale=0.396, cutout_size=107, crop=pz.config["crop"],
-        normalisation="calibrated SDSS frame pixels in nanomaggies, north-up 0.396 arcsec "
-        "grid (galssl.cutouts), dereddened with SF11 R_V=3.1 coefficients and the E(B-V) of "
-        "the ebv column, centre-cropped to 64 px; "
-        + (f"the network's first layer is the fixed per-band asinh stretch (input_stretch="
-           f"{pz.config['input_stretch']!r})" if pz.config.get("input_stretch")
-           else "no further scaling"),
+        normalisation=input_convention(pz.config),
         z_min=pz.config["z_min"], z_max=pz.config["z_max"], n_bins=pz.config["n_bins"],
         sha256=sha256sum(weights), size_bytes=os.path.getsize(weights),
         licence="BSD-3-Clause (as galssl); trained on SDSS data (public, SDSS terms)",
