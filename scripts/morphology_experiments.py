@@ -57,6 +57,10 @@ def main():
                         "the encoder)")
     p.add_argument("--tag", default="",
                    help="suffix of the outputs (morphology_label_countsTAG.ecsv, .png)")
+    p.add_argument("--network-modes", nargs="+", default=["finetune", "supervised"],
+                   choices=["finetune", "supervised"],
+                   help="the networks trained at --network-counts (the supervised one does "
+                        "not depend on the encoder)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -79,7 +83,7 @@ def main():
                                seed=args.seed, progress=False)]
     if not args.linear_only:
         parts.append(label_count_curve(enc, train, test, label_counts=args.network_counts,
-                                       modes=["finetune", "supervised"], epochs=args.epochs,
+                                       modes=args.network_modes, epochs=args.epochs,
                                        seed=args.seed, progress=False))
     table = vstack(parts, metadata_conflicts="silent")
     table.meta["encoder"] = os.path.relpath(args.encoder)

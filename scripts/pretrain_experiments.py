@@ -82,7 +82,11 @@ def main():
     p.add_argument("--ebv-max", type=float, default=0.1,
                    help="E(B-V) range of the extinction augmentation (the library's "
                         "default; the seed's is 0.5)")
-    p.add_argument("--noise-scale", type=float, nargs=2, default=[1.0, 3.0])
+    p.add_argument("--noise-scale", type=float, nargs=2, default=[1.0, 3.0],
+                   help="range of the noise augmentation in units of the pixel noise "
+                        "('0 0': no added noise)")
+    p.add_argument("--psf", action="store_true",
+                   help="add the PSF augmentation (off by default, as in the library)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--probe-seed", type=int, default=0)
     p.add_argument("--unlabelled", action="store_true",
@@ -113,7 +117,7 @@ def main():
     settings = dict(arch=args.arch, queue_size=args.queue_size, momentum=args.momentum,
                     temperature=args.temperature, lr=args.lr,
                     warmup_epochs=args.warmup_epochs, input_stretch=stretch,
-                    ebv_max=args.ebv_max, noise_scale=args.noise_scale)
+                    ebv_max=args.ebv_max, noise_scale=args.noise_scale, psf=args.psf)
     if args.probe_only:
         enc = ContrastiveEncoder.load(os.path.join(work, "encoder.pt"))
         seconds, loss = None, None
