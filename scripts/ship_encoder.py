@@ -7,15 +7,39 @@ encoder, queue) to ``galssl/pretrained/data/<DEFAULT_ENCODER>.pt``, its registry
 it, and the card to ``docs/_static/results/encoder_card.rst``. Run from the repository root
 after ``pretrain_experiments.py --name NAME`` has finished and been probed::
 
-    python scripts/ship_encoder.py --name NAME
+    python scripts/ship_encoder.py --name NAME --supersedes galssl-sdss-moco-resnet10-small-v2
+
+(first set ``galssl.pretrained.DEFAULT_ENCODER`` to the new name). ``--supersedes OLD``
+rewrites the description of the previous default's record, which stays in the registry,
+to say which encoder replaced it.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_PREFIX = "galssl's default encoder"
+
+
+def retire(path, new_name):
+    """Rewrite the record at ``path`` (a former default encoder) so that its description
+    names ``new_name`` as the encoder that replaced it; its weights stay as they are."""
+    from galssl.pretrained import PretrainedModel
+
+    with open(path) as f:
+        rec = PretrainedModel(**json.load(f))
+    if not rec.description.startswith(DEFAULT_PREFIX):
+        raise ValueError(f"{path}: the description does not start with "
+                         f"{DEFAULT_PREFIX!r}; edit it by hand")
+    rest = rec.description[len(DEFAULT_PREFIX):]
+    rec = dataclasses.replace(
+        rec, description=f"galssl's former default encoder, replaced by {new_name} (kept "
+        f"for the results that used it){rest}")
+    rec.write(path)
+    return rec
 
 
 def main():
@@ -24,6 +48,9 @@ def main():
     p.add_argument("--work", default=os.path.join(HERE, "..", "data", "pretrain_runs"))
     p.add_argument("--log", default=os.path.join(HERE, "..", "docs", "_static", "results",
                                                  "pretraining_probe.json"))
+    p.add_argument("--supersedes", metavar="OLD", default=None,
+                   help="the registry name of the previous default encoder, whose record "
+                        "is rewritten to name the new one")
     p.add_argument("--hardware", default="2-core AMD EPYC CPU (AVX512-BF16), bf16 autocast")
     args = p.parse_args()
 
@@ -34,10 +61,15 @@ def main():
     from galssl import ContrastiveEncoder
     from galssl.pretrained import DEFAULT_ENCODER, PretrainedModel, sha256sum
 
+    out = os.path.join(HERE, "..", "galssl", "pretrained", "data")
+    if args.supersedes == DEFAULT_ENCODER:
+        p.error(f"--supersedes {args.supersedes} is DEFAULT_ENCODER: set "
+                "galssl.pretrained.DEFAULT_ENCODER to the new encoder's name first")
+    if args.supersedes and not os.path.isfile(os.path.join(out, args.supersedes + ".json")):
+        p.error(f"--supersedes {args.supersedes}: no such record in {os.path.abspath(out)}")
     with open(args.log) as f:
         run = json.load(f)[args.name]
     enc = ContrastiveEncoder.load(os.path.join(args.work, args.name, "encoder.pt"))
-    out = os.path.join(HERE, "..", "galssl", "pretrained", "data")
     weights = os.path.join(out, DEFAULT_ENCODER + ".pt")
     enc.save(weights, half=True, training_state=False)
     st, c = run["settings"], enc.config
@@ -46,7 +78,7 @@ def main():
                for key, label in TABLE_ROWS if key in probe}
     rec = PretrainedModel(
         name=DEFAULT_ENCODER, kind="encoder", filename=os.path.basename(weights),
-        description="galssl's default encoder: resnet10-small pretrained with MoCo v2 on "
+        description=DEFAULT_PREFIX + ": resnet10-small pretrained with MoCo v2 on "
         "unlabelled galaxies of the SDSS training fields (real detections and injected "
         "galaxies), 256-d representations for similarity search, anomalies, morphology "
         "probes and fine-tuning. Metrics: the representation probe "
@@ -83,6 +115,9 @@ def main():
     rec.write(os.path.join(out, DEFAULT_ENCODER + ".json"),
               card=os.path.join(HERE, "..", "docs", "_static", "results", "encoder_card.rst"))
     print(f"wrote {weights} ({rec.size_bytes / 1e6:.2f} MB) and its record")
+    if args.supersedes:
+        retire(os.path.join(out, args.supersedes + ".json"), DEFAULT_ENCODER)
+        print(f"{args.supersedes}: record now names {DEFAULT_ENCODER} as its replacement")
 
 
 if __name__ == "__main__":
