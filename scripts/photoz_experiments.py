@@ -254,7 +254,8 @@ def summary_rst(summary):
     rows = [[f"{int(r['n_labels']):,}", str(r["method"]), str(int(r["n_seeds"])),
              f"{r['sigma_mad']:.4f} ± {r['sigma_mad_std']:.4f}",
              f"{100 * r['eta']:.1f} ± {100 * r['eta_std']:.1f}",
-             f"{r['sigma_mad_over_ceiling']:.2f}"] for r in summary]
+             f"{r['sigma_mad_over_ceiling']:.2f}"]
+            for r in sorted(summary, key=lambda r: int(r["n_labels"]))]  # stable: runs in order
     return rst_grid(head, rows)
 
 
