@@ -236,13 +236,18 @@ def part_efficiency(args, train, val_test, out, log):
             print(f"fraction {frac}, seed {seed} done after {time.time() - t0:.0f} s",
                   flush=True)
     write_summary(args, vstack(tables), out)
-    log[f"efficiency{args.tag}"] = {
-        "seconds": round(time.time() - t0, 1), "epochs": args.epochs,
+    entry = {
+        "seconds": round(time.time() - t0, 1), "fractions": list(args.fractions),
+        "methods": list(args.methods), "epochs": args.epochs,
         "min_steps": args.min_steps, "seeds": list(args.seeds),
         "lr_backbone_variant": args.lr_backbone, "probe_head": args.probe_head,
         "regression_head": args.regression_head, "warmup": args.warmup,
         "train_batchnorm": args.train_batchnorm, "dev": args.dev,
         "encoder": os.path.relpath(args.work)}
+    previous = log.get(f"efficiency{args.tag}")
+    if previous:  # the runs of one tag add up (--resume): keep the settings of each
+        entry["earlier"] = previous.pop("earlier", []) + [previous]
+    log[f"efficiency{args.tag}"] = entry
 
 
 def summary_rst(summary):

@@ -34,19 +34,32 @@ TABLE_ROWS = [("photo-z ridge sigma_MAD, 200 labels", "ridge σ_MAD 200"),
               ("retrieval, rotation", "rotation")]
 
 
-def rst_table(log):
-    """An RST table of every run of the log, with the untrained floor of each input
-    stretch."""
-    runs = list(log)
-    head = ["run"] + [h for _, h in TABLE_ROWS]
+#: The columns of the shorter table of selected runs (``--rst --runs ...``), e.g. the
+#: augmentation ablation of the results page.
+SHORT_ROWS = [("photo-z ridge sigma_MAD, 200 labels", "ridge σ_MAD 200"),
+              ("photo-z ridge sigma_MAD, 800 labels", "ridge σ_MAD 800"),
+              ("photo-z ridge sigma_MAD, 3200 labels", "ridge σ_MAD 3,200"),
+              ("photo-z knn sigma_MAD, 3200 labels", "kNN σ_MAD 3,200"),
+              ("R^2 g-r", "R² g−r"), ("R^2 axis ratio", "R² b/a"),
+              ("effective rank", "eff. rank"), ("retrieval, rotation", "rotation"),
+              ("retrieval, pretraining views", "views")]
+
+
+def rst_table(log, runs=None, columns=TABLE_ROWS):
+    """An RST table of the runs of the log (all by default, in the log's order), with the
+    untrained floor of each input stretch, in the probe rows ``columns``."""
+    missing = [r for r in runs or [] if r not in log]
+    if missing:
+        raise KeyError(f"no run {', '.join(missing)} in the log (runs: {', '.join(log)})")
+    head = ["run"] + [h for _, h in columns]
     rows, floors = [], set()
-    for name in runs:
+    for name in list(log) if runs is None else runs:
         stretch = log[name]["settings"].get("input_stretch")
         if stretch not in floors:  # the untrained floor of each input stretch, once
             floors.add(stretch)
             rows.append([f"untrained, input_stretch={stretch}"] +
-                        [f"{log[name]['probe'][k][1]:.4g}" for k, _ in TABLE_ROWS])
-        rows.append([name] + [f"{log[name]['probe'][k][0]:.4g}" for k, _ in TABLE_ROWS])
+                        [f"{log[name]['probe'][k][1]:.4g}" for k, _ in columns])
+        rows.append([name] + [f"{log[name]['probe'][k][0]:.4g}" for k, _ in columns])
     sys.path.insert(0, HERE)
     from train_default_model import rst_grid
 
@@ -93,13 +106,21 @@ def main():
                    help="add the set of build_unlabelled.py (data/unlabelled_injected.h5)")
     p.add_argument("--rst", action="store_true",
                    help="print the log's runs as the results page's table and stop")
+    p.add_argument("--runs", nargs="+", default=None, metavar="NAME",
+                   help="with --rst: only these runs, in this order, with the shorter "
+                        "set of columns (SHORT_ROWS)")
     p.add_argument("--probe-only", action="store_true",
                    help="probe WORK/NAME/encoder.pt of a finished run without training")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args()
     if args.rst:
         with open(args.log) as f:
-            print(rst_table(json.load(f)))
+            log = json.load(f)
+        try:
+            print(rst_table(log) if args.runs is None else
+                  rst_table(log, runs=args.runs, columns=SHORT_ROWS))
+        except KeyError as e:
+            p.error(e.args[0])
         return
     sys.path.insert(0, HERE)
     from probe import load_probe_data
