@@ -43,6 +43,19 @@ def plot(table, path):
     print("wrote", path, flush=True)
 
 
+def supervised_rows(path, seed):
+    """The supervised rows of an earlier table of this script, checked to be of ``seed``."""
+    from astropy.table import Table
+
+    earlier = Table.read(path)
+    if earlier.meta.get("seed", seed) != seed:
+        raise ValueError(f"{path} was made with seed {earlier.meta['seed']}, not {seed}")
+    rows = earlier[earlier["mode"] == "supervised"]
+    if len(rows) == 0:
+        raise ValueError(f"{path} has no supervised rows")
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.path.join(HERE, "..", "data"))
@@ -61,6 +74,10 @@ def main():
                    choices=["finetune", "supervised"],
                    help="the networks trained at --network-counts (the supervised one does "
                         "not depend on the encoder)")
+    p.add_argument("--supervised-from", default=None, metavar="ECSV",
+                   help="add the supervised rows of an earlier table of this script (same "
+                        "labels, test galaxies and seed) to the table and the figure, "
+                        "e.g. with --network-modes finetune")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -85,9 +102,14 @@ def main():
         parts.append(label_count_curve(enc, train, test, label_counts=args.network_counts,
                                        modes=args.network_modes, epochs=args.epochs,
                                        seed=args.seed, progress=False))
+    if args.supervised_from:
+        parts.append(supervised_rows(args.supervised_from, args.seed))
     table = vstack(parts, metadata_conflicts="silent")
     table.meta["encoder"] = os.path.relpath(args.encoder)
     table.meta["epochs"] = args.epochs
+    table.meta["seed"] = args.seed
+    if args.supervised_from:
+        table.meta["supervised_from"] = os.path.relpath(args.supervised_from)
     os.makedirs(args.out, exist_ok=True)
     table.write(os.path.join(args.out, f"morphology_label_counts{args.tag}.ecsv"),
                 overwrite=True)
