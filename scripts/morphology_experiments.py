@@ -107,7 +107,6 @@ def main():
     table = vstack(parts, metadata_conflicts="silent")
     table.meta["encoder"] = os.path.relpath(args.encoder)
     table.meta["epochs"] = args.epochs
-    table.meta["seed"] = args.seed
     if args.supervised_from:
         table.meta["supervised_from"] = os.path.relpath(args.supervised_from)
     os.makedirs(args.out, exist_ok=True)

@@ -24,9 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PREFIX = "galssl's default encoder"
 
 
-def retire(path, new_name):
-    """Rewrite the record at ``path`` (a former default encoder) so that its description
-    names ``new_name`` as the encoder that replaced it; its weights stay as they are."""
+def retired(path, new_name):
+    """The record at ``path`` (the previous default encoder) with a description that names
+    ``new_name`` as the encoder that replaced it; its weights stay as they are. Write it
+    with ``.write(path)``."""
     from galssl.pretrained import PretrainedModel
 
     with open(path) as f:
@@ -35,11 +36,9 @@ def retire(path, new_name):
         raise ValueError(f"{path}: the description does not start with "
                          f"{DEFAULT_PREFIX!r}; edit it by hand")
     rest = rec.description[len(DEFAULT_PREFIX):]
-    rec = dataclasses.replace(
+    return dataclasses.replace(
         rec, description=f"galssl's former default encoder, replaced by {new_name} (kept "
         f"for the results that used it){rest}")
-    rec.write(path)
-    return rec
 
 
 def main():
@@ -65,8 +64,16 @@ def main():
     if args.supersedes == DEFAULT_ENCODER:
         p.error(f"--supersedes {args.supersedes} is DEFAULT_ENCODER: set "
                 "galssl.pretrained.DEFAULT_ENCODER to the new encoder's name first")
-    if args.supersedes and not os.path.isfile(os.path.join(out, args.supersedes + ".json")):
-        p.error(f"--supersedes {args.supersedes}: no such record in {os.path.abspath(out)}")
+    old = None
+    if args.supersedes:  # checked before anything is written
+        old_path = os.path.join(out, args.supersedes + ".json")
+        if not os.path.isfile(old_path):
+            p.error(f"--supersedes {args.supersedes}: no such record in "
+                    f"{os.path.abspath(out)}")
+        try:
+            old = retired(old_path, DEFAULT_ENCODER)
+        except ValueError as e:
+            p.error(str(e))
     with open(args.log) as f:
         run = json.load(f)[args.name]
     enc = ContrastiveEncoder.load(os.path.join(args.work, args.name, "encoder.pt"))
@@ -100,7 +107,9 @@ def main():
         recipe=f"MoCo v2, {st['epochs']} epochs ({run['steps']} steps), batch "
         f"{st['batch_size']}, queue {c['queue_size']}, momentum {c['momentum']:g}, "
         f"temperature {c['temperature']:g}, SGD lr {c['lr']:g} cosine, the seed's "
-        f"augmentations (E(B-V) up to {c['ebv_max']:g}, noise {c['noise_scale'][0]:g}-"
+        f"augmentations (E(B-V) up to {c['ebv_max']:g}, "
+        + ("PSF blur, " if c["psf"] else "")
+        + f"noise {c['noise_scale'][0]:g}-"
         f"{c['noise_scale'][1]:g} x MAD, rotation, jitter {c['jitter']} px); seed "
         f"{st['seed']}; run '{args.name}' of scripts/pretrain_experiments.py",
         hardware=args.hardware,
@@ -115,8 +124,8 @@ def main():
     rec.write(os.path.join(out, DEFAULT_ENCODER + ".json"),
               card=os.path.join(HERE, "..", "docs", "_static", "results", "encoder_card.rst"))
     print(f"wrote {weights} ({rec.size_bytes / 1e6:.2f} MB) and its record")
-    if args.supersedes:
-        retire(os.path.join(out, args.supersedes + ".json"), DEFAULT_ENCODER)
+    if old is not None:
+        old.write(old_path)
         print(f"{args.supersedes}: record now names {DEFAULT_ENCODER} as its replacement")
 
 
