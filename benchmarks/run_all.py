@@ -53,7 +53,7 @@ REPO_ROOT = os.path.dirname(HERE)
 QUICK = {
     "augment": ["--repeats", "3"],
     "cutouts": ["--n-naive", "5", "--fields", "003918-3-0213"],
-    "pretrain": ["--repeats", "3", "--archs", "resnet10-small"],
+    "pretrain": ["--repeats", "9", "--archs", "resnet10-small"],
     "predict": ["--n", "512", "--n-big", "20000"],
     "search": ["--n", "100000"],
     "simulate": ["--n", "20"],
