@@ -87,6 +87,10 @@ def main():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--queue-size", type=int, default=4096)
     p.add_argument("--momentum", type=float, default=0.99)
+    p.add_argument("--momentum-schedule", default="constant", choices=["constant", "cosine"],
+                   help="the momentum encoder's m: constant, or rising from --momentum to 1")
+    p.add_argument("--proj-dim", type=int, default=128,
+                   help="output dimension of the projection head")
     p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--warmup-epochs", type=float, default=0.0)
@@ -135,6 +139,7 @@ def main():
     cat = pretraining_catalog(args.data, unlabelled=args.unlabelled)
     stretch = None if args.input_stretch == "none" else args.input_stretch
     settings = dict(arch=args.arch, queue_size=args.queue_size, momentum=args.momentum,
+                    momentum_schedule=args.momentum_schedule, proj_dim=args.proj_dim,
                     temperature=args.temperature, lr=args.lr,
                     warmup_epochs=args.warmup_epochs, input_stretch=stretch,
                     ebv_max=args.ebv_max, noise_scale=args.noise_scale, psf=args.psf)

@@ -30,6 +30,9 @@ PRESETS = {
                       noise_scale=(1.0, 3.0), warmup_epochs=0),
 }
 
+#: The schedules of the momentum encoder's m (``ContrastiveEncoder(momentum_schedule=...)``).
+MOMENTUM_SCHEDULES = ("constant", "cosine")
+
 #: The global batch each preset is meant to train with.
 PRESET_BATCH_SIZE = {"hayat2021": 256, "cpu-small": 64}
 
@@ -100,6 +103,11 @@ class ContrastiveEncoder:
         0.0268 with 3,200 labels).
     warmup_epochs : float, optional
         Linear learning-rate warm-up before the cosine schedule.
+    momentum_schedule : {"constant", "cosine"}, optional
+        ``"constant"`` (default, MoCo): the momentum encoder's m stays at ``momentum``;
+        ``"cosine"`` (BYOL, Grill et al. 2020): m rises from ``momentum`` at the first step
+        to 1 at the last planned one, m_t = 1 - (1 - m) (cos(pi t / T) + 1) / 2, a closed
+        form of the step, so a resumed run follows the uninterrupted one.
 
     Attributes
     ----------
@@ -130,13 +138,16 @@ class ContrastiveEncoder:
                  momentum=0.999, temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128,
                  crop=64, jitter=7, ebv_max=0.1, psf=False, noise_scale=(1.0, 3.0),
                  noise_mad=None, bn_splits=2, augment=True, channels_last=False,
-                 input_stretch="asinh", warmup_epochs=0):
+                 input_stretch="asinh", warmup_epochs=0, momentum_schedule="constant"):
         bands = parse_bands(bands)
         if len(bands) != in_chans:
             raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
                              f"{len(bands)} bands")
         if not 0 <= momentum <= 1 or not temperature > 0 or not lr > 0:
             raise ValueError("momentum must be in [0, 1], temperature and lr positive")
+        if momentum_schedule not in MOMENTUM_SCHEDULES:
+            raise ValueError(f"momentum_schedule must be one of {MOMENTUM_SCHEDULES}, got "
+                             f"{momentum_schedule!r}")
         if int(bn_splits) < 1:
             raise ValueError(f"bn_splits must be a positive integer, got {bn_splits!r}")
         self.config = dict(
@@ -146,7 +157,8 @@ class ContrastiveEncoder:
             jitter=int(jitter), ebv_max=float(ebv_max), psf=bool(psf),
             noise_scale=[float(v) for v in noise_scale], bn_splits=int(bn_splits),
             augment=bool(augment), channels_last=bool(channels_last),
-            input_stretch=input_stretch, warmup_epochs=float(warmup_epochs))
+            input_stretch=input_stretch, warmup_epochs=float(warmup_epochs),
+            momentum_schedule=momentum_schedule)
         self.noise_mad = None if noise_mad is None else [float(v) for v in noise_mad]
         self.backbone = create_backbone(arch, in_chans, input_stretch=input_stretch, bands=bands)
         self.module = None  # the MoCoModule after fit (projection head, momentum encoder)

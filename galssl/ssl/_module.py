@@ -2,6 +2,7 @@
 """The MoCo v2 LightningModule: training step, shuffle-BN, queue, optimiser, checkpoints."""
 
 import copy
+import math
 
 import lightning as L
 import torch
@@ -140,6 +141,18 @@ class MoCoModule(L.LightningModule):
         k[perm] = k_shuffled
         return k
 
+    def momentum_at(self, step):
+        """The momentum encoder's m at optimiser step ``step``: constant, or with
+        ``momentum_schedule="cosine"`` rising from ``momentum`` to 1 over the planned steps
+        (`configure_optimizers` sets them; before that, and outside a trainer, constant)."""
+        c = self.config
+        m = c["momentum"]
+        total = getattr(self, "_planned_steps", None)
+        if c.get("momentum_schedule", "constant") == "constant" or not total:
+            return m
+        t = min(1.0, step / total)
+        return 1.0 - (1.0 - m) * (math.cos(math.pi * t) + 1.0) / 2.0
+
     def moco_loss(self, v1, v2, step):
         """InfoNCE of one step on two views; updates the momentum encoder and the queue."""
         c = self.config
@@ -147,9 +160,10 @@ class MoCoModule(L.LightningModule):
             v1 = v1.contiguous(memory_format=torch.channels_last)
             v2 = v2.contiguous(memory_format=torch.channels_last)
         q = self._encode_query(v1)
+        m = self.momentum_at(step)
         with torch.no_grad():
-            momentum_update(self.backbone, self.backbone_k, c["momentum"])
-            momentum_update(self.head, self.head_k, c["momentum"])
+            momentum_update(self.backbone, self.backbone_k, m)
+            momentum_update(self.head, self.head_k, m)
             k = self._encode_key(v2, step)
         loss, logits = info_nce(q, k, self.queue.queue.clone(), c["temperature"])
         keys = self.all_gather(k).reshape(-1, k.shape[1]) if self._world() > 1 else k
@@ -183,6 +197,7 @@ class MoCoModule(L.LightningModule):
         total = per_epoch * int(getattr(self, "planned_epochs", self.trainer.max_epochs))
         if self.trainer.max_steps > 0:
             total = min(total, self.trainer.max_steps)
+        self._planned_steps = total  # the momentum schedule's length (momentum_at)
         sched = cosine_schedule(opt, total, round(c.get("warmup_epochs", 0) * per_epoch))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 

@@ -123,16 +123,30 @@ def read_checkpoint(path, map_location="cpu", *, sha256=None, what="galssl check
 RESUMABLE_CHANGES = frozenset({"num_workers", "epochs", "channels_last"})
 
 
+_ABSENT = object()
+
+
+def _described(v):
+    return "<absent>" if v is _ABSENT else _short(v)
+
+
+#: Settings added after checkpoints were first written, with the value a checkpoint without
+#: them was trained with: such a checkpoint resumes when the setting still has that value.
+ADDED_SETTINGS = {"momentum_schedule": "constant"}
+
+
 def describe_config_mismatch(saved, current, ignore=RESUMABLE_CHANGES):
     """The settings that differ between a checkpoint's ``saved`` config and the ``current``
-    one, as ``"name: saved -> current"`` strings (keys missing on one side included)."""
+    one, as ``"name: saved -> current"`` strings (keys missing on one side included; a
+    setting of `ADDED_SETTINGS` missing from ``saved`` has its former implied value)."""
     out = []
     for key in sorted(set(saved) | set(current)):
         if key in ignore:
             continue
-        a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
-        if _plain(a) != _plain(b):
-            out.append(f"{key}: {_short(a)} in the checkpoint, {_short(b)} now")
+        a = saved.get(key, ADDED_SETTINGS.get(key, _ABSENT))
+        b = current.get(key, _ABSENT)
+        if a is _ABSENT or b is _ABSENT or _plain(a) != _plain(b):
+            out.append(f"{key}: {_described(a)} in the checkpoint, {_described(b)} now")
     return out
 
 

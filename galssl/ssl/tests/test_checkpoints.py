@@ -189,19 +189,45 @@ def _same_weights(a, b):
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=k)
 
 
-def test_pretraining_stopped_and_resumed_equals_the_planned_run_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_pretraining_stopped_and_resumed_equals_the_planned_run_bit_for_bit(schedule,
+                                                                            tmp_path):
     cat = _toy_catalog(n=48)
     kw = dict(batch_size=16, seed=3, **FAST)
-    straight = ContrastiveEncoder(**SMALL).fit(cat, epochs=3, checkpoint_dir=tmp_path / "a",
-                                               **kw)
-    ContrastiveEncoder(**SMALL).fit(cat, epochs=3, stop_epoch=1,
-                                    checkpoint_dir=tmp_path / "b", **kw)
+    enc = dict(SMALL, momentum_schedule=schedule)
+    straight = ContrastiveEncoder(**enc).fit(cat, epochs=3, checkpoint_dir=tmp_path / "a",
+                                             **kw)
+    ContrastiveEncoder(**enc).fit(cat, epochs=3, stop_epoch=1,
+                                  checkpoint_dir=tmp_path / "b", **kw)
     assert read_checkpoint(tmp_path / "b" / "last.ckpt")["epoch"] == 0  # one epoch done
-    resumed = ContrastiveEncoder(**SMALL).fit(cat, epochs=3, checkpoint_dir=tmp_path / "b",
-                                              resume=True, **kw)
+    resumed = ContrastiveEncoder(**enc).fit(cat, epochs=3, checkpoint_dir=tmp_path / "b",
+                                            resume=True, **kw)
     _same_weights(straight.backbone.state_dict(), resumed.backbone.state_dict())
     torch.testing.assert_close(resumed.module.queue.queue, straight.module.queue.queue,
                                rtol=0, atol=0)
+
+
+def test_cosine_momentum_rises_from_m_to_one_over_the_planned_steps():
+    import lightning as L
+
+    cat = _toy_catalog(n=48)
+    seen = []
+
+    class Cb(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            seen.append(module.momentum_at(trainer.global_step))
+
+    ContrastiveEncoder(**dict(SMALL, momentum=0.9, momentum_schedule="cosine")).fit(
+        cat, epochs=3, batch_size=16, seed=3, callbacks=[Cb()], **FAST)
+    steps = np.arange(9)  # 3 epochs of 3 steps: m_t = 1 - 0.1 (cos(pi t / 9) + 1) / 2
+    np.testing.assert_allclose(seen, 1 - 0.1 * (np.cos(np.pi * steps / 9) + 1) / 2,
+                               rtol=0, atol=1e-12)
+    assert seen[0] == 0.9 and np.all(np.diff(seen) > 0)
+    constant = ContrastiveEncoder(**dict(SMALL, momentum=0.9)).fit(
+        cat, epochs=1, batch_size=16, seed=3, **FAST)
+    assert constant.module.momentum_at(2) == 0.9
+    with pytest.raises(ValueError, match="momentum_schedule must be one of"):
+        ContrastiveEncoder(momentum_schedule="linear")
 
 
 def test_extending_a_finished_run_replans_the_schedule(tmp_path):
