@@ -26,3 +26,49 @@ def test_robust_batchnorm_statistics_takes_the_median_over_batches():
     torch.testing.assert_close(net[0].running_var, var.mean(dim=0))
     with pytest.raises(ValueError, match="at least one batch"):
         robust_batchnorm_statistics(net, [])
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("splits", [2, 4])
+def test_split_batchnorm_equals_batchnorm_of_each_group(channels_last, splits):
+    # each group is normalised with its own statistics, the running statistics follow the
+    # first group, and the gradients are those of the per-group batch norms (to float
+    # rounding: the weight gradients are sums over the groups in another order)
+    import torch
+    import torch.nn.functional as F
+
+    from galssl.nn import SplitBatchNorm2d
+
+    torch.manual_seed(1)
+    bn = SplitBatchNorm2d(6, num_splits=splits)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-1, 1)
+    x = torch.randn(16, 6, 5, 5) * 3 + torch.arange(16.0)[:, None, None, None]
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    g = torch.randn(16, 6, 5, 5)
+    x1 = x.clone().requires_grad_()
+    y = bn(x1)
+    (y * g).sum().backward()
+    assert y.is_contiguous(memory_format=torch.channels_last if channels_last
+                           else torch.contiguous_format)
+
+    w = bn.weight.detach().clone().requires_grad_()
+    b = bn.bias.detach().clone().requires_grad_()
+    x2 = x.clone().requires_grad_()
+    rm, rv = torch.zeros(6), torch.ones(6)
+    parts = x2.chunk(splits)
+    ref = torch.cat([F.batch_norm(parts[0], rm, rv, w, b, True, 0.1, bn.eps)]
+                    + [F.batch_norm(p, None, None, w, b, True, 0.0, bn.eps)
+                       for p in parts[1:]])
+    (ref * g).sum().backward()
+    for got, want in ((y, ref), (x1.grad, x2.grad), (bn.weight.grad, w.grad),
+                      (bn.bias.grad, b.grad), (bn.running_mean, rm), (bn.running_var, rv)):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    # the groups really are normalised apart: each has zero mean before the affine part
+    z = ((y.detach() - bn.bias[None, :, None, None]) / bn.weight[None, :, None, None])
+    for part in z.chunk(splits):
+        torch.testing.assert_close(part.mean(dim=(0, 2, 3)), torch.zeros(6), atol=1e-5,
+                                   rtol=0)
+    assert int(bn.num_batches_tracked) == 1
