@@ -324,6 +324,26 @@ def cpu_model():
     return cpu_name()
 
 
+def source_commit():
+    """Commit of the source checkout the benchmarks run from (``+dirty`` with uncommitted
+    changes), or None outside a git checkout: an editable install's version string is
+    frozen at install time and does not follow later commits."""
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def hardware():
     from importlib.metadata import PackageNotFoundError, version
 
@@ -334,6 +354,7 @@ def hardware():
         info["galssl"] = version("galssl")
     except PackageNotFoundError:
         info["galssl"] = "not installed"
+    info["commit"] = source_commit()
     try:
         import torch
 
@@ -350,10 +371,11 @@ def hardware():
 
 def hardware_line(hw, date, command):
     gpu = f"CUDA device {hw['cuda']}" if hw["cuda"] else "no CUDA device"
+    commit = f" (source commit {hw['commit']})" if hw.get("commit") else ""
     load = (f"; 1-minute load average {hw['load_average']:.2f} before the run"
             if hw["load_average"] is not None else "")
     return (f"Measured on {hw['cpu']} ({hw['cpu_count']} cores, {gpu}), torch {hw['torch']}, "
-            f"galssl {hw['galssl']}, on {date}{load}, with ``{command}``.")
+            f"galssl {hw['galssl']}{commit}, on {date}{load}, with ``{command}``.")
 
 
 # ---------------------------------------------------------------------- output
