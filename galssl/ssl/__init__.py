@@ -8,11 +8,12 @@ inference loop of every model, in one process or on several (`run_inference`).
 from ..utils._checkpoint import CheckpointError, read_checkpoint  # noqa: F401
 from ._encoder import (CHECKPOINT_FORMAT, PRESET_BATCH_SIZE, PRESETS,  # noqa: F401
                        ContrastiveEncoder)
-from ._probe import FACTORS, effective_rank, probe_representations  # noqa: F401
+from ._probe import (FACTORS, effective_rank, probe_features,  # noqa: F401
+                     probe_representations)
 
 __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT", "PRESETS", "PRESET_BATCH_SIZE",
            "CheckpointError", "read_checkpoint",
-           "probe_representations", "effective_rank", "FACTORS", "run_inference"]
+           "probe_representations", "probe_features", "effective_rank", "FACTORS", "run_inference"]
 
 
 def __getattr__(name):

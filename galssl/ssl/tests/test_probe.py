@@ -6,7 +6,7 @@ from astropy import units as u
 
 from galssl import ContrastiveEncoder, PhotoZEstimator
 from galssl.photoz.tests.test_estimator import toy_photoz
-from galssl.ssl import effective_rank, probe_representations
+from galssl.ssl import effective_rank, probe_features, probe_representations
 
 SMALL = dict(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
 
@@ -61,6 +61,42 @@ def test_probe_table_compares_an_encoder_with_an_untrained_one():
     assert ridge < 0.05 < np.std(np.asarray(test.table["redshift"]))
     assert table["encoder"][rows["R^2 u-g"]] > 0.5
     assert table.meta["n_test"] == 160 and table.meta["seconds"] > 0
+
+
+def test_probe_features_scores_given_features_like_the_encoder_probe():
+    labelled = _with_factors(toy_photoz(n=240, size=40, seed=0), 0)
+    test = _with_factors(toy_photoz(n=160, size=40, seed=1), 1)
+
+    def mags(cat, noise, seed):  # the toy's magnitudes with noise: photometry features
+        m = np.column_stack([np.asarray(cat.table[f"mag_{b}"].value) for b in "ugriz"])
+        return m + np.random.default_rng(seed).normal(0, noise, m.shape)
+
+    exact = probe_features(mags(labelled, 0.0, 0), mags(test, 0.0, 1), labelled, test,
+                           label_counts=(50, 500), splits=2)
+    noisy = probe_features(mags(labelled, 0.3, 0), mags(test, 0.3, 1), labelled, test,
+                           label_counts=(50, 500), splits=2)
+    rows = dict(zip(exact["measure"], range(len(exact))))
+    ridge = rows["photo-z ridge sigma_MAD, 240 labels"]
+    # magnitudes linear in z: the colours give z almost exactly; noise costs accuracy
+    assert exact["features"][ridge] < 0.01 < noisy["features"][ridge]
+    assert exact["features"][rows["R^2 u-g"]] > 0.999 > noisy["features"][rows["R^2 u-g"]]
+    # the same measures as the encoder probe, without the retrieval rows
+    enc = ContrastiveEncoder(**SMALL)
+    enc._trained = True
+    full = probe_representations(enc, labelled, test, label_counts=(50, 500), splits=2,
+                                 baseline=False, progress=False)
+    assert list(exact["measure"]) == list(full["measure"])
+    # a NaN row is left out, not a crash; row counts must match the catalogues
+    bad = mags(test, 0.0, 1)
+    bad[3] = np.nan
+    assert np.isfinite(probe_features(mags(labelled, 0.0, 0), bad, labelled, test,
+                                      label_counts=(50,), splits=1)["features"]).all()
+    with pytest.raises(ValueError, match=r"test_features must have shape \(160, D\)"):
+        probe_features(mags(labelled, 0, 0), mags(test, 0, 1)[:-1], labelled, test)
+    with pytest.raises(ValueError, match="5 and 4 columns"):
+        probe_features(mags(labelled, 0, 0), mags(test, 0, 1)[:, :4], labelled, test)
+    with pytest.raises(KeyError, match="no column 'z'"):
+        probe_features(mags(labelled, 0, 0), mags(test, 0, 1), labelled, test, redshift="z")
 
 
 def test_probe_checks_its_inputs():
