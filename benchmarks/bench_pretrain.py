@@ -80,7 +80,7 @@ def galssl_step_fn(arch, batch, queue, device, channels_last=False, autocast=Fal
 
     def step(v1, v2):
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=autocast):
-            loss, _ = m.moco_loss(v1, v2, state["step"])
+            loss = m.moco_loss(v1, v2, state["step"])[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -91,6 +91,8 @@ def main():
                    help="the momentum encoder's m: constant, or rising from --momentum to 1")
     p.add_argument("--proj-dim", type=int, default=128,
                    help="output dimension of the projection head")
+    p.add_argument("--decorrelation", type=float, default=0.0,
+                   help="weight of the decorrelation term of the representations (0: MoCo)")
     p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--warmup-epochs", type=float, default=0.0)
@@ -140,6 +142,7 @@ def main():
     stretch = None if args.input_stretch == "none" else args.input_stretch
     settings = dict(arch=args.arch, queue_size=args.queue_size, momentum=args.momentum,
                     momentum_schedule=args.momentum_schedule, proj_dim=args.proj_dim,
+                    decorrelation=args.decorrelation,
                     temperature=args.temperature, lr=args.lr,
                     warmup_epochs=args.warmup_epochs, input_stretch=stretch,
                     ebv_max=args.ebv_max, noise_scale=args.noise_scale, psf=args.psf)

@@ -11,11 +11,11 @@ from ._backbones import (ASINH_SOFTENING, INPUT_STRETCHES, PIXEL_NOISE_SOFTENING
 from ._splitbn import (SplitBatchNorm2d, robust_batchnorm_statistics,  # noqa: F401
                        set_batchnorm_splits)
 from ._moco import (MoCoQueue, ProjectionHead, check_queue_size, default_queue_size,  # noqa
-                    info_nce, momentum_update)
+                    decorrelation_loss, info_nce, momentum_update)
 
 __all__ = ["Backbone", "AsinhStretch", "ASINH_SOFTENING", "PIXEL_NOISE_SOFTENING",
            "INPUT_STRETCHES", "create_backbone",
            "list_backbones", "count_parameters",
-           "ProjectionHead", "MoCoQueue", "info_nce", "momentum_update", "default_queue_size",
-           "check_queue_size", "SplitBatchNorm2d", "set_batchnorm_splits",
+           "ProjectionHead", "MoCoQueue", "info_nce", "decorrelation_loss", "momentum_update",
+           "default_queue_size", "check_queue_size", "SplitBatchNorm2d", "set_batchnorm_splits",
            "robust_batchnorm_statistics"]

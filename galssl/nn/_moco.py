@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ProjectionHead", "MoCoQueue", "info_nce", "momentum_update", "default_queue_size",
-           "check_queue_size"]
+__all__ = ["ProjectionHead", "MoCoQueue", "info_nce", "decorrelation_loss", "momentum_update",
+           "default_queue_size", "check_queue_size"]
 
 
 class ProjectionHead(nn.Module):
@@ -88,6 +88,47 @@ def info_nce(query, key, queue, temperature=0.1):
     logits = torch.cat([pos, neg], dim=1) / temperature
     labels = torch.zeros(len(q), dtype=torch.long, device=q.device)
     return F.cross_entropy(logits, labels), logits
+
+
+def decorrelation_loss(features, eps=1e-12):
+    """Redundancy between the dimensions of a batch of representations: the sum of the
+    squared off-diagonal correlation coefficients, divided by the dimension D.
+
+    0 when every pair of dimensions is uncorrelated over the batch, D - 1 when all
+    dimensions move together (a representation collapsed onto one direction); with B < D
+    samples it cannot fall below about D / (B - 1) - 1. Independent of each dimension's
+    scale. Added to InfoNCE (``ContrastiveEncoder(decorrelation=...)``), it spreads the
+    representations over more dimensions, against the dimensional collapse of contrastive
+    learning (the redundancy-reduction term of Barlow Twins, Zbontar et al. 2021, on the
+    correlations within one view's batch).
+
+    Parameters
+    ----------
+    features : tensor
+        (B, D) representations, B >= 2.
+    eps : float
+        Smallest variance of a dimension: one with less (e.g. a constant dimension, a
+        ReLU that never fires) counts as uncorrelated with the others.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from galssl.nn import decorrelation_loss
+    >>> x = torch.randn(4096, 8, generator=torch.Generator().manual_seed(0))
+    >>> round(decorrelation_loss(x).item(), 2)      # independent: ~ (D - 1) / B
+    0.0
+    >>> round(decorrelation_loss(x[:, :1].expand(-1, 8) * torch.arange(1., 9.)).item(), 3)
+    7.0
+    """
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"features must have shape (B >= 2, D), got {tuple(features.shape)}")
+    x = features.float()
+    x = x - x.mean(dim=0)
+    cov = x.T @ x / (len(x) - 1)
+    std = torch.sqrt(torch.diagonal(cov).clamp_min(eps))
+    corr = cov / (std[:, None] * std[None, :])
+    off = corr.square().sum() - torch.diagonal(corr).square().sum()
+    return off / x.shape[1]
 
 
 class MoCoQueue(nn.Module):

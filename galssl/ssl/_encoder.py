@@ -108,6 +108,11 @@ class ContrastiveEncoder:
         ``"cosine"`` (BYOL, Grill et al. 2020): m rises from ``momentum`` at the first step
         to 1 at the last planned one, m_t = 1 - (1 - m) (cos(pi t / T) + 1) / 2, a closed
         form of the step, so a resumed run follows the uninterrupted one.
+    decorrelation : float, optional
+        Weight of `galssl.nn.decorrelation_loss` of the query view's backbone
+        representations, added to InfoNCE (0, the default: MoCo as it is). A positive
+        weight spreads the representations over more dimensions, against the dimensional
+        collapse that leaves colours out of them (see the results page).
 
     Attributes
     ----------
@@ -138,7 +143,8 @@ class ContrastiveEncoder:
                  momentum=0.999, temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128,
                  crop=64, jitter=7, ebv_max=0.1, psf=False, noise_scale=(1.0, 3.0),
                  noise_mad=None, bn_splits=2, augment=True, channels_last=False,
-                 input_stretch="asinh", warmup_epochs=0, momentum_schedule="constant"):
+                 input_stretch="asinh", warmup_epochs=0, momentum_schedule="constant",
+                 decorrelation=0.0):
         bands = parse_bands(bands)
         if len(bands) != in_chans:
             raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
@@ -150,6 +156,9 @@ class ContrastiveEncoder:
                              f"{momentum_schedule!r}")
         if int(bn_splits) < 1:
             raise ValueError(f"bn_splits must be a positive integer, got {bn_splits!r}")
+        if not 0 <= float(decorrelation) < float("inf"):
+            raise ValueError(f"decorrelation must be a finite weight >= 0, got "
+                             f"{decorrelation!r}")
         self.config = dict(
             arch=arch, in_chans=int(in_chans), bands="".join(bands), queue_size=queue_size,
             momentum=float(momentum), temperature=float(temperature), lr=float(lr),
@@ -158,7 +167,7 @@ class ContrastiveEncoder:
             noise_scale=[float(v) for v in noise_scale], bn_splits=int(bn_splits),
             augment=bool(augment), channels_last=bool(channels_last),
             input_stretch=input_stretch, warmup_epochs=float(warmup_epochs),
-            momentum_schedule=momentum_schedule)
+            momentum_schedule=momentum_schedule, decorrelation=float(decorrelation))
         self.noise_mad = None if noise_mad is None else [float(v) for v in noise_mad]
         self.backbone = create_backbone(arch, in_chans, input_stretch=input_stretch, bands=bands)
         self.module = None  # the MoCoModule after fit (projection head, momentum encoder)

@@ -8,8 +8,8 @@ import lightning as L
 import torch
 
 from ..augment import default_pretraining_views, eval_transform
-from ..nn import (MoCoQueue, ProjectionHead, create_backbone, info_nce, momentum_update,
-                  set_batchnorm_splits)
+from ..nn import (MoCoQueue, ProjectionHead, create_backbone, decorrelation_loss, info_nce,
+                  momentum_update, set_batchnorm_splits)
 from ._data import CutoutDataset, collate_batch
 from ._engine import cosine_schedule, load_rng_state, save_rng_state
 
@@ -111,9 +111,11 @@ class MoCoModule(L.LightningModule):
             self._bn_splits_set = splits
 
     def _encode_query(self, x):
+        """(representations, projections) of the query view."""
         # SplitBatchNorm2d normalises each of the bn_splits consecutive groups separately
         self._set_splits()
-        return self.head(self.backbone(x))
+        h = self.backbone(x)
+        return h, self.head(h)
 
     @torch.no_grad()
     def _encode_key(self, x, step):
@@ -154,12 +156,14 @@ class MoCoModule(L.LightningModule):
         return 1.0 - (1.0 - m) * (math.cos(math.pi * t) + 1.0) / 2.0
 
     def moco_loss(self, v1, v2, step):
-        """InfoNCE of one step on two views; updates the momentum encoder and the queue."""
+        """InfoNCE of one step on two views (plus the weighted `decorrelation_loss` of the
+        query representations, where ``decorrelation`` > 0); updates the momentum encoder
+        and the queue. Returns (loss, logits, decorrelation term or None)."""
         c = self.config
         if c["channels_last"]:
             v1 = v1.contiguous(memory_format=torch.channels_last)
             v2 = v2.contiguous(memory_format=torch.channels_last)
-        q = self._encode_query(v1)
+        h, q = self._encode_query(v1)
         m = self.momentum_at(step)
         with torch.no_grad():
             momentum_update(self.backbone, self.backbone_k, m)
@@ -168,7 +172,11 @@ class MoCoModule(L.LightningModule):
         loss, logits = info_nce(q, k, self.queue.queue.clone(), c["temperature"])
         keys = self.all_gather(k).reshape(-1, k.shape[1]) if self._world() > 1 else k
         self.queue.enqueue(keys)
-        return loss, logits
+        decor = None
+        if c.get("decorrelation", 0.0) > 0:
+            decor = decorrelation_loss(h)
+            loss = loss + c["decorrelation"] * decor
+        return loss, logits, decor
 
     def training_step(self, batch, batch_idx):
         x, ebv = batch
@@ -179,8 +187,10 @@ class MoCoModule(L.LightningModule):
             v1, v2 = self.views(x, ebv=ebv, generator=g)
         else:
             v1 = v2 = self.views(x, ebv=ebv)
-        loss, logits = self.moco_loss(v1, v2, step)
+        loss, logits, decor = self.moco_loss(v1, v2, step)
         acc = (logits.argmax(dim=1) == 0).float().mean()
+        if decor is not None:
+            self.log("train_decorrelation", decor.detach(), sync_dist=self._world() > 1)
         self.loss_history.append(loss.detach())  # a tensor: no host sync per step
         self.log("train_loss", loss, prog_bar=True, sync_dist=self._world() > 1)
         self.log("train_acc", acc, prog_bar=True, sync_dist=self._world() > 1)

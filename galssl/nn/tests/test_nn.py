@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from galssl.nn import (MoCoQueue, ProjectionHead, count_parameters, create_backbone,
-                       default_queue_size, info_nce, list_backbones, momentum_update)
+                       decorrelation_loss, default_queue_size, info_nce, list_backbones,
+                       momentum_update)
 
 
 def test_info_nce_equals_the_formula_by_hand():
@@ -28,6 +29,29 @@ def test_info_nce_equals_the_formula_by_hand():
     e = torch.eye(4)
     small, _ = info_nce(e[:2], e[:2], e[2:], temperature=0.1)
     assert small.item() < 1e-3
+
+
+def test_decorrelation_loss_equals_the_correlations_by_hand():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 6, generator=g) @ torch.randn(6, 6, generator=g)  # correlated
+    corr = np.corrcoef(x.numpy().T)
+    by_hand = (np.sum(corr ** 2) - 6) / 6
+    assert abs(decorrelation_loss(x).item() - by_hand) < 1e-4
+    # independent of each dimension's scale and offset
+    scaled = x * torch.tensor([1e-3, 1, 10, 1e3, 2, 5]) + 7
+    assert abs(decorrelation_loss(scaled).item() - by_hand) < 1e-4
+    # one direction only: D - 1; a constant dimension counts as uncorrelated
+    line = torch.randn(40, 1, generator=g) * torch.arange(1.0, 7.0)
+    assert abs(decorrelation_loss(line).item() - 5) < 1e-4
+    line[:, 0] = 3.0
+    assert abs(decorrelation_loss(line).item() - 20 / 6) < 1e-3
+    # its gradient decorrelates: one step down lowers it
+    x.requires_grad_(True)
+    loss = decorrelation_loss(x)
+    loss.backward()
+    assert decorrelation_loss(x.detach() - 0.5 * x.grad).item() < loss.item()
+    with pytest.raises(ValueError, match=r"shape \(B >= 2, D\)"):
+        decorrelation_loss(torch.zeros(1, 4))
 
 
 def test_momentum_update_math():

@@ -189,12 +189,13 @@ def _same_weights(a, b):
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=k)
 
 
-@pytest.mark.parametrize("schedule", ["constant", "cosine"])
-def test_pretraining_stopped_and_resumed_equals_the_planned_run_bit_for_bit(schedule,
-                                                                            tmp_path):
+@pytest.mark.parametrize("schedule, decorrelation", [("constant", 0.0), ("cosine", 0.0),
+                                                     ("constant", 0.5)])
+def test_pretraining_stopped_and_resumed_equals_the_planned_run_bit_for_bit(
+        schedule, decorrelation, tmp_path):
     cat = _toy_catalog(n=48)
     kw = dict(batch_size=16, seed=3, **FAST)
-    enc = dict(SMALL, momentum_schedule=schedule)
+    enc = dict(SMALL, momentum_schedule=schedule, decorrelation=decorrelation)
     straight = ContrastiveEncoder(**enc).fit(cat, epochs=3, checkpoint_dir=tmp_path / "a",
                                              **kw)
     ContrastiveEncoder(**enc).fit(cat, epochs=3, stop_epoch=1,
@@ -228,6 +229,22 @@ def test_cosine_momentum_rises_from_m_to_one_over_the_planned_steps():
     assert constant.module.momentum_at(2) == 0.9
     with pytest.raises(ValueError, match="momentum_schedule must be one of"):
         ContrastiveEncoder(momentum_schedule="linear")
+
+
+def test_decorrelation_adds_its_weighted_term_to_infonce():
+    cat = _toy_catalog(n=48)
+    kw = dict(epochs=1, batch_size=16, seed=3, **FAST)
+    plain = ContrastiveEncoder(**SMALL).fit(cat, **kw)
+    spread = ContrastiveEncoder(**dict(SMALL, decorrelation=0.5)).fit(cat, **kw)
+    # the first step starts from the same weights and views: InfoNCE is the same, and the
+    # term (> 0 for 16 representations of dimension 256) is added on top
+    l0, l1 = float(plain.module.loss_history[0]), float(spread.module.loss_history[0])
+    assert l1 > l0
+    assert spread.history["train_decorrelation"] > 0
+    assert "train_decorrelation" not in plain.history
+    assert spread.config["decorrelation"] == 0.5 and plain.config["decorrelation"] == 0.0
+    with pytest.raises(ValueError, match="decorrelation must be a finite weight >= 0"):
+        ContrastiveEncoder(decorrelation=-1)
 
 
 def test_extending_a_finished_run_replans_the_schedule(tmp_path):

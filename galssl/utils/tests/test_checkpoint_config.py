@@ -7,6 +7,10 @@ def test_a_setting_added_later_takes_its_former_value_in_old_checkpoints():
     assert describe_config_mismatch(old, dict(old, momentum_schedule="constant")) == []
     diffs = describe_config_mismatch(old, dict(old, momentum_schedule="cosine"))
     assert diffs == ["momentum_schedule: 'constant' in the checkpoint, 'cosine' now"]
+    # likewise decorrelation, 0 (none) before it existed
+    assert describe_config_mismatch(old, dict(old, decorrelation=0.0)) == []
+    assert describe_config_mismatch(old, dict(old, decorrelation=0.5)) == [
+        "decorrelation: 0.0 in the checkpoint, 0.5 now"]
 
 
 def test_other_missing_settings_and_changes_are_named():
