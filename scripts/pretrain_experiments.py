@@ -93,6 +93,9 @@ def main():
                    help="output dimension of the projection head")
     p.add_argument("--decorrelation", type=float, default=0.0,
                    help="weight of the decorrelation term of the representations (0: MoCo)")
+    p.add_argument("--photometry", type=float, default=0.0,
+                   help="weight of the view's own aperture photometry as a second target "
+                        "(0: MoCo)")
     p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--warmup-epochs", type=float, default=0.0)
@@ -142,7 +145,7 @@ def main():
     stretch = None if args.input_stretch == "none" else args.input_stretch
     settings = dict(arch=args.arch, queue_size=args.queue_size, momentum=args.momentum,
                     momentum_schedule=args.momentum_schedule, proj_dim=args.proj_dim,
-                    decorrelation=args.decorrelation,
+                    decorrelation=args.decorrelation, photometry=args.photometry,
                     temperature=args.temperature, lr=args.lr,
                     warmup_epochs=args.warmup_epochs, input_stretch=stretch,
                     ebv_max=args.ebv_max, noise_scale=args.noise_scale, psf=args.psf)

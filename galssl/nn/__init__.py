@@ -12,10 +12,12 @@ from ._splitbn import (SplitBatchNorm2d, robust_batchnorm_statistics,  # noqa: F
                        set_batchnorm_splits)
 from ._moco import (MoCoQueue, ProjectionHead, check_queue_size, default_queue_size,  # noqa
                     decorrelation_loss, info_nce, momentum_update)
+from ._photometry import APERTURE_RADII_ARCSEC, PhotometryHead  # noqa: F401
 
 __all__ = ["Backbone", "AsinhStretch", "ASINH_SOFTENING", "PIXEL_NOISE_SOFTENING",
            "INPUT_STRETCHES", "create_backbone",
            "list_backbones", "count_parameters",
            "ProjectionHead", "MoCoQueue", "info_nce", "decorrelation_loss", "momentum_update",
+           "PhotometryHead", "APERTURE_RADII_ARCSEC",
            "default_queue_size", "check_queue_size", "SplitBatchNorm2d", "set_batchnorm_splits",
            "robust_batchnorm_statistics"]

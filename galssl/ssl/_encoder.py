@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..dust._coefficients import parse_bands
-from ..nn import check_queue_size, create_backbone, default_queue_size
+from ..nn import PhotometryHead, check_queue_size, create_backbone, default_queue_size
 from ._data import as_image_source, data_fingerprint, training_rows
 from ..utils._checkpoint import CheckpointError, describe_value
 from ..utils._validate import check_positive_int
@@ -38,6 +38,10 @@ PRESET_BATCH_SIZE = {"hayat2021": 256, "cpu-small": 64}
 
 #: Version of the plain-dict checkpoint written by `ContrastiveEncoder.save`.
 CHECKPOINT_FORMAT = 1
+
+#: What continuing the pretraining needs besides the backbone (MoCoModule attributes; the
+#: photometry head only where ``photometry`` > 0).
+_TRAINING_PARTS = ("head", "backbone_k", "head_k", "queue", "photometry_head")
 
 
 def _resolve_device(device):
@@ -113,6 +117,12 @@ class ContrastiveEncoder:
         representations, added to InfoNCE (0, the default: MoCo as it is). A positive
         weight spreads the representations over more dimensions, against the dimensional
         collapse that leaves colours out of them (see the results page).
+    photometry : float, optional
+        Weight of a second, self-supervised target added to InfoNCE (0, the default: MoCo
+        as it is): the squared error of a linear read-off of the query view's own aperture
+        magnitude and colours from its representation (`galssl.nn.PhotometryHead`; about
+        1 - R², batch-standardised). A positive weight keeps in the representations the
+        colours that instance discrimination suppresses (see the results page).
 
     Attributes
     ----------
@@ -144,7 +154,7 @@ class ContrastiveEncoder:
                  crop=64, jitter=7, ebv_max=0.1, psf=False, noise_scale=(1.0, 3.0),
                  noise_mad=None, bn_splits=2, augment=True, channels_last=False,
                  input_stretch="asinh", warmup_epochs=0, momentum_schedule="constant",
-                 decorrelation=0.0):
+                 decorrelation=0.0, photometry=0.0):
         bands = parse_bands(bands)
         if len(bands) != in_chans:
             raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
@@ -156,9 +166,9 @@ class ContrastiveEncoder:
                              f"{momentum_schedule!r}")
         if int(bn_splits) < 1:
             raise ValueError(f"bn_splits must be a positive integer, got {bn_splits!r}")
-        if not 0 <= float(decorrelation) < float("inf"):
-            raise ValueError(f"decorrelation must be a finite weight >= 0, got "
-                             f"{decorrelation!r}")
+        for name, weight in (("decorrelation", decorrelation), ("photometry", photometry)):
+            if not 0 <= float(weight) < float("inf"):
+                raise ValueError(f"{name} must be a finite weight >= 0, got {weight!r}")
         self.config = dict(
             arch=arch, in_chans=int(in_chans), bands="".join(bands), queue_size=queue_size,
             momentum=float(momentum), temperature=float(temperature), lr=float(lr),
@@ -167,9 +177,12 @@ class ContrastiveEncoder:
             noise_scale=[float(v) for v in noise_scale], bn_splits=int(bn_splits),
             augment=bool(augment), channels_last=bool(channels_last),
             input_stretch=input_stretch, warmup_epochs=float(warmup_epochs),
-            momentum_schedule=momentum_schedule, decorrelation=float(decorrelation))
+            momentum_schedule=momentum_schedule, decorrelation=float(decorrelation),
+            photometry=float(photometry))
         self.noise_mad = None if noise_mad is None else [float(v) for v in noise_mad]
         self.backbone = create_backbone(arch, in_chans, input_stretch=input_stretch, bands=bands)
+        if float(photometry) > 0:  # the view's photometry must be measurable
+            PhotometryHead(self.backbone.num_features, bands, int(crop))
         self.module = None  # the MoCoModule after fit (projection head, momentum encoder)
         self.history = None
         self._trained = False  # True once the weights come from training or a checkpoint
@@ -289,9 +302,10 @@ class ContrastiveEncoder:
             module.backbone.load_state_dict(self.backbone.state_dict())
             module.backbone_k.load_state_dict(self.backbone.state_dict())
             if self.module is not None:
-                for name in ("head", "head_k", "backbone_k"):
-                    getattr(module, name).load_state_dict(getattr(self.module, name)
-                                                          .state_dict())
+                for name in ("head", "head_k", "backbone_k", "photometry_head"):
+                    if hasattr(module, name) and hasattr(self.module, name):
+                        getattr(module, name).load_state_dict(getattr(self.module, name)
+                                                              .state_dict())
 
         trainer = run_trainer(
             module, epochs=epochs, stop_epoch=stop_epoch, max_steps=max_steps, devices=devices,
@@ -397,10 +411,8 @@ class ContrastiveEncoder:
                  "backbone": tensors(self.backbone.state_dict())}
         if self.module is not None and training_state:
             m = self.module
-            state.update(head=tensors(m.head.state_dict()),
-                         backbone_k=tensors(m.backbone_k.state_dict()),
-                         head_k=tensors(m.head_k.state_dict()),
-                         queue=tensors(m.queue.state_dict()))
+            state.update({name: tensors(getattr(m, name).state_dict())
+                          for name in _TRAINING_PARTS if hasattr(m, name)})
         return state
 
     def save(self, path, *, half=False, training_state=True):
@@ -473,8 +485,13 @@ class ContrastiveEncoder:
                       queue_size=state["queue"]["queue"].shape[0])
             module = MoCoModule(mc, enc.noise_mad or [1.0] * config["in_chans"])
             module.backbone = enc.backbone
-            for name in ("head", "backbone_k", "head_k", "queue"):
-                _load_strict(getattr(module, name), state[name], name, source)
+            for name in _TRAINING_PARTS:
+                if hasattr(module, name) or name in state:
+                    if name not in state or not hasattr(module, name):
+                        raise CheckpointError(
+                            f"{source}: its {name} weights do not match its config "
+                            f"(photometry={config.get('photometry', 0.0)})")
+                    _load_strict(getattr(module, name), state[name], name, source)
             enc.module = module
         return enc
 
@@ -524,7 +541,7 @@ def check_checkpoint(state, kind, version, source, required=("backbone",)):
     if not isinstance(state.get("config"), dict):
         raise CheckpointError(f"{source}: its config must be a dict, got "
                               f"{describe_value(state.get('config'))}")
-    for key in ("backbone", "head", "backbone_k", "head_k", "queue"):
+    for key in ("backbone",) + _TRAINING_PARTS:
         sd = state.get(key)
         if sd is None and key not in required:
             continue

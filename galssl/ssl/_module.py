@@ -8,8 +8,8 @@ import lightning as L
 import torch
 
 from ..augment import default_pretraining_views, eval_transform
-from ..nn import (MoCoQueue, ProjectionHead, create_backbone, decorrelation_loss, info_nce,
-                  momentum_update, set_batchnorm_splits)
+from ..nn import (MoCoQueue, PhotometryHead, ProjectionHead, create_backbone,
+                  decorrelation_loss, info_nce, momentum_update, set_batchnorm_splits)
 from ._data import CutoutDataset, collate_batch
 from ._engine import cosine_schedule, load_rng_state, save_rng_state
 
@@ -65,6 +65,8 @@ class MoCoModule(L.LightningModule):
         for p in list(self.backbone_k.parameters()) + list(self.head_k.parameters()):
             p.requires_grad_(False)
         self.queue = MoCoQueue(c["proj_dim"], c["queue_size"], seed=c["seed"])
+        if c.get("photometry", 0.0) > 0:  # the view's own photometry as a second target
+            self.photometry_head = PhotometryHead(dim, c["bands"], c["crop"])
         if c["augment"]:
             self.views = default_pretraining_views(
                 noise_mad, bands=c["bands"], ebv_max=c["ebv_max"], out=c["crop"],
@@ -156,9 +158,11 @@ class MoCoModule(L.LightningModule):
         return 1.0 - (1.0 - m) * (math.cos(math.pi * t) + 1.0) / 2.0
 
     def moco_loss(self, v1, v2, step):
-        """InfoNCE of one step on two views (plus the weighted `decorrelation_loss` of the
-        query representations, where ``decorrelation`` > 0); updates the momentum encoder
-        and the queue. Returns (loss, logits, decorrelation term or None)."""
+        """InfoNCE of one step on two views, plus the weighted extra terms of the query
+        representations where their weights are > 0: `galssl.nn.decorrelation_loss`
+        (``decorrelation``) and the `galssl.nn.PhotometryHead` regression of the query
+        view's own aperture photometry (``photometry``). Updates the momentum encoder and
+        the queue. Returns (loss, logits, {name: unweighted term} of the extra terms)."""
         c = self.config
         if c["channels_last"]:
             v1 = v1.contiguous(memory_format=torch.channels_last)
@@ -172,11 +176,14 @@ class MoCoModule(L.LightningModule):
         loss, logits = info_nce(q, k, self.queue.queue.clone(), c["temperature"])
         keys = self.all_gather(k).reshape(-1, k.shape[1]) if self._world() > 1 else k
         self.queue.enqueue(keys)
-        decor = None
+        terms = {}
         if c.get("decorrelation", 0.0) > 0:
-            decor = decorrelation_loss(h)
-            loss = loss + c["decorrelation"] * decor
-        return loss, logits, decor
+            terms["decorrelation"] = decorrelation_loss(h)
+        if c.get("photometry", 0.0) > 0:
+            terms["photometry"] = self.photometry_head.loss(h, v1)
+        for name, value in terms.items():
+            loss = loss + c[name] * value
+        return loss, logits, terms
 
     def training_step(self, batch, batch_idx):
         x, ebv = batch
@@ -187,10 +194,10 @@ class MoCoModule(L.LightningModule):
             v1, v2 = self.views(x, ebv=ebv, generator=g)
         else:
             v1 = v2 = self.views(x, ebv=ebv)
-        loss, logits, decor = self.moco_loss(v1, v2, step)
+        loss, logits, terms = self.moco_loss(v1, v2, step)
         acc = (logits.argmax(dim=1) == 0).float().mean()
-        if decor is not None:
-            self.log("train_decorrelation", decor.detach(), sync_dist=self._world() > 1)
+        for name, value in terms.items():
+            self.log(f"train_{name}", value.detach(), sync_dist=self._world() > 1)
         self.loss_history.append(loss.detach())  # a tensor: no host sync per step
         self.log("train_loss", loss, prog_bar=True, sync_dist=self._world() > 1)
         self.log("train_acc", acc, prog_bar=True, sync_dist=self._world() > 1)
@@ -200,6 +207,8 @@ class MoCoModule(L.LightningModule):
     def configure_optimizers(self):
         c = self.config
         params = list(self.backbone.parameters()) + list(self.head.parameters())
+        if hasattr(self, "photometry_head"):
+            params += list(self.photometry_head.parameters())
         opt = torch.optim.SGD(params, lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
         # the schedule plans the run's epochs (run_trainer sets planned_epochs), not the
         # epoch this sitting stops at, and is rebuilt on resume (cosine_schedule)

@@ -132,7 +132,7 @@ def _described(v):
 
 #: Settings added after checkpoints were first written, with the value a checkpoint without
 #: them was trained with: such a checkpoint resumes when the setting still has that value.
-ADDED_SETTINGS = {"momentum_schedule": "constant", "decorrelation": 0.0}
+ADDED_SETTINGS = {"momentum_schedule": "constant", "decorrelation": 0.0, "photometry": 0.0}
 
 
 def describe_config_mismatch(saved, current, ignore=RESUMABLE_CHANGES):

@@ -189,13 +189,12 @@ def _same_weights(a, b):
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=0, msg=k)
 
 
-@pytest.mark.parametrize("schedule, decorrelation", [("constant", 0.0), ("cosine", 0.0),
-                                                     ("constant", 0.5)])
-def test_pretraining_stopped_and_resumed_equals_the_planned_run_bit_for_bit(
-        schedule, decorrelation, tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"momentum_schedule": "cosine"},
+                                   {"decorrelation": 0.5}, {"photometry": 1.0}])
+def test_pretraining_stopped_and_resumed_equals_the_planned_run_bit_for_bit(extra, tmp_path):
     cat = _toy_catalog(n=48)
     kw = dict(batch_size=16, seed=3, **FAST)
-    enc = dict(SMALL, momentum_schedule=schedule, decorrelation=decorrelation)
+    enc = dict(SMALL, **extra)
     straight = ContrastiveEncoder(**enc).fit(cat, epochs=3, checkpoint_dir=tmp_path / "a",
                                              **kw)
     ContrastiveEncoder(**enc).fit(cat, epochs=3, stop_epoch=1,
@@ -206,6 +205,9 @@ def test_pretraining_stopped_and_resumed_equals_the_planned_run_bit_for_bit(
     _same_weights(straight.backbone.state_dict(), resumed.backbone.state_dict())
     torch.testing.assert_close(resumed.module.queue.queue, straight.module.queue.queue,
                                rtol=0, atol=0)
+    if "photometry" in extra:
+        _same_weights(straight.module.photometry_head.state_dict(),
+                      resumed.module.photometry_head.state_dict())
 
 
 def test_cosine_momentum_rises_from_m_to_one_over_the_planned_steps():
@@ -245,6 +247,38 @@ def test_decorrelation_adds_its_weighted_term_to_infonce():
     assert spread.config["decorrelation"] == 0.5 and plain.config["decorrelation"] == 0.0
     with pytest.raises(ValueError, match="decorrelation must be a finite weight >= 0"):
         ContrastiveEncoder(decorrelation=-1)
+    with pytest.raises(ValueError, match="photometry must be a finite weight >= 0"):
+        ContrastiveEncoder(photometry=-1)
+
+
+def test_the_photometry_target_is_added_learnt_and_saved(tmp_path):
+    cat = _toy_catalog(n=48)
+    kw = dict(batch_size=16, seed=3, **FAST)
+    plain = ContrastiveEncoder(**SMALL).fit(cat, epochs=1, **kw)
+    phot = ContrastiveEncoder(**dict(SMALL, photometry=2.0)).fit(cat, epochs=4, **kw)
+    # same weights and views at the first step: InfoNCE + 2 x (about 1 - R^2, > 0)
+    l0, l1 = float(plain.module.loss_history[0]), float(phot.module.loss_history[0])
+    assert l1 > l0 + 0.5
+    assert "train_photometry" in phot.history and "train_photometry" not in plain.history
+    # the linear read-off of the toy blobs' brightness and colours is learnt
+    head = phot.module.photometry_head
+    assert 0 < phot.history["train_photometry"] < 0.9
+    # the head travels with the training state, and continuing the run keeps it
+    phot.save(tmp_path / "phot.pt")
+    back = ContrastiveEncoder.load(tmp_path / "phot.pt")
+    _same_weights(head.state_dict(), back.module.photometry_head.state_dict())
+    assert back.config["photometry"] == 2.0
+    back.fit(cat, epochs=1, **kw)
+    assert not torch.equal(back.module.photometry_head.linear.weight, head.linear.weight)
+    state = phot.state_dict()
+    del state["photometry_head"]
+    with pytest.raises(CheckpointError, match="photometry_head weights do not match its "
+                                              "config"):
+        ContrastiveEncoder.from_state_dict(state)
+    with pytest.raises(ValueError, match="photometry must be a finite weight >= 0"):
+        ContrastiveEncoder(photometry=float("nan"))
+    with pytest.raises(ValueError, match="views of 24 pixels are smaller"):
+        ContrastiveEncoder(**dict(SMALL, crop=24, photometry=1.0))
 
 
 def test_extending_a_finished_run_replans_the_schedule(tmp_path):
