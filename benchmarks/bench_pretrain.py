@@ -70,11 +70,12 @@ def galssl_step_fn(arch, batch, queue, device, channels_last=False, autocast=Fal
                   temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128, crop=64,
                   jitter=7, ebv_max=0.5, psf=False, noise_scale=[1.0, 3.0], bn_splits=bn_splits,
                   augment=True, channels_last=channels_last, seed=0, batch_size=batch,
-                  num_workers=0, input_stretch=input_stretch)
+                  num_workers=0, input_stretch=input_stretch, photometry=1.0)
     m = MoCoModule(config, [0.02] * 5).to(device)
     if channels_last:
         m = m.to(memory_format=torch.channels_last)
-    params = list(m.backbone.parameters()) + list(m.head.parameters())
+    params = (list(m.backbone.parameters()) + list(m.head.parameters())
+              + list(m.photometry_head.parameters()))
     opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
     state = {"step": 0}
 

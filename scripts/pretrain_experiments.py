@@ -95,7 +95,8 @@ def main():
                    help="weight of the decorrelation term of the representations (0: MoCo)")
     p.add_argument("--photometry", type=float, default=0.0,
                    help="weight of the view's own aperture photometry as a second target "
-                        "(0: MoCo)")
+                        "(0: InfoNCE alone, this script's default, so that the results "
+                        "page's commands reproduce; the library's default is 1)")
     p.add_argument("--temperature", type=float, default=0.1)
     p.add_argument("--lr", type=float, default=0.03)
     p.add_argument("--warmup-epochs", type=float, default=0.0)

@@ -32,10 +32,11 @@ class PhotometryHead(nn.Module):
     """A linear map from a view's representation to that view's own photometry.
 
     The target is computed from the pixels of the view itself, with no label: in each of
-    three circular apertures (`APERTURE_RADII_ARCSEC`, centred on the cutout) the asinh
-    magnitude of the reference band and the colours of adjacent bands (u - g, g - r, r - i,
-    i - z for ugriz), 15 numbers for five bands. Asinh magnitudes (Lupton, Gunn & Szalay
-    1999) with the SDSS softening stay finite for the faint and noisy fluxes of u and z.
+    the circular apertures of `APERTURE_RADII_ARCSEC` that fit in the view (centred) the
+    asinh magnitude of the reference band and the colours of adjacent bands (u - g,
+    g - r, r - i, i - z for ugriz), 15 numbers for five bands in three apertures. Asinh
+    magnitudes (Lupton, Gunn & Szalay 1999) with the SDSS softening stay finite for the
+    faint and noisy fluxes of u and z.
     Each number is standardised over the batch, so the loss, the mean squared error of a
     linear regression on the representations, is about 1 - R² averaged over the 15
     targets: 1 for representations that carry none of it, 0 for a perfect linear read-off.
@@ -75,16 +76,17 @@ class PhotometryHead(nn.Module):
         if unknown or len(bands) < 2:
             raise ValueError(f"the photometry target needs two or more bands among "
                              f"{''.join(ASINH_SOFTENING)}, got bands={''.join(bands)!r}")
-        radii = [r / pixel_scale for r in APERTURE_RADII_ARCSEC]
-        if 2 * max(radii) > size:
+        apertures = [r for r in APERTURE_RADII_ARCSEC if 2 * r / pixel_scale <= size]
+        if not apertures:
             raise ValueError(f"views of {size} pixels are smaller than the "
-                             f"{2 * APERTURE_RADII_ARCSEC[-1]:g} arcsec aperture")
+                             f"{2 * APERTURE_RADII_ARCSEC[0]:g} arcsec aperture")
+        radii = [r / pixel_scale for r in apertures]
         self.bands = bands
         self.ref = bands.index(reference) if reference in bands else len(bands) // 2
         self.register_buffer("masks", _aperture_masks(size, radii), persistent=False)
         b = torch.tensor([ASINH_SOFTENING[x] for x in bands], dtype=torch.float32)
         self.register_buffer("softening", b.view(1, -1, 1), persistent=False)
-        rad = [f'({r:g}")' for r in APERTURE_RADII_ARCSEC]
+        rad = [f'({r:g}")' for r in apertures]
         self.names = ([f"{bands[self.ref]} {r}" for r in rad]
                       + [f"{bands[k]}-{bands[k + 1]} {r}" for k in range(len(bands) - 1)
                          for r in rad])
@@ -103,9 +105,13 @@ class PhotometryHead(nn.Module):
     def forward(self, features):
         return self.linear(features)
 
-    def loss(self, features, views, eps=1e-6):
+    def loss(self, features, views, *, gather=None, eps=1e-6):
         """Mean squared error of the linear prediction against the batch-standardised
-        targets of ``views``."""
+        targets of ``views``. ``gather`` (a function of a tensor returning the
+        concatenation of every process's, e.g. for DDP) makes the batch statistics those
+        of the global batch, so that the mean of the processes' losses is the loss of
+        one process on the whole batch."""
         t = self.targets(views)
-        t = (t - t.mean(dim=0)) / t.std(dim=0).clamp_min(eps)
+        every = t if gather is None else gather(t)
+        t = (t - every.mean(dim=0)) / every.std(dim=0).clamp_min(eps)
         return (self(features.float()) - t).square().mean()

@@ -180,7 +180,10 @@ class MoCoModule(L.LightningModule):
         if c.get("decorrelation", 0.0) > 0:
             terms["decorrelation"] = decorrelation_loss(h)
         if c.get("photometry", 0.0) > 0:
-            terms["photometry"] = self.photometry_head.loss(h, v1)
+            gather = None
+            if self._world() > 1:  # statistics of the global batch, as on one device
+                gather = lambda t: self.all_gather(t).reshape(-1, t.shape[1])  # noqa: E731
+            terms["photometry"] = self.photometry_head.loss(h, v1, gather=gather)
         for name, value in terms.items():
             loss = loss + c[name] * value
         return loss, logits, terms

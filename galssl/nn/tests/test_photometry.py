@@ -86,5 +86,22 @@ def test_its_gradient_moves_the_representations_towards_the_photometry():
 def test_bad_bands_and_small_views_are_refused():
     with pytest.raises(ValueError, match="two or more bands among ugriz, got bands='gy'"):
         PhotometryHead(8, "gy", 64)
-    with pytest.raises(ValueError, match="views of 24 pixels are smaller than the 12 arcsec"):
-        PhotometryHead(8, BANDS, 24)
+    with pytest.raises(ValueError, match="views of 6 pixels are smaller than the 3 arcsec"):
+        PhotometryHead(8, BANDS, 6)
+    # small views keep the apertures that fit: 1.5" and 3" (15.2 px across) in 24 pixels
+    assert PhotometryHead(8, BANDS, 24).names[:3] == ['r (1.5")', 'r (3")', 'u-g (1.5")']
+
+
+def test_gathered_statistics_make_the_mean_of_two_halves_the_whole_batch_loss():
+    g = torch.Generator().manual_seed(2)
+    head = PhotometryHead(16, BANDS, 64)
+    views = torch.rand(32, 5, 64, 64, generator=g) * torch.rand(32, 5, 1, 1, generator=g)
+    h = torch.randn(32, 16, generator=g)
+    whole = head.loss(h, views)
+    every = head.targets(views)
+    halves = [head.loss(h[k:k + 16], views[k:k + 16], gather=lambda t: every)
+              for k in (0, 16)]
+    assert abs((halves[0] + halves[1]).item() / 2 - whole.item()) < 1e-5
+    # without the global statistics each half standardises on its own
+    alone = [head.loss(h[k:k + 16], views[k:k + 16]) for k in (0, 16)]
+    assert abs((alone[0] + alone[1]).item() / 2 - whole.item()) > 1e-3
