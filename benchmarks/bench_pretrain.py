@@ -8,7 +8,8 @@ momentum-encoder forward, InfoNCE against the queue, enqueue, SGD step) on the s
 batches of augmented 64x64 5-band views, batch 64:
 
 * galssl: ``MoCoModule.moco_loss`` (the step ``ContrastiveEncoder.fit`` runs, with its
-  shuffle-BN emulation, ``bn_splits=2``) plus the SGD step;
+  shuffle-BN emulation, ``bn_splits=2``, and its default photometry target) plus the SGD
+  step;
 * the peer: lightly's ``MoCoProjectionHead``, ``update_momentum`` and ``NTXentLoss`` with a
   memory bank of the same size, on the same backbone.
 
@@ -62,7 +63,7 @@ def matmul_peak(device, n=2048, repeats=5):
 
 
 def galssl_step_fn(arch, batch, queue, device, channels_last=False, autocast=False,
-                   bn_splits=2, input_stretch="asinh"):
+                   bn_splits=2, input_stretch="asinh", photometry=1.0):
     from galssl.augment import default_pretraining_views  # noqa: F401 (module import check)
     from galssl.ssl._module import MoCoModule
 
@@ -70,12 +71,12 @@ def galssl_step_fn(arch, batch, queue, device, channels_last=False, autocast=Fal
                   temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128, crop=64,
                   jitter=7, ebv_max=0.5, psf=False, noise_scale=[1.0, 3.0], bn_splits=bn_splits,
                   augment=True, channels_last=channels_last, seed=0, batch_size=batch,
-                  num_workers=0, input_stretch=input_stretch, photometry=1.0)
+                  num_workers=0, input_stretch=input_stretch, photometry=photometry)
     m = MoCoModule(config, [0.02] * 5).to(device)
     if channels_last:
         m = m.to(memory_format=torch.channels_last)
-    params = (list(m.backbone.parameters()) + list(m.head.parameters())
-              + list(m.photometry_head.parameters()))
+    params = list(m.parameters())  # backbone, head and (photometry > 0) photometry head
+    params = [p for p in params if p.requires_grad]
     opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
     state = {"step": 0}
 
@@ -183,35 +184,41 @@ def main():
                              autocast=ac, bn_splits=1)
         bare = galssl_step_fn(arch, args.batch, args.queue, "cpu", channels_last=cl,
                               autocast=ac, input_stretch=None)
+        nophot = galssl_step_fn(arch, args.batch, args.queue, "cpu", channels_last=cl,
+                                autocast=ac, photometry=0.0)
         peer = lightly_step_fn(arch, args.batch, args.queue, "cpu", channels_last=cl)
-        t_g, t_1, t_f, t_l, t_b = timed_round_robin(
+        t_g, t_1, t_f, t_l, t_b, t_p = timed_round_robin(
             [lambda: step(v1, v2), lambda: one(v1, v2), lambda: fp32_step(v1, v2),
-             lambda: peer(v1, v2), lambda: bare(v1, v2)], args.repeats)
+             lambda: peer(v1, v2), lambda: bare(v1, v2), lambda: nophot(v1, v2)],
+            args.repeats)
         peak = max(peak, matmul_peak("cpu"))
         rows.append((arch, args.batch / t_g, args.batch / t_1, args.batch / t_f,
                      args.batch / t_l, t_l / t_g, t_l / t_f, flops / t_g / 1e9, flops / t_g,
-                     "bf16" if ac else "fp32", "CL" if cl else "NCHW", args.batch / t_b))
+                     "bf16" if ac else "fp32", "CL" if cl else "NCHW", args.batch / t_b,
+                     args.batch / t_p))
     print(f"fp32 matmul peak (best of the run): {peak:.1f} GFLOP/s")
-    hdr = ("arch", "galssl", "1 BN grp", "no stretch", "galssl fp32", "lightly", "ratio",
-           "fp32 ratio", "GFLOP/s", "of peak", "kept")
-    line = "=" * 123
+    hdr = ("arch", "galssl", "1 BN grp", "no stretch", "no phot", "galssl fp32", "lightly",
+           "ratio", "fp32 ratio", "GFLOP/s", "of peak", "kept")
+    line = "=" * 131
     print(line)
-    print("{:<15} {:>8} {:>9} {:>10} {:>12} {:>8} {:>7} {:>11} {:>8} {:>8} {:>10}"
+    print("{:<15} {:>8} {:>9} {:>10} {:>7} {:>12} {:>8} {:>7} {:>11} {:>8} {:>8} {:>10}"
           .format(*hdr))
     for r in rows:
-        print(f"{r[0]:<15} {r[1]:>8.1f} {r[2]:>9.1f} {r[11]:>10.1f} {r[3]:>12.1f} "
+        print(f"{r[0]:<15} {r[1]:>8.1f} {r[2]:>9.1f} {r[11]:>10.1f} {r[12]:>7.1f} {r[3]:>12.1f} "
               f"{r[4]:>8.1f} {r[5]:>6.2f}x {r[6]:>10.2f}x {r[7]:>8.1f} "
               f"{100 * r[8] / 1e9 / peak:>7.1f}% {r[9] + ' ' + r[10]:>10}")
     print(line)
     print("images/s at batch", args.batch, "; galssl = ContrastiveEncoder's step with its "
-          "one-device shuffle-BN (bn_splits=2) and its default asinh input stretch, '1 BN "
-          "grp' = the same without shuffle-BN, 'no stretch' = without the stretch, 'galssl "
-          "fp32' = the best fp32 variant; lightly peer in fp32, without a stretch")
+          "one-device shuffle-BN (bn_splits=2), its default asinh input stretch and "
+          "photometry target, '1 BN "
+          "grp' = the same without shuffle-BN, 'no stretch' = without the stretch, 'no phot' "
+          "= without the photometry target (photometry=0), 'galssl fp32' = the best fp32 "
+          "variant; lightly peer in fp32, without a stretch or a second target")
     print("targets: ratio >= 1.0x lightly; >= 35 % of the fp32 matmul peak")
     keys = ("arch", "galssl_images_per_s", "galssl_1bn_images_per_s",
             "galssl_fp32_images_per_s", "lightly_images_per_s", "ratio", "fp32_ratio",
             "gflops", "flops_per_s", "precision", "memory_format",
-            "galssl_nostretch_images_per_s")
+            "galssl_nostretch_images_per_s", "galssl_nophotometry_images_per_s")
     res = {"hardware": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                         "torch": torch.__version__, "threads": torch.get_num_threads()},
            "batch": args.batch, "queue": args.queue, "repeats": args.repeats,
