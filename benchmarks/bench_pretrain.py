@@ -75,8 +75,7 @@ def galssl_step_fn(arch, batch, queue, device, channels_last=False, autocast=Fal
     m = MoCoModule(config, [0.02] * 5).to(device)
     if channels_last:
         m = m.to(memory_format=torch.channels_last)
-    params = list(m.parameters())  # backbone, head and (photometry > 0) photometry head
-    params = [p for p in params if p.requires_grad]
+    params = [p for p in m.parameters() if p.requires_grad]  # as MoCoModule's optimiser
     opt = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
     state = {"step": 0}
 
@@ -210,10 +209,10 @@ def main():
     print(line)
     print("images/s at batch", args.batch, "; galssl = ContrastiveEncoder's step with its "
           "one-device shuffle-BN (bn_splits=2), its default asinh input stretch and "
-          "photometry target, '1 BN "
-          "grp' = the same without shuffle-BN, 'no stretch' = without the stretch, 'no phot' "
-          "= without the photometry target (photometry=0), 'galssl fp32' = the best fp32 "
-          "variant; lightly peer in fp32, without a stretch or a second target")
+          "photometry target, '1 BN grp' = the same without shuffle-BN, 'no stretch' = "
+          "without the stretch, 'no phot' = without the photometry target (photometry=0), "
+          "'galssl fp32' = the best fp32 variant; lightly peer in fp32, without a stretch or "
+          "a second target")
     print("targets: ratio >= 1.0x lightly; >= 35 % of the fp32 matmul peak")
     keys = ("arch", "galssl_images_per_s", "galssl_1bn_images_per_s",
             "galssl_fp32_images_per_s", "lightly_images_per_s", "ratio", "fp32_ratio",

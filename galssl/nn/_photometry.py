@@ -14,6 +14,28 @@ __all__ = ["PhotometryHead", "APERTURE_RADII_ARCSEC"]
 APERTURE_RADII_ARCSEC = (1.5, 3.0, 6.0)
 
 
+def photometry_apertures(bands, size, pixel_scale=0.396):
+    """The radii (arcsec) of `APERTURE_RADII_ARCSEC` that fit in views of ``size`` pixels,
+    after checking that ``bands`` can be measured; raises a ValueError naming the bad
+    input otherwise. What `PhotometryHead` and ``ContrastiveEncoder(photometry=...)`` check.
+
+    Examples
+    --------
+    >>> from galssl.nn._photometry import photometry_apertures
+    >>> photometry_apertures("ugriz", 24)
+    [1.5, 3.0]
+    """
+    bands = tuple(bands)
+    if len(bands) < 2 or any(b not in ASINH_SOFTENING for b in bands):
+        raise ValueError(f"the photometry target needs two or more bands among "
+                         f"{''.join(ASINH_SOFTENING)}, got bands={''.join(bands)!r}")
+    apertures = [r for r in APERTURE_RADII_ARCSEC if 2 * r / pixel_scale <= size]
+    if not apertures:
+        raise ValueError(f"views of {size} pixels are smaller than the "
+                         f"{2 * APERTURE_RADII_ARCSEC[0]:g} arcsec aperture")
+    return apertures
+
+
 def _aperture_masks(size, radii_pix, oversample=5):
     """(size * size, len(radii)) fractional coverage of each pixel by circles of
     ``radii_pix`` centred on the image centre, from ``oversample``² sub-pixels."""
@@ -72,14 +94,7 @@ class PhotometryHead(nn.Module):
     def __init__(self, in_dim, bands, size, *, pixel_scale=0.396, reference="r"):
         super().__init__()
         bands = tuple(bands)
-        unknown = [b for b in bands if b not in ASINH_SOFTENING]
-        if unknown or len(bands) < 2:
-            raise ValueError(f"the photometry target needs two or more bands among "
-                             f"{''.join(ASINH_SOFTENING)}, got bands={''.join(bands)!r}")
-        apertures = [r for r in APERTURE_RADII_ARCSEC if 2 * r / pixel_scale <= size]
-        if not apertures:
-            raise ValueError(f"views of {size} pixels are smaller than the "
-                             f"{2 * APERTURE_RADII_ARCSEC[0]:g} arcsec aperture")
+        apertures = photometry_apertures(bands, size, pixel_scale)
         radii = [r / pixel_scale for r in apertures]
         self.bands = bands
         self.ref = bands.index(reference) if reference in bands else len(bands) // 2

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from ..dust._coefficients import parse_bands
-from ..nn import PhotometryHead, check_queue_size, create_backbone, default_queue_size
+from ..nn import check_queue_size, create_backbone, default_queue_size
+from ..nn._photometry import photometry_apertures
 from ._data import as_image_source, data_fingerprint, training_rows
 from ..utils._checkpoint import CheckpointError, describe_value
 from ..utils._validate import check_positive_int
@@ -184,7 +185,7 @@ class ContrastiveEncoder:
         self.noise_mad = None if noise_mad is None else [float(v) for v in noise_mad]
         self.backbone = create_backbone(arch, in_chans, input_stretch=input_stretch, bands=bands)
         if float(photometry) > 0:  # the view's photometry must be measurable
-            PhotometryHead(self.backbone.num_features, bands, int(crop))
+            photometry_apertures(bands, int(crop))
         self.module = None  # the MoCoModule after fit (projection head, momentum encoder)
         self.history = None
         self._trained = False  # True once the weights come from training or a checkpoint
@@ -489,11 +490,11 @@ class ContrastiveEncoder:
             module = MoCoModule(mc, enc.noise_mad or [1.0] * config["in_chans"])
             module.backbone = enc.backbone
             for name in _TRAINING_PARTS:
-                if hasattr(module, name) or name in state:
-                    if name not in state or not hasattr(module, name):
-                        raise CheckpointError(
-                            f"{source}: its {name} weights do not match its config "
-                            f"(photometry={config.get('photometry', 0.0)})")
+                if hasattr(module, name) != (name in state):
+                    raise CheckpointError(
+                        f"{source}: its {name} weights do not match its config "
+                        f"(photometry={config['photometry']})")
+                if name in state:
                     _load_strict(getattr(module, name), state[name], name, source)
             enc.module = module
         return enc

@@ -209,9 +209,9 @@ class MoCoModule(L.LightningModule):
 
     def configure_optimizers(self):
         c = self.config
-        params = list(self.backbone.parameters()) + list(self.head.parameters())
-        if hasattr(self, "photometry_head"):
-            params += list(self.photometry_head.parameters())
+        # backbone, head and (photometry > 0) photometry head, in that order; the momentum
+        # encoder's parameters are frozen
+        params = [p for p in self.parameters() if p.requires_grad]
         opt = torch.optim.SGD(params, lr=c["lr"], momentum=0.9, weight_decay=c["weight_decay"])
         # the schedule plans the run's epochs (run_trainer sets planned_epochs), not the
         # epoch this sitting stops at, and is rebuilt on resume (cosine_schedule)
