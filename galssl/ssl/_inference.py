@@ -224,6 +224,20 @@ class InferenceModule(L.LightningModule):
         # unpickled in a spawned rank: quiet Lightning's banners and notes there too
         _quiet_lightning()
         super().__setstate__(state)
+        self._spawned_rank = True
+
+    def teardown(self, stage):
+        # A spawned rank ends its process group itself, all ranks together, before it exits:
+        # Lightning destroys only NCCL groups at exit, and a gloo group left to the
+        # interpreter's shutdown could abort a rank ('terminate called without an active
+        # exception') while its peer was already gone. Ranks the user launched (torchrun,
+        # SLURM) keep their group for the rest of their script.
+        import torch.distributed as dist
+
+        if getattr(self, "_spawned_rank", False) and dist.is_available() \
+                and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
 
     def predict_dataloader(self):
         images, ebv, rows, bs = self._data

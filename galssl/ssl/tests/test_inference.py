@@ -177,3 +177,26 @@ def test_read_batch_zeroes_non_finite_pixels_flags_rows_and_leaves_the_source_al
     # rows without pixels are empty
     _, _, empty, incomplete = read_batch(np.zeros((3, 5, 0, 0), np.float32), None, [0, 1])
     assert empty.all() and not incomplete.any()
+
+
+def test_a_spawned_rank_ends_its_process_group_and_a_launched_rank_keeps_it(tmp_path):
+    import pickle
+
+    import torch.distributed as dist
+
+    from galssl.ssl._inference import InferenceModule
+
+    module = InferenceModule(torch.nn.Identity(), None, None, None)
+    spawned = pickle.loads(pickle.dumps(module))  # as ddp_spawn hands it to a rank
+    assert not getattr(module, "_spawned_rank", False) and spawned._spawned_rank
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        module.teardown("predict")  # a rank the user launched (torchrun): group kept
+        assert dist.is_initialized()
+        spawned.teardown("predict")
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
