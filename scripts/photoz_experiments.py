@@ -196,7 +196,7 @@ def part_efficiency(args, train, val_test, out, log):
     from astropy.table import Table, vstack
 
     from galssl import ContrastiveEncoder
-    from galssl.photoz import aperture_colours, label_efficiency
+    from galssl.photoz import aperture_colours, aperture_features, label_efficiency
     from train_default_model import validation_halves
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
@@ -206,6 +206,9 @@ def part_efficiency(args, train, val_test, out, log):
     if "colours" in args.methods:
         shared["colours"] = (aperture_colours(train, progress=args.progress),
                              aperture_colours(val_test, progress=args.progress))
+    if "apertures" in args.methods:
+        shared["apertures"] = (aperture_features(train, progress=args.progress),
+                               aperture_features(val_test, progress=args.progress))
     if "linear" in args.methods:
         shared["representations"] = (enc.encode(train, progress=args.progress),
                                      enc.encode(val_test, progress=args.progress))

@@ -7,7 +7,7 @@ encoder, queue) to ``galssl/pretrained/data/<DEFAULT_ENCODER>.pt``, its registry
 it, and the card to ``docs/_static/results/encoder_card.rst``. Run from the repository root
 after ``pretrain_experiments.py --name NAME`` has finished and been probed::
 
-    python scripts/ship_encoder.py --name NAME --supersedes galssl-sdss-moco-resnet10-small-v2
+    python scripts/ship_encoder.py --name NAME --supersedes galssl-sdss-moco-resnet10-small-v3
 
 (first set ``galssl.pretrained.DEFAULT_ENCODER`` to the new name). ``--supersedes OLD``
 rewrites the description of the previous default's record, which stays in the registry,
@@ -51,6 +51,9 @@ def main():
                    help="the registry name of the previous default encoder, whose record "
                         "is rewritten to name the new one")
     p.add_argument("--hardware", default="2-core AMD EPYC CPU (AVX512-BF16), bf16 autocast")
+    p.add_argument("--data-note", default="",
+                   help="a sentence appended to the card's training data (e.g. how the "
+                        "images reached the machine that trained it)")
     args = p.parse_args()
 
     sys.path.insert(0, HERE)
@@ -103,21 +106,26 @@ def main():
         "injected training galaxies"
         + (" and the injected unlabelled set of scripts/build_unlabelled.py"
            if st.get("extra_unlabelled") else "")
-        + " (four training fields; no validation field, no redshift used)",
+        + " (four training fields; no validation field, no redshift used)"
+        + (f". {args.data_note}" if args.data_note else ""),
         recipe=f"MoCo v2, {st['epochs']} epochs ({run['steps']} steps), batch "
         f"{st['batch_size']}, queue {c['queue_size']}, momentum {c['momentum']:g}, "
         f"temperature {c['temperature']:g}, SGD lr {c['lr']:g} cosine, the seed's "
         f"augmentations (E(B-V) up to {c['ebv_max']:g}, "
         + ("PSF blur, " if c["psf"] else "")
         + f"noise {c['noise_scale'][0]:g}-"
-        f"{c['noise_scale'][1]:g} x MAD, rotation, jitter {c['jitter']} px); seed "
+        f"{c['noise_scale'][1]:g} x MAD, rotation, jitter {c['jitter']} px)"
+        + (f", the photometry target (weight {c['photometry']:g})"
+           if c.get("photometry", 0) > 0 else "")
+        + f"; seed "
         f"{st['seed']}; run '{args.name}' of scripts/pretrain_experiments.py",
         hardware=args.hardware,
         wall_time=f"{run['minutes_total']:.0f} min" if run.get("minutes_total") else "",
         metrics=metrics,
         limitations="Trained on 7 SDSS fields (semi-real: injected parametric galaxies and "
         "the real galaxies of 4 fields); SDSS ugriz at 0.396 arcsec/px only; a small "
-        "encoder trained on a 2-core CPU, far from the seed's 1.2M galaxies; float16 "
+        f"encoder trained on {st['n_unlabelled']:,} galaxies, far from the seed's 1.2M; "
+        "float16 "
         "weights (cast to float32 on load); no training state, so pretraining cannot be "
         "resumed from this file.",
         shipped=True)

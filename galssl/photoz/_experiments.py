@@ -5,11 +5,11 @@ import time
 
 import numpy as np
 
-__all__ = ["label_efficiency", "aperture_colours", "magnitude_table", "ColourBaseline",
-           "labels_saved", "seed_summary", "METHODS"]
+__all__ = ["label_efficiency", "aperture_colours", "aperture_features", "magnitude_table",
+           "ColourBaseline", "labels_saved", "seed_summary", "METHODS"]
 
 #: The methods of `label_efficiency`.
-METHODS = ("supervised", "finetuned", "linear", "colours", "ceiling")
+METHODS = ("supervised", "finetuned", "linear", "colours", "apertures", "ceiling")
 
 
 def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
@@ -87,6 +87,42 @@ def magnitude_table(flux, ebv=None, bands="ugriz"):
     for b1, b2 in zip(bands[:-1], bands[1:]):
         t[f"{b1}-{b2}"] = t[f"mag_{b1}"] - t[f"mag_{b2}"]
     return t
+
+
+def aperture_features(catalog, *, radii=(1.5, 3.0, 6.0), bands=None, progress=True):
+    """Multi-aperture photometry of the cutouts as features of `ColourBaseline`: all that
+    the photometry of the images gives, without their shape.
+
+    `aperture_colours` in each aperture of ``radii`` (arcsec): the adjacent colours of
+    every aperture (columns ``"<b1>-<b2> <radius>"``), the r magnitude of the middle
+    aperture (``mag_r``) and the r-band profile, the magnitude differences between each
+    other aperture and the middle one (``"r <radius>-r <middle>"``). With the default
+    radii these are 15 numbers per galaxy, the magnitudes of the photometry target of
+    `~galssl.nn.PhotometryHead`, in the order `ColourBaseline` reads them.
+
+    Returns
+    -------
+    `~astropy.table.Table`
+        One row per input row (NaN where the image has no data).
+    """
+    from astropy.table import Table
+
+    radii = [float(r) for r in radii]
+    if not radii or min(radii) <= 0:
+        raise ValueError(f"radii must be positive aperture radii in arcsec, got {radii}")
+    middle = radii[len(radii) // 2]
+    per = {r: aperture_colours(catalog, radius=r, bands=bands, progress=progress)
+           for r in radii}
+    out = Table()
+    for r in radii:
+        for c in per[r].colnames:
+            if "-" in c:
+                out[f"{c} {r:g}"] = per[r][c]
+    out["mag_r"] = per[middle]["mag_r"]
+    for r in radii:
+        if r != middle:
+            out[f"r {r:g}-r {middle:g}"] = per[r]["mag_r"] - per[middle]["mag_r"]
+    return out
 
 
 class ColourBaseline:
@@ -184,8 +220,8 @@ class ColourBaseline:
 def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0.25, 0.5, 1.0),
                      redshift="redshift", epochs=100, batch_size=256, seed=0,
                      methods=("supervised", "finetuned", "colours"), estimator_kwargs=None,
-                     min_steps=0, photometry=None, colours=None, representations=None,
-                     predictions=False, progress=True, **fit_kwargs):
+                     min_steps=0, photometry=None, colours=None, apertures=None,
+                     representations=None, predictions=False, progress=True, **fit_kwargs):
     """Photo-z quality versus the number of labels, for the methods of Hayat et al. (2021).
 
     At each fraction of the labelled training set (the same random subset for every
@@ -198,6 +234,10 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     - ``"linear"``: a ridge regression of log(1 + z) on the frozen representations of
       ``encoder`` (penalty by leave-one-out cross-validation);
     - ``"colours"``: the kNN `ColourBaseline` on aperture colours measured on the cutouts;
+    - ``"apertures"``: the best of kNN and gradient boosting (chosen as for "ceiling") on
+      the 15 numbers of `aperture_features` (colours in 1.5, 3 and 6" apertures, r
+      magnitude and profile) measured on the cutouts: what the images' own, noisy
+      photometry gives at best;
     - ``"ceiling"``: the best of kNN and gradient boosting (``ColourBaseline(regressor=
       "best")``, chosen by cross-validation on the labelled subset) on ``photometry``, the
       catalogue's own photometry of the same galaxies (for injected galaxies: the
@@ -221,10 +261,10 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     photometry : tuple of two `~astropy.table.Table`, optional
         For "ceiling": ``(train, test)`` tables of `magnitude_table`, one row per row of
         ``train`` and ``test``.
-    colours, representations : tuple, optional
-        For "colours" and "linear", to reuse across calls: the ``(train, test)`` tables of
-        `aperture_colours` and the ``(train, test)`` arrays of ``encoder.encode``
-        (computed here when not given).
+    colours, apertures, representations : tuple, optional
+        For "colours", "apertures" and "linear", to reuse across calls: the ``(train,
+        test)`` tables of `aperture_colours` and of `aperture_features` and the ``(train,
+        test)`` arrays of ``encoder.encode`` (computed here when not given).
     predictions : bool, optional
         Add the column ``z_phot``: every method's point estimate for every row of ``test``
         (NaN where it made none), for z_phot-z_spec figures
@@ -253,7 +293,7 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     if "ceiling" in methods and photometry is None:
         raise ValueError("method 'ceiling' needs photometry=(train_table, test_table)")
     for what, pair in (("photometry", photometry), ("colours", colours),
-                       ("representations", representations)):
+                       ("apertures", apertures), ("representations", representations)):
         if pair is None:
             continue
         if len(pair) != 2:
@@ -271,7 +311,11 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     test_ok = np.asarray(test.good) & in_range
     usable = np.flatnonzero(np.asarray(train.good) & np.isfinite(z_train))
     colours_train, colours_test = colours or (None, None)
+    apertures_train, apertures_test = apertures or (None, None)
     reps_train, reps_test = representations or (None, None)
+    if "apertures" in methods and apertures is None:
+        apertures_train = aperture_features(train, progress=progress)
+        apertures_test = aperture_features(test, progress=progress)
     if "colours" in methods and colours is None:
         colours_train = aperture_colours(train, progress=progress)
         colours_test = aperture_colours(test, progress=progress)
@@ -295,9 +339,11 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
             if method == "colours":
                 zp = ColourBaseline().fit(colours_train[subset], z_train[subset]) \
                     .predict(colours_test)
-            elif method == "ceiling":
+            elif method in ("ceiling", "apertures"):
+                ftrain, ftest = photometry if method == "ceiling" else \
+                    (apertures_train, apertures_test)
                 zp = ColourBaseline(regressor="best", seed=seed) \
-                    .fit(photometry[0][subset], z_train[subset]).predict(photometry[1])
+                    .fit(ftrain[subset], z_train[subset]).predict(ftest)
             elif method == "linear":
                 zp = _linear_photoz(reps_train[subset], z_train[subset], reps_test)
             else:

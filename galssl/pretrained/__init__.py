@@ -23,7 +23,7 @@ _DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 DEFAULT_PHOTOZ = "galssl-sdss-photoz-resnet10-small-v1"
 
 #: Name of the encoder loaded by ``ContrastiveEncoder.from_pretrained()`` (shipped).
-DEFAULT_ENCODER = "galssl-sdss-moco-resnet10-small-v2"
+DEFAULT_ENCODER = "galssl-sdss-moco-resnet10-small-v3"
 
 _HAYAT_URL = "https://portal.nersc.gov/project/dasrepo/self-supervised-learning-sdss/checkpoints/"
 _HAYAT_COMMON = dict(

@@ -6,8 +6,8 @@ from astropy.table import QTable, Table
 from galssl import ContrastiveEncoder
 from galssl.cutouts import CutoutCatalog
 from galssl.dust import extinction_coefficients
-from galssl.photoz import (ColourBaseline, aperture_colours, label_efficiency, labels_saved,
-                           magnitude_table, seed_summary)
+from galssl.photoz import (ColourBaseline, aperture_colours, aperture_features,
+                           label_efficiency, labels_saved, magnitude_table, seed_summary)
 from galssl.photoz.metrics import sigma_mad
 
 from .test_estimator import toy_photoz
@@ -26,6 +26,29 @@ def test_aperture_colours_flux_and_dereddening():
     r = extinction_coefficients("ugriz")
     np.testing.assert_allclose(out["mag_r"][0] - out["mag_r"][1], r[2] * 0.1, atol=1e-6)
     np.testing.assert_allclose(out["g-r"][0] - out["g-r"][1], (r[1] - r[2]) * 0.1, atol=1e-6)
+
+
+def test_aperture_features_colours_per_aperture_and_the_r_band_profile():
+    size = 41
+    fluxes = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    img = np.zeros((1, 5, size, size), np.float32)
+    img[0, :, 20, 20] = fluxes  # a point source
+    img[0, 2, 20, 26] = 4.0  # r-band light 6 px = 2.4" out: inside 3" and 6", outside 1.5"
+    t = QTable({"ra": [0], "dec": [0], "flags": [0], "ebv": [0.0]})
+    out = aperture_features(CutoutCatalog(t, img), progress=False)
+    assert len(out.colnames) == 15 and len(out) == 1
+    # ColourBaseline reads every column with a '-' and mag_r: all 15
+    assert ColourBaseline._features(out).shape == (1, 15)
+    np.testing.assert_allclose(out["g-r 1.5"][0], 2.5 * np.log10(4.0 / 2.0), atol=1e-6)
+    np.testing.assert_allclose(out["g-r 3"][0], 2.5 * np.log10(8.0 / 2.0), atol=1e-6)
+    np.testing.assert_allclose(out["r-i 6"][0], -2.5 * np.log10(8.0 / 8.0), atol=1e-6)
+    np.testing.assert_allclose(out["u-g 1.5"][0], out["u-g 6"][0], atol=1e-6)  # no extra u, g
+    np.testing.assert_allclose(out["mag_r"][0], 22.5 - 2.5 * np.log10(8.0), atol=1e-6)
+    # the profile: the 1.5" aperture misses the outer light, the 6" one adds nothing
+    np.testing.assert_allclose(out["r 1.5-r 3"][0], 2.5 * np.log10(2.0), atol=1e-6)
+    np.testing.assert_allclose(out["r 6-r 3"][0], 0.0, atol=1e-6)
+    with pytest.raises(ValueError, match="radii must be positive"):
+        aperture_features(CutoutCatalog(t, img), radii=(0.0, 3.0), progress=False)
 
 
 def test_colour_baseline_recovers_colour_redshift_relation():
@@ -135,10 +158,19 @@ def test_linear_probe_and_photometric_ceiling_methods():
         return magnitude_table(np.exp(-np.array([8.0, 5, 2, 0, -1])[None] * z[:, None]))
 
     enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
-    t = label_efficiency(enc, train, test, fractions=(1.0,), methods=("linear", "ceiling"),
+    t = label_efficiency(enc, train, test, fractions=(1.0,),
+                         methods=("linear", "ceiling", "apertures"),
                          photometry=(photometry(train), photometry(test)), seed=5,
                          predictions=True, progress=False)
-    assert list(t["method"]) == ["linear", "ceiling"] and np.all(t["seed"] == 5)
+    assert list(t["method"]) == ["linear", "ceiling", "apertures"] and np.all(t["seed"] == 5)
+    # the images' own aperture photometry: the same regressor on noisy colours, worse
+    # than on the noiseless ones, far better than a constant guess
+    assert t["sigma_mad"][1] < t["sigma_mad"][2] < 0.5 * sigma_mad(
+        np.full(100, np.median(np.asarray(train.table["redshift"], dtype=float))),
+        np.asarray(test.table["redshift"], dtype=float))
+    assert t["sigma_mad"][2] == pytest.approx(
+        sigma_mad(t["z_phot"][2], np.asarray(test.table["redshift"], dtype=float)), rel=1e-4)
+    t = t[:2]
     assert np.all(t["epochs"] == 0) and np.all(t["n_test"] == 100)
     z = np.asarray(test.table["redshift"], dtype=float)
     # colours are exact linear functions of z: the ceiling is near perfect
@@ -149,6 +181,10 @@ def test_linear_probe_and_photometric_ceiling_methods():
     constant = sigma_mad(np.full_like(z, np.median(z_train)), z)
     assert t["sigma_mad"][0] < 0.5 * constant
     assert t["sigma_mad"][0] == pytest.approx(sigma_mad(t["z_phot"][0], z), rel=1e-4)
+    with pytest.raises(ValueError, match="apertures of train has 3 rows"):
+        label_efficiency(enc, train, test, methods=("apertures",),
+                         apertures=(aperture_features(train, progress=False)[:3],
+                                    aperture_features(test, progress=False)))
     with pytest.raises(ValueError, match="photometry of test has 3 rows"):
         label_efficiency(enc, train, test, methods=("ceiling",),
                          photometry=(photometry(train), photometry(test)[:3]))
