@@ -5,6 +5,8 @@ import time
 
 import numpy as np
 
+from ..nn._photometry import APERTURE_RADII_ARCSEC
+
 __all__ = ["label_efficiency", "aperture_colours", "aperture_features", "magnitude_table",
            "ColourBaseline", "labels_saved", "seed_summary", "METHODS"]
 
@@ -26,6 +28,13 @@ def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
         ``mag_<b>`` per band and the adjacent colours ``<b1>-<b2>``, one row per input row
         (NaN where the image has no data).
     """
+    (table,) = _aperture_tables(catalog, [radius], bands, progress)
+    return table
+
+
+def _aperture_tables(catalog, radii, bands, progress):
+    """One `magnitude_table` per radius (arcsec), all apertures measured in one pass over
+    the images (each band image read and given to photutils once)."""
     from photutils.aperture import CircularAperture, aperture_photometry
 
     from ..ssl._data import as_image_source
@@ -36,17 +45,19 @@ def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
     scale = getattr(catalog, "pixel_scale", 0.396)
     n = len(images)
     size = images.shape[-1] if n else 1
-    aper = CircularAperture([((size - 1) / 2.0, (size - 1) / 2.0)], r=radius / scale)
-    flux = np.full((n, len(bands)), np.nan)
+    centre = [((size - 1) / 2.0, (size - 1) / 2.0)]
+    apers = [CircularAperture(centre, r=r / scale) for r in radii]
+    flux = np.full((len(radii), n, len(bands)), np.nan)
     for s in progress_bar(range(0, n, 512), desc="aperture photometry", progress=progress,
                           unit="batch"):
         block = np.asarray(images[s:s + 512], dtype=np.float64)
         for i, img in enumerate(block):
             for b in range(len(bands)):
                 if np.isfinite(img[b]).any():
-                    flux[s + i, b] = aperture_photometry(
-                        np.nan_to_num(img[b]), aper)["aperture_sum"][0]
-    return magnitude_table(flux, ebv, bands)
+                    sums = aperture_photometry(np.nan_to_num(img[b]), apers)
+                    flux[:, s + i, b] = [sums[f"aperture_sum_{k}"][0]
+                                         for k in range(len(apers))]
+    return [magnitude_table(f, ebv, bands) for f in flux]
 
 
 def magnitude_table(flux, ebv=None, bands="ugriz"):
@@ -89,7 +100,7 @@ def magnitude_table(flux, ebv=None, bands="ugriz"):
     return t
 
 
-def aperture_features(catalog, *, radii=(1.5, 3.0, 6.0), bands=None, progress=True):
+def aperture_features(catalog, *, radii=APERTURE_RADII_ARCSEC, bands=None, progress=True):
     """Multi-aperture photometry of the cutouts as features of `ColourBaseline`: all that
     the photometry of the images gives, without their shape.
 
@@ -104,6 +115,25 @@ def aperture_features(catalog, *, radii=(1.5, 3.0, 6.0), bands=None, progress=Tr
     -------
     `~astropy.table.Table`
         One row per input row (NaN where the image has no data).
+
+    Examples
+    --------
+    A point source (all its light inside every aperture) with an extra r-band knot 6
+    pixels (2.4") from the centre, outside the 1.5" aperture:
+
+    >>> import numpy as np
+    >>> from astropy.table import Table
+    >>> from galssl.cutouts import CutoutCatalog
+    >>> from galssl.photoz import aperture_features
+    >>> img = np.zeros((1, 5, 41, 41), np.float32)
+    >>> img[0, :, 20, 20] = [1.0, 2.0, 4.0, 8.0, 16.0]
+    >>> img[0, 2, 20, 26] = 4.0
+    >>> cat = CutoutCatalog(Table({"ra": [0.0], "dec": [0.0], "ebv": [0.0]}), img)
+    >>> t = aperture_features(cat, progress=False)
+    >>> len(t.colnames)
+    15
+    >>> [round(float(t[c][0]), 3) for c in ("g-r 1.5", "g-r 3", "r 1.5-r 3", "r 6-r 3")]
+    [0.753, 1.505, 0.753, 0.0]
     """
     from astropy.table import Table
 
@@ -111,8 +141,7 @@ def aperture_features(catalog, *, radii=(1.5, 3.0, 6.0), bands=None, progress=Tr
     if not radii or min(radii) <= 0:
         raise ValueError(f"radii must be positive aperture radii in arcsec, got {radii}")
     middle = radii[len(radii) // 2]
-    per = {r: aperture_colours(catalog, radius=r, bands=bands, progress=progress)
-           for r in radii}
+    per = dict(zip(radii, _aperture_tables(catalog, radii, bands, progress)))
     out = Table()
     for r in radii:
         for c in per[r].colnames:
