@@ -161,7 +161,7 @@ def main():
                 resume=os.path.isfile(os.path.join(ckdir, "last.ckpt")), seed=args.seed,
                 progress=args.progress)
         seconds = round(time.time() - t0, 1)
-        enc.save(os.path.join(work, "encoder.pt"))
+        enc.save(os.path.join(work, "encoder.pt"), overwrite=True)
         with open(os.path.join(work, "sittings.txt"), "a") as f:  # seconds of each sitting
             f.write(f"{seconds}\n")
         loss = float(np.mean(enc.history["loss"][-20:]))

@@ -81,7 +81,7 @@ def main():
         run = json.load(f)[args.name]
     enc = ContrastiveEncoder.load(os.path.join(args.work, args.name, "encoder.pt"))
     weights = os.path.join(out, DEFAULT_ENCODER + ".pt")
-    enc.save(weights, half=True, training_state=False)
+    enc.save(weights, half=True, training_state=False, overwrite=True)
     st, c = run["settings"], enc.config
     probe = run["probe"]
     metrics = {label: f"{probe[key][0]:.4g} (untrained: {probe[key][1]:.4g})"

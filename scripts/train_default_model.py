@@ -74,7 +74,7 @@ def encoder_from_run(args, log):
         run = json.load(f)[args.pretraining_run]
     enc = ContrastiveEncoder.load(os.path.join(args.pretraining_dir, args.pretraining_run,
                                                "encoder.pt"))
-    enc.save(os.path.join(args.work, "encoder.pt"))
+    enc.save(os.path.join(args.work, "encoder.pt"), overwrite=True)
     st = run["settings"]
     minutes = run.get("minutes_total") or run["seconds_last_sitting"] / 60
     log["pretrain"] = {"run": args.pretraining_run, "n_real": st["n_real"],
@@ -106,7 +106,7 @@ def stage_pretrain(args, log):
     t0 = time.time()
     enc.fit(cat, epochs=args.pretrain_epochs, batch_size=args.batch_size,
             checkpoint_dir=ckdir, resume=resume, seed=args.seed, progress=args.progress)
-    enc.save(os.path.join(args.work, "encoder.pt"))
+    enc.save(os.path.join(args.work, "encoder.pt"), overwrite=True)
     log["pretrain"].update(seconds=round(time.time() - t0, 1),
                            final_loss=float(np.mean(enc.history["loss"][-20:])),
                            queue_size=enc.config["queue_size"])
@@ -181,7 +181,7 @@ def stage_finetune(args, log):
     pz.fit(train, redshift="redshift", epochs=args.finetune_epochs,
            batch_size=args.batch_size, checkpoint_dir=ckdir, resume=resume, seed=args.seed,
            progress=args.progress)
-    pz.save(os.path.join(args.work, "photoz_uncalibrated.pt"))
+    pz.save(os.path.join(args.work, "photoz_uncalibrated.pt"), overwrite=True)
     log["finetune"] = {"n_train": pz.history["n_train"], "epochs": args.finetune_epochs,
                        "lr_backbone": pz.config["lr_backbone"], "lr_head": pz.config["lr_head"],
                        "n_outside_range": pz.history["n_outside_range"],
@@ -198,7 +198,7 @@ def stage_refresh_bn(args, log):
     path = os.path.join(args.work, "photoz_uncalibrated.pt")
     pz = PhotoZEstimator.load(path)
     pz.refresh_batchnorm(train, batch_size=args.batch_size, seed=args.seed)
-    pz.save(path)
+    pz.save(path, overwrite=True)
     log["refresh_bn"] = {"note": "batch-norm statistics set to the median over 32 training "
                          "batches (PhotoZEstimator.refresh_batchnorm, what fit now does)"}
 
@@ -211,7 +211,7 @@ def stage_calibrate(args, log):
     before = pz.evaluate(test, progress=False)
     fit = pz.calibrate(cal, progress=False)
     after = pz.evaluate(test, progress=False)
-    pz.save(os.path.join(args.work, "photoz.pt"))
+    pz.save(os.path.join(args.work, "photoz.pt"), overwrite=True)
     keys = ("n", "sigma_mad", "eta", "bias", "pit_ks", "crps")
     log["calibrate"] = {"n_calibration": fit["n"],
                         "test_uncalibrated": {k: before[k] for k in keys},
@@ -230,7 +230,7 @@ def stage_ship(args, log):
     pz = PhotoZEstimator.load(os.path.join(args.work, "photoz.pt"))
     out = os.path.join(HERE, "..", "galssl", "pretrained", "data")
     weights = os.path.join(out, DEFAULT_PHOTOZ + ".pt")
-    pz.save(weights, half=True)
+    pz.save(weights, half=True, overwrite=True)
     pre, fin, cal = log["pretrain"], log["finetune"], log["calibrate"]
     defaults = ContrastiveEncoder().config  # for logs of runs that did not record them
     m = cal["test_calibrated"]

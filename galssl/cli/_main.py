@@ -7,6 +7,8 @@ import os
 import sys
 import warnings
 
+from ..utils._atomic import check_new_output, save_array, save_figure, write_table
+
 
 def _positive_int(text):
     """argparse type: a positive integer (argparse names the option in its error)."""
@@ -139,6 +141,7 @@ def _parser():
     enc.add_argument("--device", default=None,
                      help="torch device, e.g. cpu or cuda:0 (default: a GPU if any)")
     _distributed_options(enc)
+    enc.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     enc.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     pz = sub.add_parser("photoz", help="photometric redshifts (PDFs, z_phot, flags) of "
@@ -243,7 +246,7 @@ def _photoz(args):
     with warnings.catch_warnings():
         # long keywords become HIERARCH cards, a standard FITS convention: nothing is lost
         warnings.filterwarnings("ignore", message=".*a HIERARCH card will be created")
-        out.write(args.out, overwrite=args.overwrite)
+        write_table(out, args.out, overwrite=args.overwrite, flag="--overwrite")
     n_flag = int((out["photoz_flag"] != 0).sum())
     print(f"{len(out)} photometric redshifts ({n_flag} flagged) written to {args.out}")
     return 0
@@ -262,7 +265,7 @@ def _label_efficiency(args):
                              redshift=args.redshift, epochs=args.epochs,
                              batch_size=args.batch_size, seed=args.seed, methods=methods,
                              progress=not args.no_progress)
-    table.write(os.path.join(args.out, "label_efficiency.ecsv"), overwrite=True)
+    write_table(table, os.path.join(args.out, "label_efficiency.ecsv"), overwrite=True)
     table.pprint(max_lines=-1, max_width=-1)
     if {"supervised", "finetuned"} <= set(methods):
         labels_saved(table).pprint(max_lines=-1, max_width=-1)
@@ -284,8 +287,7 @@ def _check_table_output(path, overwrite):
 
 
 def _check_new_file(path, overwrite):
-    if os.path.exists(path) and not overwrite:
-        raise OSError(f"{path!r} exists; pass --overwrite to replace it")
+    check_new_output(path, overwrite, flag="--overwrite")
 
 
 def _save_figure(make, path):
@@ -293,7 +295,7 @@ def _save_figure(make, path):
         import matplotlib
 
         matplotlib.use("agg")
-        make().savefig(path, dpi=110)
+        save_figure(make(), path, dpi=110)
         print(f"figure written to {path}")
     except ImportError:
         print("install matplotlib to get the figure")
@@ -348,7 +350,7 @@ def _pretrain(args):
             stop_epoch=args.stop_epoch, precision=args.precision,
             progress=not args.no_progress)
     path = os.path.join(args.out, "encoder.pt")
-    enc.save(path)
+    enc.save(path, overwrite=True)  # the run's folder: a resumed run replaces it
     loss = enc.history.get("train_loss")
     print(f"trained {enc!r} on {int(cat.good.sum())} images"
           + (f", final loss {loss:.3f}" if loss is not None else ""))
@@ -357,18 +359,17 @@ def _pretrain(args):
 
 
 def _encode(args):
-    import numpy as np
-
     from ..cutouts import CutoutCatalog
     from ..ssl import ContrastiveEncoder
 
+    _check_new_file(args.out, args.overwrite)  # before any work, not after it
     model = os.path.join(args.model, "encoder.pt") if os.path.isdir(args.model) else args.model
     enc = ContrastiveEncoder.load(model)
     reps = enc.encode(CutoutCatalog.read(args.data), batch_size=args.batch_size,
                       device=args.device, progress=not args.no_progress, **_distributed(args))
     if not _writes_output():
         return 0
-    np.save(args.out, reps)
+    save_array(reps, args.out, overwrite=args.overwrite, flag="--overwrite")
     print(f"{reps.shape[0]} representations of dimension {reps.shape[1]} written to "
           f"{args.out}")
     return 0
@@ -424,7 +425,7 @@ def _demo(args):
     view.pprint(max_lines=-1, max_width=-1)
     table_path = os.path.join(args.out, "photoz.ecsv")
     out.meta.pop("photoz_conventions", None)
-    out.write(table_path, overwrite=True)
+    write_table(out, table_path, overwrite=True)
     print(f"photo-z table (with the 180-bin PDFs in z_pdf) written to {table_path}")
     try:
         import matplotlib
@@ -450,12 +451,12 @@ def _demo(args):
                                          pixel_scale=cat.pixel_scale),
                            label=panel, figsize_per_panel=2.4)
         png = os.path.join(args.out, "cutouts.png")
-        fig.savefig(png, dpi=100)
+        save_figure(fig, png, dpi=100)
         rows = np.flatnonzero(np.isfinite(out["z_phot"]))
         fig = plot_pdfs(np.asarray(out["z_pdf"])[rows], pz.bin_edges,
                         labels=[f"row {i}: z_phot = {out['z_phot'][i]:.3f}" for i in rows])
         pdf_png = os.path.join(args.out, "photoz_pdfs.png")
-        fig.savefig(pdf_png, dpi=100)
+        save_figure(fig, pdf_png, dpi=100)
         print(f"colour images (i, r, g) labelled with z_phot written to {png}, "
               f"redshift PDFs (smoothed densities) to {pdf_png}")
     except ImportError:

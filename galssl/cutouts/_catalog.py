@@ -2,11 +2,13 @@
 """CutoutCatalog: calibrated multi-band cutouts of galaxies, with their table."""
 
 import os
+import sys
 import warnings
 
 import numpy as np
 
 from ..dust._coefficients import parse_bands
+from ..utils._atomic import check_new_output
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
 from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag
@@ -42,6 +44,20 @@ def _check_pixel_scale(pixel_scale):
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale!r}")
     return value
+
+
+#: Interpolation orders of `reproject.reproject_interp`, by name and by number.
+_ORDERS = ("nearest-neighbor", "bilinear", "biquadratic", "bicubic")
+
+
+def _check_order(order):
+    if isinstance(order, str) and order in _ORDERS:
+        return order
+    if isinstance(order, (int, np.integer)) and not isinstance(order, bool) \
+            and 0 <= order < len(_ORDERS):
+        return _ORDERS[int(order)]
+    raise ValueError(f"order must be one of {', '.join(map(repr, _ORDERS))} (or 0-3), "
+                     f"got {order!r}")
 
 
 def cutout_wcs(ra, dec, size, pixel_scale=SDSS_PIXEL_SCALE):
@@ -219,21 +235,36 @@ class CutoutCatalog:
             Objects on several (overlapping) fields are cut from the one where they lie
             deepest inside (largest distance to the frame edge in the worst band).
         """
+        return cls._from_table(table_or_skycoord, frames, bands=bands, size=size,
+                               pixel_scale=pixel_scale, missing_band=missing_band,
+                               order=order, ebv_source=ebv_source, ra=ra, dec=dec, out=out,
+                               overwrite=overwrite, client=client, progress=progress)
+
+    @classmethod
+    def _from_table(cls, table_or_skycoord, frames, *, bands, size, pixel_scale,
+                    missing_band, order, ebv_source, ra, dec, out, overwrite, client,
+                    progress, extra_flags=None):
+        """`from_table`; ``extra_flags`` (one int per row) are OR-ed into ``flags`` before
+        the catalogue is written."""
         positions = parse_positions(table_or_skycoord, ra=ra, dec=dec)
         bands = parse_bands(bands)
         size = _check_size(size)
         pixel_scale = _check_pixel_scale(pixel_scale)
         if missing_band not in ("raise", "flag"):
             raise ValueError(f"missing_band must be 'raise' or 'flag', got {missing_band!r}")
+        order = _check_order(order)
+        if out is not None:  # before any work: the folder exists, no file unless overwrite
+            check_new_output(out, overwrite)
         return cls._from_fields(positions, group_fields(find_frames(frames)), bands=bands,
                                 size=size, pixel_scale=pixel_scale, missing_band=missing_band,
                                 order=order, ebv_source=ebv_source, out=out,
-                                overwrite=overwrite, progress=progress, client=client)
+                                overwrite=overwrite, progress=progress, client=client,
+                                extra_flags=extra_flags)
 
     @classmethod
     def _from_fields(cls, positions, fields, *, bands, size, pixel_scale, missing_band,
                      order, ebv_source, out, overwrite, progress, reader=read_frame_data,
-                     no_fields_ok=False, client=None):
+                     no_fields_ok=False, client=None, extra_flags=None):
         """Cut validated ``positions`` out of grouped ``fields``; ``reader(frame)`` gives a
         frame's pixels (`read_frame_data`, or modified copies held in memory). With
         ``no_fields_ok`` an empty ``fields`` gives every row flagged (BAD_COORDS or
@@ -281,42 +312,46 @@ class CutoutCatalog:
         flags[positions.valid & ~on_frame] |= int(CutoutFlag.OFF_FRAMES)
 
         sink = _ImageSink(n, len(bands), size, out=out, overwrite=overwrite)
-        total = int(on_frame.sum())
-        limit = _task_limit(total, client)
-        tasks = []
-        for k, name in enumerate(names):
-            idx = np.flatnonzero(best_field == k)
-            if idx.size:
-                field_of[idx] = name
-                frames_k = {b: fields[name].frames.get(b) for b in bands}
-                tasks += [(part, (frames_k, positions.ra[part], positions.dec[part], size,
-                                  pixel_scale, order, reader))
-                          for part in np.array_split(idx, -(-idx.size // limit))]
-        # the bar counts objects (a field's objects once all their bands are cut), not band
-        # cutouts
-        with progress_bar(total=total, desc=f"cutting {len(bands)}-band cutouts",
-                          progress=progress, unit="object") as bar:
-            for idx, (block, field_flags) in _run_fields(_cut_field, tasks, client):
-                flags[idx] |= field_flags
-                sink.put(idx, block)
-                bar.update(idx.size)
-        nan_fraction = sink.nan_fraction
-        flags[(nan_fraction > 0) & on_frame] |= int(CutoutFlag.NAN_PIXELS)
+        with sink:
+            total = int(on_frame.sum())
+            limit = _task_limit(total, client)
+            tasks = []
+            for k, name in enumerate(names):
+                idx = np.flatnonzero(best_field == k)
+                if idx.size:
+                    field_of[idx] = name
+                    frames_k = {b: fields[name].frames.get(b) for b in bands}
+                    tasks += [(part, (frames_k, positions.ra[part], positions.dec[part], size,
+                                      pixel_scale, order, reader))
+                              for part in np.array_split(idx, -(-idx.size // limit))]
+            # the bar counts objects (a field's objects once all their bands are cut), not band
+            # cutouts
+            with progress_bar(total=total, desc=f"cutting {len(bands)}-band cutouts",
+                              progress=progress, unit="object") as bar:
+                for idx, (block, field_flags) in _run_fields(_cut_field, tasks, client):
+                    flags[idx] |= field_flags
+                    sink.put(idx, block)
+                    bar.update(idx.size)
+            nan_fraction = sink.nan_fraction
+            flags[(nan_fraction > 0) & on_frame] |= int(CutoutFlag.NAN_PIXELS)
 
-        table["field"] = field_of
-        table["flags"] = flags
-        table["nan_fraction"] = nan_fraction
-        table["nan_fraction"].info.description = "fraction of cutout pixels that are NaN"
-        _add_ebv(table, ebv_source)
-        table.meta.update({
-            "galssl_bands": "".join(bands), "galssl_size": size,
-            "galssl_pixel_scale": pixel_scale, "galssl_units": "nanomaggy per pixel",
-            # file names only: SDSS names say band, run, camcol and field, and a table
-            # should not carry the paths of the machine that made it
-            "galssl_frames": sorted(os.path.basename(f.path) for fld in fields.values()
-                                    for f in fld.frames.values()),
-        })
-        return sink.finish(table, bands, pixel_scale, progress=progress)
+            table["field"] = field_of
+            table["flags"] = flags
+            table["nan_fraction"] = nan_fraction
+            table["nan_fraction"].info.description = "fraction of cutout pixels that are NaN"
+            _add_ebv(table, ebv_source)
+            table.meta.update({
+                "galssl_bands": "".join(bands), "galssl_size": size,
+                "galssl_pixel_scale": pixel_scale, "galssl_units": "nanomaggy per pixel",
+                # file names only: SDSS names say band, run, camcol and field, and a table
+                # should not carry the paths of the machine that made it
+                "galssl_frames": sorted(os.path.basename(f.path) for fld in fields.values()
+                                        for f in fld.frames.values()),
+            })
+            if extra_flags is not None:  # e.g. detection flags, merged before writing
+                table["flags"] |= np.asarray(extra_flags, dtype=np.int32)
+            sink.finish(table, bands, pixel_scale)
+        return sink.result()
 
     @classmethod
     def from_frames(cls, frames, *, bands="ugriz", size=107, detect=True, galaxies_only=True,
@@ -361,15 +396,11 @@ class CutoutCatalog:
         else:
             sources = tile_positions(frames, size=size, pixel_scale=pixel_scale,
                                      band=detect_band)
-        cat = cls.from_table(sources, frames, bands=bands, size=size, pixel_scale=pixel_scale,
-                             missing_band=missing_band, out=out, overwrite=overwrite,
-                             client=client, progress=progress)
-        if detect:
-            cat.table["flags"] |= cat.table["detect_flags"]
-            if out is not None:  # keep the file's table in step with the returned one
-                cat.table.write(out, path="table", format="hdf5", serialize_meta=True,
-                                append=True, overwrite=True)
-        return cat
+        return cls._from_table(sources, frames, bands=bands, size=size,
+                               pixel_scale=pixel_scale, missing_band=missing_band,
+                               order="bilinear", ebv_source=None, ra=None, dec=None, out=out,
+                               overwrite=overwrite, client=client, progress=progress,
+                               extra_flags=sources["detect_flags"] if detect else None)
 
     @classmethod
     def from_sdss(cls, table_or_skycoord, *, bands="ugriz", size=107, data_release=17,
@@ -563,23 +594,56 @@ def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out):
 
 
 class _ImageSink:
-    """Destination of the cutouts: an in-memory array, or an HDF5 file written per field."""
+    """Destination of the cutouts: an in-memory array, or an HDF5 file written per field.
+
+    Used as a context manager. A file is written atomically: into a temporary file beside
+    ``out``, moved onto ``out`` when the block ends without an exception after `finish`;
+    on any exception (a bad argument found mid-way, ``KeyboardInterrupt``) the temporary
+    file is removed and ``out`` is left as it was."""
 
     def __init__(self, n, n_bands, size, *, out=None, overwrite=False):
+        from ..utils._atomic import check_new_output
+
         self.shape = (n, n_bands, size, size)
         self.nan_fraction = np.ones(n)
-        self.path = None if out is None else os.fspath(out)
+        self.path = None if out is None else check_new_output(out, overwrite)
+        self.overwrite = overwrite
+        self._atomic = self._file = None
+        self._finished = False
+
+    def __enter__(self):
         if self.path is None:
             self.images = np.full(self.shape, np.nan, dtype=np.float32)
-        else:
-            import h5py
+            return self
+        import h5py
 
-            if os.path.exists(self.path) and not overwrite:
-                raise OSError(f"{self.path!r} exists; pass overwrite=True to replace it")
-            self._file = h5py.File(self.path, "w")
+        from ..utils._atomic import atomic_output
+
+        self._atomic = atomic_output(self.path, overwrite=self.overwrite)
+        self._tmp = self._atomic.__enter__()
+        try:
+            self._file = h5py.File(self._tmp, "w")
             self.images = self._file.create_dataset(
                 "images", shape=self.shape, dtype="float32", fillvalue=np.nan,
-                chunks=(1,) + self.shape[1:] if n else None)
+                chunks=(1,) + self.shape[1:] if self.shape[0] else None)
+        except BaseException:
+            self._close(*sys.exc_info())
+            raise
+        return self
+
+    def _close(self, *exc):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._atomic is not None:
+            atomic, self._atomic = self._atomic, None
+            if exc[0] is None and not self._finished:
+                exc = (RuntimeError, RuntimeError("the cutouts were not finished"), None)
+            atomic.__exit__(*exc)
+
+    def __exit__(self, *exc):
+        self._close(*exc)
+        return False
 
     def put(self, idx, block):
         self.nan_fraction[idx] = np.mean(~np.isfinite(block), axis=(1, 2, 3))
@@ -589,11 +653,21 @@ class _ImageSink:
             order = np.argsort(idx)  # h5py writes need increasing indices
             self.images[idx[order]] = block[order]
 
-    def finish(self, table, bands, pixel_scale, *, progress=True):
+    def finish(self, table, bands, pixel_scale):
+        """Store the table; the catalogue is `result` once the block has ended."""
+        self._bands, self._pixel_scale = bands, pixel_scale
+        self._table = table
+        if self.path is not None:
+            for key, value in _file_attrs(bands, pixel_scale, self.shape[-1]).items():
+                self._file.attrs[key] = value
+            self._file.close()
+            self._file = None
+            table.write(self._tmp, path="table", format="hdf5", serialize_meta=True,
+                        append=True)
+        self._finished = True
+
+    def result(self):
         if self.path is None:
-            return CutoutCatalog(table, self.images, bands=bands, pixel_scale=pixel_scale)
-        for key, value in _file_attrs(bands, pixel_scale, self.shape[-1]).items():
-            self._file.attrs[key] = value
-        self._file.close()
-        table.write(self.path, path="table", format="hdf5", serialize_meta=True, append=True)
+            return CutoutCatalog(self._table, self.images, bands=self._bands,
+                                 pixel_scale=self._pixel_scale)
         return CutoutCatalog.read(self.path)

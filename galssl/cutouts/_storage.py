@@ -131,14 +131,21 @@ class HDF5Images:
 
 def write_hdf5(path, table, images, attrs, *, overwrite=False, chunk_rows=1,
                compression=None, progress=True):
-    """Write images (chunked per object) and the table into one HDF5 file."""
+    """Write images (chunked per object) and the table into one HDF5 file, atomically
+    (`~galssl.utils._atomic.atomic_output`: an interrupted write leaves the old file)."""
+    from ..utils._atomic import atomic_output
+
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        _write_hdf5_file(tmp, table, images, attrs, chunk_rows=chunk_rows,
+                         compression=compression, progress=progress)
+
+
+def _write_hdf5_file(path, table, images, attrs, *, chunk_rows=1, compression=None,
+                     progress=True):
     import h5py
 
     from ..utils._progress import progress_bar
 
-    path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise OSError(f"{path!r} exists; pass overwrite=True to replace it")
     n = len(images)
     shape = (n,) + tuple(images.shape[1:])
     with h5py.File(path, "w") as f:

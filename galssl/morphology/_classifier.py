@@ -592,11 +592,13 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 "head": {k: v.clone() for k, v in self.net.head.state_dict().items()},
                 "history": history, "trained": bool(self._trained)}
 
-    def save(self, path):
-        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``)."""
-        import torch
+    def save(self, path, *, overwrite=False):
+        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``),
+        atomically: an interrupted save leaves the old file intact. An existing ``path`` is
+        replaced only with ``overwrite=True``."""
+        from ..utils._checkpoint import write_checkpoint
 
-        torch.save(self.state_dict(), os.fspath(path))
+        write_checkpoint(self.state_dict(), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, *, questions=None, map_location="cpu"):

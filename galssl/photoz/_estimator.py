@@ -13,6 +13,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from ..nn import create_backbone
 from ..ssl._data import as_image_source, check_images, check_predict_input, training_rows
 from ..ssl._encoder import _load_strict, backbone_for_head, check_checkpoint, read_checkpoint
+from ..utils._checkpoint import write_checkpoint
 from ..ssl._engine import resume_checkpoint
 from ..ssl._finetune import KeepBest, run_finetune
 from ..utils._checkpoint import CheckpointError
@@ -768,9 +769,11 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 "ood_threshold": self.ood_threshold, "card": dict(self.card),
                 "trained": bool(self._trained)}
 
-    def save(self, path, *, half=False):
-        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``)."""
-        torch.save(self.state_dict(half=half), os.fspath(path))
+    def save(self, path, *, half=False, overwrite=False):
+        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``),
+        atomically: an interrupted save leaves the old file intact. An existing ``path`` is
+        replaced only with ``overwrite=True``."""
+        write_checkpoint(self.state_dict(half=half), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, *, map_location="cpu"):

@@ -82,11 +82,13 @@ class PretrainedModel:
         """Write the record as JSON to ``path`` (the registry reads such files from the
         package's data folder) and, with ``card``, the model card without its title as
         reStructuredText to that path (for the docs)."""
-        with open(path, "w") as f:
+        from ..utils._atomic import atomic_output
+
+        with atomic_output(path, overwrite=True) as tmp, open(tmp, "w") as f:
             json.dump(dataclasses.asdict(self), f, indent=1)
             f.write("\n")
         if card is not None:
-            with open(card, "w") as f:
+            with atomic_output(card, overwrite=True) as tmp, open(tmp, "w") as f:
                 f.write("\n".join(self.card().splitlines()[3:]) + "\n")
 
     def card(self):

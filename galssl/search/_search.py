@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from ..utils._atomic import atomic_output
 from ..utils._progress import progress_bar
 from ..utils._validate import check_angle
 from ._knn import (CHUNK, as_representations, import_faiss, normalised, normalised_rows,
@@ -616,33 +617,31 @@ class SimilaritySearch:
         from .. import __version__
 
         faiss = import_faiss()
-        path = os.fspath(path)
-        if os.path.exists(path) and not overwrite:
-            raise OSError(f"{path!r} exists; pass overwrite=True to replace it")
-        with h5py.File(path, "w") as f:
-            f.attrs["format"] = "galssl.SimilaritySearch"
-            f.attrs["format_version"] = SEARCH_FORMAT
-            f.attrs["galssl_version"] = __version__
-            f.attrs["config"] = json.dumps(self.config)
-            # contiguous (not chunked) and little-endian float32, so that `load` can
-            # memory-map it; written in blocks, so memory-mapped input is not read at once
-            reps = f.create_dataset("representations", shape=self.representations.shape,
-                                    dtype="<f4")
-            for start in range(0, len(self), CHUNK):
-                reps[start:start + CHUNK] = self.representations[start:start + CHUNK]
-            f.create_dataset("rows", data=self._rows)
-            cpu = faiss.index_gpu_to_cpu(self._index) if self.config.get("device") == "cuda" \
-                else self._index
-            index_bytes = faiss.serialize_index(cpu)
-            f.create_dataset("index", data=index_bytes)
-            f.attrs["index_sha256"] = hashlib.sha256(index_bytes.tobytes()).hexdigest()
-        if self.table is not None:
-            try:
-                self.table.write(path, path="table", format="hdf5", serialize_meta=True,
-                                 append=True)
-            except Exception as exc:
-                os.remove(path)
-                raise ValueError(f"the table cannot be written to HDF5: {exc}") from exc
+        with atomic_output(path, overwrite=overwrite) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["format"] = "galssl.SimilaritySearch"
+                f.attrs["format_version"] = SEARCH_FORMAT
+                f.attrs["galssl_version"] = __version__
+                f.attrs["config"] = json.dumps(self.config)
+                # contiguous (not chunked) and little-endian float32, so that `load` can
+                # memory-map it; written in blocks, so memory-mapped input is not read at
+                # once
+                reps = f.create_dataset("representations",
+                                        shape=self.representations.shape, dtype="<f4")
+                for start in range(0, len(self), CHUNK):
+                    reps[start:start + CHUNK] = self.representations[start:start + CHUNK]
+                f.create_dataset("rows", data=self._rows)
+                cpu = faiss.index_gpu_to_cpu(self._index) \
+                    if self.config.get("device") == "cuda" else self._index
+                index_bytes = faiss.serialize_index(cpu)
+                f.create_dataset("index", data=index_bytes)
+                f.attrs["index_sha256"] = hashlib.sha256(index_bytes.tobytes()).hexdigest()
+            if self.table is not None:
+                try:
+                    self.table.write(tmp, path="table", format="hdf5", serialize_meta=True,
+                                     append=True)
+                except Exception as exc:
+                    raise ValueError(f"the table cannot be written to HDF5: {exc}") from exc
 
     @classmethod
     def load(cls, path, *, encoder=None, device="auto", mmap=False):

@@ -12,7 +12,7 @@ from ..nn._photometry import photometry_apertures
 from ._data import as_image_source, data_fingerprint, training_rows
 from ..utils._checkpoint import CheckpointError, describe_value
 from ..utils._validate import check_positive_int
-from ..utils._checkpoint import read_checkpoint  # noqa: F401 (re-exported for the models)
+from ..utils._checkpoint import read_checkpoint, write_checkpoint  # noqa: F401 (re-exported)
 from ._engine import resume_checkpoint, run_trainer
 
 __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT", "PRESETS", "PRESET_BATCH_SIZE"]
@@ -418,10 +418,13 @@ class ContrastiveEncoder:
                           for name in _TRAINING_PARTS if hasattr(m, name)})
         return state
 
-    def save(self, path, *, half=False, training_state=True):
+    def save(self, path, *, half=False, training_state=True, overwrite=False):
         """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``);
-        ``half`` and ``training_state`` as in `state_dict`."""
-        torch.save(self.state_dict(half=half, training_state=training_state), os.fspath(path))
+        ``half`` and ``training_state`` as in `state_dict`. The file is written atomically
+        (an interrupted save leaves the old file intact); an existing ``path`` is replaced
+        only with ``overwrite=True``."""
+        write_checkpoint(self.state_dict(half=half, training_state=training_state), path,
+                         overwrite=overwrite)
 
     @classmethod
     def load(cls, path, *, map_location="cpu"):

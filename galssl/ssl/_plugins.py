@@ -7,20 +7,29 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ..utils._checkpoint import read_checkpoint
+from ..utils._checkpoint import read_checkpoint, write_checkpoint
 
 __all__ = ["SafeCheckpointIO", "ApplySchedule"]
 
 
 class SafeCheckpointIO(TorchCheckpointIO):
-    """Writes checkpoints as Lightning does, reads them only through galssl's safe reader
-    (integrity check, ``weights_only=True``, errors naming the file). ``preloaded``
+    """Writes checkpoints atomically (`~galssl.utils._checkpoint.write_checkpoint`: a run
+    stopped while ``last.ckpt`` is being written keeps the previous one), reads them only
+    through galssl's safe reader (integrity check, ``weights_only=True``, errors naming the
+    file). ``preloaded``
     ({absolute path: state}) hands out a checkpoint that the engine has already read and
     checked, without reading the file twice."""
 
     def __init__(self, preloaded=None):
         super().__init__()
         self.preloaded = dict(preloaded or {})
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None):
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got "
+                            f"{storage_options!r}")
+        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
+        write_checkpoint(checkpoint, path, overwrite=True)
 
     def load_checkpoint(self, path, map_location=None, *args, **kwargs):
         key = os.path.abspath(os.fspath(path))

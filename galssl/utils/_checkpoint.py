@@ -7,8 +7,8 @@ import hashlib
 import os
 import zipfile
 
-__all__ = ["CheckpointError", "read_checkpoint", "check_zip_integrity", "sha256sum",
-           "describe_config_mismatch", "describe_value"]
+__all__ = ["CheckpointError", "read_checkpoint", "write_checkpoint", "check_zip_integrity",
+           "sha256sum", "describe_config_mismatch", "describe_value"]
 
 
 class CheckpointError(ValueError):
@@ -24,6 +24,18 @@ def sha256sum(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def write_checkpoint(state, path, *, overwrite=False):
+    """`torch.save` ``state`` to ``path`` atomically (`~galssl.utils._atomic.atomic_output`):
+    an interrupted save leaves the old checkpoint intact, and an existing file is replaced
+    only with ``overwrite=True``."""
+    import torch
+
+    from ._atomic import atomic_output
+
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        torch.save(state, tmp)
 
 
 def check_zip_integrity(path, what="checkpoint"):
