@@ -8,7 +8,8 @@ per-object information (E(B-V), flags), stored in chunked HDF5.
 """
 
 from ._catalog import SDSS_PIXEL_SCALE, CutoutCatalog, cutout_wcs  # noqa: F401
-from ._detect import concentration_index, detect_sources, tile_positions  # noqa: F401
+from ._detect import (concentration_index, core_structure, detect_sources,  # noqa: F401
+                      tile_positions)
 from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag  # noqa: F401
 from ._frames import find_frames, group_fields  # noqa: F401
 from ._sdss import conf  # noqa: F401
@@ -16,5 +17,6 @@ from ._storage import HDF5Images  # noqa: F401
 
 __all__ = ["CutoutCatalog", "CutoutFlag", "IMAGE_DEFECTS", "HIGH_EXTINCTION_EBV", "HDF5Images",
            "SDSS_PIXEL_SCALE", "cutout_wcs",
-           "detect_sources", "tile_positions", "concentration_index", "find_frames",
+           "detect_sources", "tile_positions", "concentration_index", "core_structure",
+           "find_frames",
            "group_fields", "conf"]

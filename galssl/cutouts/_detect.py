@@ -10,10 +10,30 @@ from ..utils._progress import progress_bar
 from ._flags import CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
 
-__all__ = ["detect_sources", "tile_positions", "concentration_index", "extract"]
+__all__ = ["detect_sources", "tile_positions", "concentration_index", "extract",
+           "core_structure", "saturated_cores"]
 
 #: Raw counts (DN) above which an SDSS pixel is treated as saturated.
 SDSS_SATURATION_DN = 50000.0
+
+#: Cores brighter than this fraction of the saturation level are examined for the marks of
+#: saturation: the pixels around a saturated (and interpolated) core are this bright, and no
+#: galaxy centre is (in SDSS r, 8 % of 50,000 DN is 17.2 mag/arcsec^2 in a 0.396" pixel;
+#: the brightest galaxy centres of the seven shared SDSS fields stay below 4 %).
+NEAR_SATURATION = 0.08
+
+#: A local minimum inside the bright core (pixels above 30 % of the peak) deeper than this
+#: fraction of the peak. A single source seen through the PSF has a smooth, single-peaked
+#: core; interpolation over saturated pixels leaves dips and rings in it.
+CORE_DIP_LIMIT = 0.08
+
+#: How much sharper than the field's unsaturated stars a core may be before it counts as
+#: an artefact: nothing on the sky is sharper than the PSF (see `core_structure`).
+SHARPNESS_MARGIN = 0.2
+
+#: Core sharpness of unsaturated stars in SDSS r (1.4" seeing), used when a field has too
+#: few bright stars to measure it (field 003918-3-0213: 0.27).
+TYPICAL_SDSS_STELLAR_SHARPNESS = 0.27
 
 #: Sources per square arcminute above which a field counts as crowded (a high-latitude SDSS
 #: field has 2-5; the Galactic-plane field 005405-6-0099 has 70).
@@ -50,6 +70,106 @@ def concentration_index(image, x, y, *, r_inner=1.5, r_outer=4.0, err=None, segm
     f_out, _, _ = sep.sum_circle(image, x, y, r_outer, err=err, subpix=5, **kw)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(f_out > 0, f_in / f_out, np.nan)
+
+
+def core_structure(image, xpeak, ypeak, *, half=3, core=0.3):
+    """Sharpness and dip depth of the bright core of each source.
+
+    For every pixel of the ``(2 half + 1)``-pixel box around the source's peak pixel that is
+    brighter than ``core`` times the box's maximum, the second difference along rows and
+    along columns is measured. The *sharpness* is the largest ``(v - m) / v`` over those
+    pixels, ``v`` the pixel and ``m`` the larger of the means of its two row neighbours and
+    of its two column neighbours (sharp in both directions); the *dip* is the largest depth
+    below both neighbours along a row or a column, as a fraction of the peak.
+
+    Any source on the sky is seen through the PSF, so its core is no sharper than the PSF's
+    and has a single maximum: stars reach the PSF's sharpness (about 0.27 in SDSS r at
+    1.4" seeing), galaxies stay below it, and a core has no dip (dips are negative: on a
+    smooth peak no pixel lies below both its neighbours). Saturated pixels, bleed trails
+    and the interpolation that replaces them break both rules; so do cosmic rays.
+
+    Parameters
+    ----------
+    image : 2-d array
+        Background-subtracted image.
+    xpeak, ypeak : int arrays
+        Peak pixel of each source (sep's ``xpeak``, ``ypeak``).
+
+    Returns
+    -------
+    sharpness, dip : float arrays
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from galssl.cutouts import core_structure
+    >>> yy, xx = np.mgrid[:41, :41]
+    >>> star = 1e4 * np.exp(-((xx - 20)**2 + (yy - 20)**2) / (2 * 1.5**2))
+    >>> sharp, dip = core_structure(star, [20], [20])
+    >>> print(f"{sharp[0]:.2f} {dip[0] < 0}")
+    0.20 True
+    >>> clipped = star.copy(); clipped[20, 20] = 0.5 * clipped[20, 21]  # a holed core
+    >>> print(f"{core_structure(clipped, [20], [20])[1][0]:.2f}")
+    0.50
+    """
+    image = np.asarray(image, dtype=np.float64)
+    xpeak = np.asarray(xpeak, dtype=np.intp)
+    ypeak = np.asarray(ypeak, dtype=np.intp)
+    pad = half + 1
+    padded = np.pad(image, pad, constant_values=np.nan)
+    offsets = np.arange(-pad, pad + 1)
+    rows = (ypeak + pad)[:, None, None] + offsets[None, :, None]
+    cols = (xpeak + pad)[:, None, None] + offsets[None, None, :]
+    box = padded[rows, cols]  # (n, 2 pad + 1, 2 pad + 1)
+    centre = box[:, 1:-1, 1:-1]
+    left, right = box[:, 1:-1, :-2], box[:, 1:-1, 2:]
+    up, down = box[:, :-2, 1:-1], box[:, 2:, 1:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        peak = np.nanmax(centre.reshape(len(xpeak), -1), axis=1) if len(xpeak) else \
+            np.zeros(0)
+        in_core = centre > core * peak[:, None, None]
+        smooth = np.fmax((left + right) / 2, (up + down) / 2)
+        sharp = np.where(in_core, (centre - smooth) / centre, -np.inf)
+        # a dip needs both neighbours along an axis (np.minimum keeps the NaN past an edge)
+        below = np.fmax(np.minimum(left, right), np.minimum(up, down)) - centre
+        dip = np.where(in_core, below / peak[:, None, None], -np.inf)
+    sharp = np.nanmax(np.where(np.isfinite(sharp), sharp, -np.inf).reshape(len(xpeak), -1),
+                      axis=1, initial=-np.inf)
+    dip = np.nanmax(np.where(np.isfinite(dip), dip, -np.inf).reshape(len(xpeak), -1),
+                    axis=1, initial=-np.inf)
+    return sharp, dip
+
+
+def saturated_cores(peak_raw, sharpness, dip, extended, *, saturation, stellar_sharpness):
+    """Which sources are saturated stars: the one place where galssl decides it.
+
+    A source is saturated when its peak is above ``saturation`` (raw counts), or when its
+    core is near it (above `NEAR_SATURATION` of it) with one of the marks that saturation
+    and the interpolation over saturated pixels leave (`core_structure`): a dip deeper than
+    `CORE_DIP_LIMIT` of the peak, a core sharper than the field's stars
+    (``stellar_sharpness``) by more than `SHARPNESS_MARGIN`, or a light profile less
+    concentrated than the PSF's (``extended``): a core that bright is a star's, and a
+    star's profile is flattened only by its saturated top. Such sources are flagged
+    ``CutoutFlag.SATURATED`` and are never galaxies.
+
+    Parameters
+    ----------
+    peak_raw : array
+        Peak of each source in raw counts (with the sky).
+    sharpness, dip : array
+        From `core_structure`.
+    extended : bool array
+        The source's concentration is below the stellar locus (a galaxy's, were it faint).
+    saturation : float
+        Saturation level in raw counts.
+    stellar_sharpness : float
+        Core sharpness of the field's unsaturated stars.
+    """
+    peak_raw = np.asarray(peak_raw, dtype=float)
+    near = peak_raw > NEAR_SATURATION * saturation
+    marks = (np.asarray(dip) > CORE_DIP_LIMIT) | np.asarray(extended, dtype=bool) | \
+        (np.asarray(sharpness) > stellar_sharpness + SHARPNESS_MARGIN)
+    return (peak_raw > saturation) | (near & marks)
 
 
 #: sep's sub-object limits tried in turn when deblending overflows (sep's default is 1024).
@@ -130,8 +250,10 @@ def _measure(data, frame, *, thresh, minarea, deblend_nthresh, deblend_cont, bw)
     nmgy = float(frame.header.get("NMGY", np.nan))
     peak_dn = (objs["peak"] + bkg.back()[objs["ypeak"], objs["xpeak"]]) / nmgy \
         if np.isfinite(nmgy) and nmgy > 0 else np.zeros(len(objs))
+    sharpness, dip = core_structure(sub, objs["xpeak"], objs["ypeak"])
     return dict(x=x, y=y, a=a, b=b, theta=theta, flux=flux, flux_err=flux_err, r50=r50,
                 concentration=conc, sep_flag=objs["flag"], peak_dn=peak_dn,
+                sharpness=sharpness, dip=dip,
                 footprint=footprints(segmap, len(objs))), sub
 
 
@@ -188,11 +310,15 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
     among sources with S/N > 30 (stars are the most concentrated sources); a source is a
     galaxy when c < c_* - ``concentration_margin``. Apertures leave out the pixels of
     neighbouring objects (sep segmentation). On field 003918-3-0213, against the SDSS
-    calibObj classes (matched within 2 px), this gives 96.7 % accuracy for sources with
-    S/N > 10 (99.3 % of galaxies kept, 6.0 % of stars let in; ``benchmarks/bench_cutouts.py``).
-    Saturated sources (raw counts above 50000 DN) are never galaxies. In crowded fields
-    (more than 20 sources per arcmin^2, i.e. near the Galactic plane) blended stars pass for
-    galaxies; an `~astropy.utils.exceptions.AstropyUserWarning` says so.
+    calibObj classes (matched within 2 px), this gives 98.2 % accuracy for sources with
+    S/N > 10 (99.3 % of galaxies kept, 3.0 % of stars let in; ``benchmarks/bench_cutouts.py``).
+
+    Saturated stars are never galaxies: ``saturated_cores`` finds them (a peak above 50000
+    DN, or a core above 8 % of it with a dip, an edge sharper than the PSF or a profile
+    flatter than the PSF's; see `core_structure`), they are flagged SATURATED, and the
+    sources deblended from their detection footprints (spikes, halo) STAR_HALO. In
+    crowded fields (more than 20 sources per arcmin^2, i.e. near the Galactic plane)
+    blended stars pass for galaxies; an `~astropy.utils.exceptions.AstropyUserWarning` says so.
 
     Parameters
     ----------
@@ -222,7 +348,7 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
         ``flux_<band>`` (nanomaggies), ``flux_<band>_err``, ``mag_<band>`` (AB, 22.5 - 2.5
         log10 flux), ``r50`` (half-light radius, arcsec), ``concentration``, ``snr``, ``a``,
         ``b`` (arcsec), ``theta`` (rad), ``is_galaxy``, ``detect_flags`` (`CutoutFlag` bits
-        BLENDED, SATURATED), ``system`` (sources deblended from one detection footprint,
+        BLENDED, SATURATED, STAR_HALO), ``system`` (sources deblended from one detection footprint,
         such as the nuclei of a merger or the members of a compact group, share this
         number; see `footprints`). Sources detected twice in overlapping fields are kept once,
         from the field where they lie deepest inside.
@@ -291,17 +417,28 @@ def _detect_field(name, frame, params):
     ra, dec = frame.wcs.pixel_to_world_values(x, y)
     pixscale = frame.pixel_scale
 
-    saturated = m["peak_dn"] > SDSS_SATURATION_DN
-    bright = (snr > 30) & ~saturated & np.isfinite(m["concentration"])
+    near = m["peak_dn"] > NEAR_SATURATION * SDSS_SATURATION_DN
+    bright = (snr > 30) & ~near & np.isfinite(m["concentration"])
     if p["stellar_concentration"] is not None:
         c_star = float(p["stellar_concentration"])
     elif bright.sum() >= 5:
         c_star = float(np.percentile(m["concentration"][bright], 90))
     else:  # too few bright sources to see the stellar locus
         c_star = TYPICAL_SDSS_STELLAR_CONCENTRATION
-    is_galaxy = (m["concentration"] < c_star - p["concentration_margin"]) & ~saturated
+    # the sharpness of the field's unsaturated stars (bright sources on the stellar locus)
+    stars = bright & (m["concentration"] > c_star - p["concentration_margin"]) & \
+        np.isfinite(m["sharpness"])
+    s_star = float(np.median(m["sharpness"][stars])) if stars.sum() >= 5 else \
+        TYPICAL_SDSS_STELLAR_SHARPNESS
+    extended = m["concentration"] < c_star - p["concentration_margin"]
+    saturated = saturated_cores(m["peak_dn"], m["sharpness"], m["dip"], extended,
+                                saturation=SDSS_SATURATION_DN, stellar_sharpness=s_star)
+    # what the saturated stars' footprints hold besides them is their halo and spikes
+    halo = np.isin(m["footprint"], m["footprint"][saturated]) & ~saturated
+    is_galaxy = extended & ~saturated & ~halo
     detect_flags = np.where(m["sep_flag"] & 1, int(CutoutFlag.BLENDED), 0) | \
-        np.where(saturated, int(CutoutFlag.SATURATED), 0)
+        np.where(saturated, int(CutoutFlag.SATURATED), 0) | \
+        np.where(halo, int(CutoutFlag.STAR_HALO), 0)
 
     t = QTable()
     t["ra"] = np.mod(ra, 360.0) * u.deg
@@ -324,6 +461,7 @@ def _detect_field(name, frame, params):
     t["_footprint"] = m["footprint"]
     t["_depth"] = frame.depth(x, y)
     t.meta[f"stellar_concentration_{name}"] = float(c_star)
+    t.meta[f"stellar_sharpness_{name}"] = s_star
     area = frame.shape[0] * frame.shape[1] * (pixscale / 60.0) ** 2
     return t, len(t) / area
 

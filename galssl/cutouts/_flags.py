@@ -33,12 +33,17 @@ class CutoutFlag(enum.IntFlag):
     BAD_COORDS = 16
     #: Detection: the object was deblended from a neighbour (sep flag).
     BLENDED = 32
-    #: Detection: the object touches saturated or truncated pixels.
+    #: Detection: a saturated star: its core is above the saturation level, or near it with
+    #: the marks of saturated pixels interpolated over (see
+    #: `~galssl.cutouts.detect_sources`): never a galaxy.
     SATURATED = 64
     #: E(B-V) above `HIGH_EXTINCTION_EBV` (0.5) at the position: dereddening multiplies the
     #: u-band flux by more than 7, and the SFD map is unreliable at low Galactic latitude
     #: (Schlegel et al. 1998). The image is complete; training leaves such rows out.
     HIGH_EXTINCTION = 128
+    #: Detection: deblended from the same detection footprint as a saturated star (its
+    #: halo, a diffraction spike, or an object buried in them): never a galaxy.
+    STAR_HALO = 256
 
     @classmethod
     def describe(cls, value):

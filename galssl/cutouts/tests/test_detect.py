@@ -103,15 +103,81 @@ def test_star_galaxy_separation_against_sdss_classes():
                          progress=False)
     tree = cKDTree(np.c_[det["x"], det["y"]])
     label = np.full(len(det), -1)
+    nearest = np.zeros((2, len(det)))
     for name, value in (("galaxy", 1), ("star", 0)):
         truth = np.loadtxt(os.path.join(base, "catalogs", f"{field}_{name}_pixels.csv"),
                            delimiter=",", ndmin=2)
         dist, idx = tree.query(truth[:, :2], distance_upper_bound=3.0)
         label[idx[np.isfinite(dist)]] = value
+        nearest[value] = cKDTree(truth[:, :2]).query(np.c_[det["x"], det["y"]])[0]
     matched = label >= 0
     assert matched.sum() > 250
     accuracy = np.mean(det["is_galaxy"][matched] == (label[matched] == 1))
     assert accuracy > 0.9
+    # a detection with both a star and a galaxy of the lists within 3.5 px (a star on the
+    # disc of the big r = 13.6 galaxy) tells nothing below
+    label[(nearest < 3.5).all(axis=0)] = -1
+    # bright stars: the three saturated ones (r = 13.9-14.4, interpolated cores, spikes)
+    # passed as galaxies before their cores were examined; now no star brighter than
+    # r = 16 does, every one of them is flagged SATURATED or sits on the stellar locus,
+    # and no galaxy is lost to the saturation test
+    mag = np.asarray(det["mag_r"].value)
+    saturated = (np.asarray(det["detect_flags"]) & int(CutoutFlag.SATURATED)) != 0
+    bright_stars = (label == 0) & (mag < 16)
+    assert bright_stars.sum() >= 12
+    assert not det["is_galaxy"][bright_stars].any()
+    assert saturated[bright_stars & (mag < 14.5)].sum() >= 3
+    assert not saturated[label == 1].any()
+    assert det["is_galaxy"][(label == 1) & (mag < 20)].all()
+    assert 0.2 < det.meta[f"stellar_sharpness_{field}"] < 0.35
+
+
+def test_saturated_cores_are_found_and_galaxy_cores_are_not():
+    """A star whose saturated core was interpolated over (a flat top with steps) is
+    flagged; an unsaturated star and a galaxy of the same flux are not, nor is a faint
+    source with the same holed core (too far below saturation for the test to apply). A
+    core near saturation whose profile is flatter than the PSF's is a saturated star's."""
+    from galssl.cutouts._detect import (NEAR_SATURATION, SDSS_SATURATION_DN,
+                                        core_structure, saturated_cores)
+
+    yy, xx = np.mgrid[:121, :121] - 60.0
+    star = np.exp(-(xx ** 2 + yy ** 2) / (2 * 1.5 ** 2))
+    galaxy = np.exp(-np.hypot(xx, yy / 0.6) / 10.0)  # exponential disc, 4" scale length
+    flux = 3000.0 / 0.00511  # r = 13.8, in raw counts at SDSS's NMGY
+    images = {"star": flux * star / star.sum(), "galaxy": flux * galaxy / galaxy.sum()}
+    sat = images["star"].copy()
+    core = sat > 0.5 * SDSS_SATURATION_DN
+    # the pipeline replaces the saturated pixels by interpolating along rows from the
+    # unsaturated pixels either side: a flat top with a step at its edges
+    for row in np.flatnonzero(core.any(axis=1)):
+        cols = np.flatnonzero(core[row])
+        lo, hi = cols[0] - 1, cols[-1] + 1
+        sat[row, cols] = np.interp(cols, [lo, hi], [sat[row, lo], sat[row, hi]])
+    images["interpolated star"] = sat
+    images["faint holed"] = sat / 100.0
+    expected = {"star": False, "galaxy": False, "interpolated star": True,
+                "faint holed": False}
+    assert images["galaxy"].max() < 0.5 * NEAR_SATURATION * SDSS_SATURATION_DN
+    for name, img in images.items():
+        sharp, dip = core_structure(img, [60], [60])
+        flagged = saturated_cores([img.max()], sharp, dip, [name == "galaxy"],
+                                  saturation=SDSS_SATURATION_DN, stellar_sharpness=0.27)
+        assert flagged[0] == expected[name], (name, sharp, dip)
+    # the same smooth star profile is a saturated star's when it is flatter than the PSF
+    sharp, dip = core_structure(images["star"], [60], [60])
+    args = dict(saturation=SDSS_SATURATION_DN, stellar_sharpness=0.27)
+    assert saturated_cores([0.2 * SDSS_SATURATION_DN], sharp, dip, [True], **args)[0]
+    assert not saturated_cores([0.2 * SDSS_SATURATION_DN], sharp, dip, [False], **args)[0]
+    assert not saturated_cores([0.05 * SDSS_SATURATION_DN], sharp, dip, [True], **args)[0]
+    # a core above the saturation level is saturated whatever its shape
+    assert saturated_cores([1.2 * SDSS_SATURATION_DN], [0.1], [-0.1], [False], **args)[0]
+    # sources at the image edge are measured on the pixels that exist: the saturated star
+    # cut 2 px from its centre is still found, the plain star is not
+    for name, flagged in (("interpolated star", True), ("star", False)):
+        edge = images[name][58:, 58:]
+        sharp, dip = core_structure(edge, [2], [2])
+        assert not np.isnan(sharp[0]) and not np.isnan(dip[0])
+        assert saturated_cores([edge.max()], sharp, dip, [False], **args)[0] == flagged
 
 
 @requires_shared_data
