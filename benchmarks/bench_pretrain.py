@@ -65,7 +65,7 @@ def matmul_peak(device, n=2048, repeats=5):
 def galssl_step_fn(arch, batch, queue, device, channels_last=False, autocast=False,
                    bn_splits=2, input_stretch="asinh", photometry=1.0):
     from galssl.augment import default_pretraining_views  # noqa: F401 (module import check)
-    from galssl.ssl._module import MoCoModule
+    from galssl.ssl import MoCoModule
 
     config = dict(arch=arch, in_chans=5, bands="ugriz", queue_size=queue, momentum=0.999,
                   temperature=0.1, lr=0.03, weight_decay=1e-4, proj_dim=128, crop=64,
@@ -159,7 +159,7 @@ def main():
     images = torch.rand(args.batch, 5, 107, 107, generator=g) * 0.1
     views = default_pretraining_views([0.02] * 5, seed=0)
     v1, v2 = views(images, ebv=torch.full((args.batch,), 0.03))
-    from galssl.ssl._engine import cpu_supports_bf16
+    from galssl.engine import cpu_supports_bf16
 
     bf16 = cpu_supports_bf16()
     peak = matmul_peak("cpu")

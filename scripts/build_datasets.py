@@ -22,8 +22,7 @@ import time
 
 import numpy as np
 
-TRAIN_FIELDS = ["001035-6-0017", "001043-5-0025", "003184-2-0169", "008162-6-0080"]
-VAL_FIELDS = ["003918-3-0213", "007264-3-0111"]
+from galssl.research import TRAIN_FIELDS, VAL_FIELDS
 
 
 def main():

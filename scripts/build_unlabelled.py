@@ -19,7 +19,6 @@ magnitude/redshift histograms of the drawn galaxies against the training rows
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -32,8 +31,6 @@ def training_photometry(catalogue_path):
     from astropy.table import Table
 
     from galssl.simulate import read_photometry
-
-    sys.path.insert(0, HERE)
     cat = Table.read(catalogue_path)
     flux, z, ebv, good = read_photometry(cat, redshift="Z", errors="mask")
     rows = np.flatnonzero(good)
@@ -75,10 +72,9 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--figure", default=None, help="PNG of the histograms")
     args = p.parse_args()
-    sys.path.insert(0, HERE)
     from astropy.table import Table
-    from build_datasets import TRAIN_FIELDS
 
+    from galssl.research import TRAIN_FIELDS
     from galssl.simulate import inject_galaxies
 
     mags, z = training_photometry(os.path.join(args.data, "catalogs",

@@ -22,13 +22,11 @@ PDFs over the bins).
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 VARIANTS = {
     "supervised": None,
@@ -64,12 +62,12 @@ def main():
     from astropy.table import Table, vstack
 
     from galssl import ContrastiveEncoder, PhotoZEstimator
-    from galssl.photoz._estimator import PhotoZScore
-    from galssl.ssl._data import as_image_source
-    from galssl.ssl._finetune import KeepBest
-    from train_default_model import _in_memory, validation_halves
+    from galssl.photoz import PhotoZScore
+    from galssl.engine import as_image_source
+    from galssl.engine import KeepBest
+    from galssl.research import in_memory, validation_halves
 
-    train = _in_memory(os.path.join(args.data, "injected_train.h5"))
+    train = in_memory(os.path.join(args.data, "injected_train.h5"))
     dev, test = validation_halves(args.data)
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
     same = {k: enc.config.get(k) for k in ("arch", "in_chans", "bands", "crop",

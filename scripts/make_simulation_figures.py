@@ -153,12 +153,9 @@ def flux_recovery(data, field_name, n, out, seed):
     from galssl.cutouts import find_frames, group_fields
     from galssl.dust import SF11_SDSS
     from galssl.simulate import galaxy_structure, measure_psf, read_photometry
-    from galssl.simulate._inject import _frame_pixels
-
-    try:  # the frames of one round, before they are cut (private; its name has changed)
-        from galssl.simulate._inject import _inject_into_frames as inject_round
-    except ImportError:
-        from galssl.simulate._inject import _inject_round as inject_round
+    # the frames of one round before they are cut
+    from galssl.simulate import frame_pixels as _frame_pixels
+    from galssl.simulate import inject_into_frames as inject_round
 
     cat = Table.read(os.path.join(data, "catalogs", "sdss_galaxies_specz_10k.fits"))
     *_, good = read_photometry(cat, redshift="Z", errors="mask")

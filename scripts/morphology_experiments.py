@@ -13,7 +13,6 @@ the repository root after ``scripts/train_default_model.py``::
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
@@ -86,15 +85,13 @@ def main():
 
     matplotlib.use("agg")
     from astropy.table import vstack
-
-    sys.path.insert(0, HERE)
-    from train_default_model import _in_memory
+    from galssl.research import in_memory
 
     from galssl import ContrastiveEncoder
-    from galssl.morphology import label_count_curve
+    from galssl.research import label_count_curve
 
-    train = _in_memory(os.path.join(args.data, "injected_train.h5"))
-    test = _in_memory(os.path.join(args.data, "injected_val.h5"))
+    train = in_memory(os.path.join(args.data, "injected_train.h5"))
+    test = in_memory(os.path.join(args.data, "injected_val.h5"))
     enc = ContrastiveEncoder.load(args.encoder)
     parts = [label_count_curve(enc, train, test, label_counts=args.counts, modes=["linear"],
                                seed=args.seed, progress=False)]

@@ -106,7 +106,7 @@ def catalogue_photometry(args, *cats):
     (`galssl.photoz.magnitude_table`, one row per cutout, in order)."""
     from astropy.table import Table
 
-    from galssl.photoz import magnitude_table
+    from galssl.research import magnitude_table
     from galssl.simulate import read_photometry
 
     cat = Table.read(os.path.join(args.shared, "catalogs", "sdss_galaxies_specz_10k.fits"))
@@ -120,7 +120,7 @@ def efficiency_summary(table, reference=None):
     sigma_MAD as a ratio to the photometric ceiling at the same label count (taken from
     the ``reference`` table, e.g. the main run, where ``table`` has no ceiling rows: the
     labelled subsets depend only on the seed and the label count)."""
-    from galssl.photoz import seed_summary
+    from galssl.research import seed_summary
 
     summary = seed_summary(table)
     ceiling = {}
@@ -136,7 +136,7 @@ def efficiency_summary(table, reference=None):
 
 def write_summary(args, table, out):
     """The summary over seeds, the read-off and the figure of a label-efficiency table."""
-    from galssl.photoz import labels_saved
+    from galssl.research import labels_saved
     from galssl.visualization import plot_label_efficiency
 
     from astropy.table import Table
@@ -196,8 +196,8 @@ def part_efficiency(args, train, val_test, out, log):
     from astropy.table import Table, vstack
 
     from galssl import ContrastiveEncoder
-    from galssl.photoz import aperture_colours, aperture_features, label_efficiency
-    from train_default_model import validation_halves
+    from galssl.research import aperture_colours, aperture_features, label_efficiency
+    from galssl.research import validation_halves
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
     shared = {}
@@ -256,7 +256,7 @@ def part_efficiency(args, train, val_test, out, log):
 def summary_rst(summary):
     """The results page's table of a label-efficiency summary: mean ± spread over seeds of
     sigma_MAD and eta, and sigma_MAD over the photometric ceiling."""
-    from train_default_model import rst_grid
+    from galssl.research import rst_grid
 
     head = ["labels", "method", "seeds", "σ_MAD", "η %", "σ_MAD / ceiling"]
     rows = [[f"{int(r['n_labels']):,}", str(r["method"]), str(int(r["n_seeds"])),
@@ -284,7 +284,7 @@ def part_figure5(args, train, val_test, out, log):
     import matplotlib.pyplot as plt
 
     from galssl import ContrastiveEncoder
-    from galssl.photoz import label_efficiency
+    from galssl.research import label_efficiency
     from galssl.visualization import plot_zphot_zspec
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
@@ -314,9 +314,9 @@ def part_ablation(args, train, val_test, out, log):
     from astropy.table import Table, vstack
 
     from galssl import ContrastiveEncoder
-    from galssl.photoz import label_efficiency
+    from galssl.research import label_efficiency
     from galssl.visualization import plot_label_efficiency
-    from train_default_model import augmentation_summary
+    from galssl.research import augmentation_summary
 
     kw = _estimator_kwargs(args)
     tables = []
@@ -402,10 +402,7 @@ def main():
     import matplotlib
 
     matplotlib.use("agg")
-    import sys
-
-    sys.path.insert(0, HERE)
-    from train_default_model import _in_memory, read_log, validation_halves
+    from galssl.research import in_memory, read_log, validation_halves
 
     os.makedirs(args.out, exist_ok=True)
     log_path = os.path.join(args.out, "photoz_results.json")
@@ -426,7 +423,7 @@ def main():
         part_shipped(args, val_test, args.out, log)
     if "tutorial" in parts:
         part_tutorial(args, args.out, log)
-    train = _in_memory(os.path.join(args.data, "injected_train.h5")) \
+    train = in_memory(os.path.join(args.data, "injected_train.h5")) \
         if {"efficiency", "figure5", "ablation"} & set(parts) else None
     if "efficiency" in parts:
         part_efficiency(args, train, val_test, args.out, log)

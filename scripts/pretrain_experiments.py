@@ -16,22 +16,13 @@ table to ``--log`` (JSON). Run from the repository root, e.g.::
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
+from galssl.research import PROBE_TABLE_ROWS as TABLE_ROWS
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-#: The probe rows of the results page's table, and their headings.
-TABLE_ROWS = [("photo-z ridge sigma_MAD, 200 labels", "ridge σ_MAD 200"),
-              ("photo-z ridge sigma_MAD, 3200 labels", "ridge σ_MAD 3,200"),
-              ("photo-z ridge eta %, 3200 labels", "ridge η % 3,200"),
-              ("photo-z knn sigma_MAD, 3200 labels", "kNN σ_MAD 3,200"),
-              ("R^2 g-r", "R² g−r"), ("R^2 log r50", "R² log r50"),
-              ("R^2 axis ratio", "R² b/a"), ("effective rank", "eff. rank"),
-              ("retrieval, rotation", "rotation")]
 
 
 #: The columns of the shorter table of selected runs (``--rst --runs ...``), e.g. the
@@ -59,8 +50,7 @@ def rst_table(log, runs=None, columns=TABLE_ROWS):
             rows.append([f"untrained, input_stretch={stretch}"] +
                         [f"{log[name]['probe'][k][1]:.4g}" for k, _ in columns])
         rows.append([name] + [f"{log[name]['probe'][k][0]:.4g}" for k, _ in columns])
-    sys.path.insert(0, HERE)
-    from train_default_model import rst_grid
+    from galssl.research import rst_grid
 
     return rst_grid(head, rows)
 
@@ -131,12 +121,8 @@ def main():
         except KeyError as e:
             p.error(e.args[0])
         return
-    sys.path.insert(0, HERE)
-    from probe import load_probe_data
-    from train_default_model import pretraining_catalog
-
     from galssl import ContrastiveEncoder
-    from galssl.ssl import probe_representations
+    from galssl.research import load_probe_data, pretraining_catalog, probe_representations
 
     if not args.name:
         p.error("--name is required (except with --rst)")

@@ -16,27 +16,10 @@ output. Run from the repository root::
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load_probe_data(data, n_labelled=4000, seed=1):
-    """(labelled, test, real): injected training-field galaxies (a random subset), the
-    injected validation-field galaxies, the real galaxies of the validation fields."""
-    sys.path.insert(0, HERE)
-    from train_default_model import EBV_LIMIT, VAL_FIELDS, _in_memory
-
-    rng = np.random.default_rng(seed)
-    train = _in_memory(os.path.join(data, "injected_train.h5"),
-                       lambda c: c.good & (np.asarray(c.table["ebv"]) <= EBV_LIMIT))
-    train = train[np.sort(rng.choice(len(train), min(n_labelled, len(train)), replace=False))]
-    val = _in_memory(os.path.join(data, "injected_val.h5"), lambda c: c.good)
-    real = _in_memory(os.path.join(data, "real.h5"), lambda c: c.good & np.isin(
-        np.asarray(c.table["field"]), VAL_FIELDS) & (np.asarray(c.table["ebv"]) <= EBV_LIMIT))
-    return train, val, real
 
 
 APERTURES_ARCSEC = (1.5, 3.0, 6.0)
@@ -44,7 +27,7 @@ APERTURES_ARCSEC = (1.5, 3.0, 6.0)
 
 def aperture_features(cat):
     """Dereddened aperture magnitudes in every band and aperture of `APERTURES_ARCSEC`."""
-    from galssl.photoz import aperture_colours
+    from galssl.research import aperture_colours
 
     cols = []
     for r in APERTURES_ARCSEC:
@@ -57,7 +40,7 @@ def photometry_probe(name, feats_l, feats_t, train, val, args):
     """The probe's measures on ``feats``: printed, and returned for the JSON."""
     import time
 
-    from galssl.ssl import probe_features
+    from galssl.research import probe_features
 
     t0 = time.time()
     table = probe_features(feats_l, feats_t, train, val, label_counts=args.counts,
@@ -87,7 +70,9 @@ def main():
         p.error("give encoder checkpoints, --photometry, or both")
 
     from galssl import ContrastiveEncoder
-    from galssl.ssl import probe_representations
+    from galssl.research import probe_representations
+
+    from galssl.research import load_probe_data
 
     train, val, real = load_probe_data(args.data)
     results = {}

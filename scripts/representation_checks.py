@@ -20,7 +20,6 @@ Writes ``representations.json`` to ``--out``. Run from the repository root::
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
@@ -28,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def knn_photoz(train_reps, z_train, reps, z, k=10):
-    from galssl.search._knn import exact_knn, normalised
+    from galssl.search import exact_knn, normalised
 
     _, nearest = exact_knn(normalised(train_reps), normalised(reps), k)
     z_phot = np.median(z_train[nearest], axis=1)
@@ -38,7 +37,7 @@ def knn_photoz(train_reps, z_train, reps, z, k=10):
 
 
 def spread(reps):
-    from galssl.search._knn import normalised
+    from galssl.search import normalised
 
     r = normalised(reps)
     ev = np.clip(np.linalg.eigvalsh(np.cov(r.T)), 0, None)
@@ -71,16 +70,15 @@ def main():
     p.add_argument("--out", default=os.path.join(HERE, "..", "docs", "_static", "results"))
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
-    sys.path.insert(0, HERE)
-    from train_default_model import EBV_LIMIT, VAL_FIELDS, _in_memory
+    from galssl.research import EBV_LIMIT, VAL_FIELDS, in_memory
 
     from galssl import ContrastiveEncoder
 
     rng = np.random.default_rng(args.seed)
-    train = _in_memory(os.path.join(args.data, "injected_train.h5"))
+    train = in_memory(os.path.join(args.data, "injected_train.h5"))
     train = train[np.sort(rng.choice(len(train), 3000, replace=False))]
-    val = _in_memory(os.path.join(args.data, "injected_val.h5"))
-    real = _in_memory(os.path.join(args.data, "real.h5"), lambda c: c.good & np.isin(
+    val = in_memory(os.path.join(args.data, "injected_val.h5"))
+    real = in_memory(os.path.join(args.data, "real.h5"), lambda c: c.good & np.isin(
         np.asarray(c.table["field"]), VAL_FIELDS) & (np.asarray(c.table["ebv"]) <= EBV_LIMIT))
     results = {}
     first = ContrastiveEncoder.load(args.encoders[0])

@@ -17,7 +17,6 @@ encoder). Run from the repository root::
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
@@ -41,22 +40,20 @@ def main():
     from galssl.augment import Compose, ExtinctionAugment, GaussianNoise, RandomRotate
     from galssl.augment import estimate_noise_mad
     from galssl.cutouts import HIGH_EXTINCTION_EBV
-    from galssl.pretrained import DEFAULT_ENCODER, DEFAULT_PHOTOZ, load_pretrained
+    from galssl.pretrained import DEFAULT_ENCODER, DEFAULT_PHOTOZ
     from galssl.search import (SimilaritySearch, retrieval_invariance, top_anomalies,
                                umap_embedding)
     from galssl.visualization import plot_anomalies, plot_neighbours, plot_umap
+    from galssl.research import in_memory
 
-    sys.path.insert(0, HERE)
-    from train_default_model import _in_memory
-
-    cat = _in_memory(os.path.join(args.data, "real.h5"), lambda c: c.good & (
+    cat = in_memory(os.path.join(args.data, "real.h5"), lambda c: c.good & (
         np.asarray(c.table["ebv"]) <= HIGH_EXTINCTION_EBV))
     # the encoder inside the shipped photo-z model (fine-tuned for redshifts)
-    shipped = load_pretrained(DEFAULT_PHOTOZ, kind="encoder")
+    shipped = ContrastiveEncoder.from_pretrained(DEFAULT_PHOTOZ)
     if args.moco:
         enc, used = ContrastiveEncoder.load(args.moco), os.path.relpath(args.moco)
     else:
-        enc, used = load_pretrained(kind="encoder"), f"shipped MoCo encoder {DEFAULT_ENCODER}"
+        enc, used = ContrastiveEncoder.from_pretrained(), f"shipped MoCo encoder {DEFAULT_ENCODER}"
     reps = enc.encode(cat, progress=False)
     ss = SimilaritySearch(reps, cat.table, encoder=enc)
     # the four brightest galaxies fainter than r = 15.5: the brighter objects of these

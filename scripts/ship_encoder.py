@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PREFIX = "galssl's default encoder"
@@ -55,10 +54,8 @@ def main():
                    help="a sentence appended to the card's training data (e.g. how the "
                         "images reached the machine that trained it)")
     args = p.parse_args()
-
-    sys.path.insert(0, HERE)
-    from pretrain_experiments import TABLE_ROWS
-    from train_default_model import input_convention
+    from galssl.research import PROBE_TABLE_ROWS as TABLE_ROWS
+    from galssl.research import input_convention
 
     from galssl import ContrastiveEncoder
     from galssl.pretrained import DEFAULT_ENCODER, PretrainedModel, sha256sum

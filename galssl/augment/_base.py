@@ -3,7 +3,7 @@
 
 import torch
 
-from ..dust._coefficients import parse_bands
+from ..dust import parse_bands
 
 __all__ = ["BandTransform", "as_batch", "make_generator"]
 

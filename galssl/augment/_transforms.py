@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..dust._coefficients import effective_wavelengths, extinction_coefficients
+from ..dust import effective_wavelengths, extinction_coefficients
 from ._base import BandTransform, as_batch, make_generator
 
 __all__ = ["ExtinctionAugment", "PSFAugment", "RandomRotate", "JitterCrop", "CenterCrop",

@@ -254,7 +254,7 @@ def _photoz(args):
 
 def _label_efficiency(args):
     from ..cutouts import CutoutCatalog
-    from ..photoz import label_efficiency, labels_saved
+    from ..research import label_efficiency, labels_saved
     from ..ssl import ContrastiveEncoder
 
     os.makedirs(args.out, exist_ok=True)

@@ -11,7 +11,9 @@ from ._catalog import SDSS_PIXEL_SCALE, CutoutCatalog, cutout_wcs  # noqa: F401
 from ._detect import (concentration_index, core_structure, detect_sources,  # noqa: F401
                       tile_positions)
 from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag  # noqa: F401
-from ._frames import find_frames, group_fields  # noqa: F401
+from ._frames import find_frames, group_fields, read_frame_data  # noqa: F401
+# package-internal (galssl.simulate places and finds sources with it), not in __all__
+from ._detect import extract  # noqa: F401
 from ._sdss import conf  # noqa: F401
 from ._storage import HDF5Images  # noqa: F401
 

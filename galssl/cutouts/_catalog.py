@@ -7,13 +7,15 @@ import warnings
 
 import numpy as np
 
-from ..dust._coefficients import parse_bands
+from ..dust import parse_bands
+from ..surveys import band_label
 from ..utils._atomic import check_new_output
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
 from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
 from ._storage import HDF5Images, read_hdf5, write_hdf5
+from ._tasks import _run_fields, _task_limit
 
 __all__ = ["CutoutCatalog", "SDSS_PIXEL_SCALE"]
 
@@ -44,6 +46,13 @@ def _check_pixel_scale(pixel_scale):
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale!r}")
     return value
+
+
+def _by_wavelength(bands):
+    """Band names in wavelength order (``ugriz`` for SDSS letters)."""
+    from ..surveys import parse_band
+
+    return sorted(bands, key=lambda b: parse_band(b).wavelength)
 
 
 #: Interpolation orders of `reproject.reproject_interp`, by name and by number.
@@ -160,7 +169,7 @@ class CutoutCatalog:
 
     def __repr__(self):
         kind = "HDF5-backed" if isinstance(self.images, HDF5Images) else "in memory"
-        return (f"<CutoutCatalog {len(self)} objects, bands={''.join(self.bands)}, "
+        return (f"<CutoutCatalog {len(self)} objects, bands={band_label(self.bands)}, "
                 f"size={self.size}, pixel_scale={self.pixel_scale}\", {kind}>")
 
     def __getitem__(self, index):
@@ -269,21 +278,21 @@ class CutoutCatalog:
         frame's pixels (`read_frame_data`, or modified copies held in memory). With
         ``no_fields_ok`` an empty ``fields`` gives every row flagged (BAD_COORDS or
         OFF_FRAMES) instead of an error."""
-        fields = {name: f for name, f in fields.items() if set(f.frames) & set(bands)}
+        fields = {name: f for name, f in fields.items() if any(b in f.frames for b in bands)}
         if not fields and not no_fields_ok:
-            raise ValueError(f"none of the frames is in the requested bands {''.join(bands)}")
+            raise ValueError(f"none of the frames is in the requested bands {band_label(bands)}")
         for name, field in fields.items():
             missing = [b for b in bands if b not in field.frames]
             if missing and missing_band == "raise":
                 raise ValueError(
                     f"field {name} has no {', '.join(missing)}-band frame (bands present: "
-                    f"{''.join(b for b in 'ugriz' if b in field.frames)}); pass bands= to cut "
+                    f"{band_label(_by_wavelength(field.frames))}); pass bands= to cut "
                     "only the bands you have, or missing_band='flag' to flag those objects")
 
         n = len(positions)
         table = _output_table(positions)
         flags = np.where(positions.valid, 0, int(CutoutFlag.BAD_COORDS)).astype(np.int32)
-        field_of = np.full(n, "", dtype="U16")
+        field_of = np.full(n, "", dtype=f"U{max([16] + [len(k) for k in fields])}")
 
         # Choose for every object the field where it lies deepest inside, worst band first.
         # An object is on a field when its centre lies on at least one band's frame.
@@ -341,7 +350,7 @@ class CutoutCatalog:
             table["nan_fraction"].info.description = "fraction of cutout pixels that are NaN"
             _add_ebv(table, ebv_source)
             table.meta.update({
-                "galssl_bands": "".join(bands), "galssl_size": size,
+                "galssl_bands": band_label(bands), "galssl_size": size,
                 "galssl_pixel_scale": pixel_scale, "galssl_units": "nanomaggy per pixel",
                 # file names only: SDSS names say band, run, camcol and field, and a table
                 # should not carry the paths of the machine that made it
@@ -472,7 +481,7 @@ def _file_attrs(bands, pixel_scale, size):
     from .. import __version__
     from ._storage import FORMAT_VERSION
 
-    return {"bands": "".join(bands), "pixel_scale": pixel_scale, "size": size,
+    return {"bands": band_label(bands), "pixel_scale": pixel_scale, "size": size,
             "units": "nanomaggy per pixel", "galssl_version": __version__,
             "format_version": FORMAT_VERSION}
 
@@ -521,55 +530,6 @@ def _cut_field(frames, ra, dec, size, pixel_scale, order, reader):
                              block[:, j])
         flags[partial] |= int(CutoutFlag.PARTIAL)
     return block, flags
-
-
-#: On a Dask cluster, a field with more objects than this and than 1/(2 x worker threads)
-#: of all objects is cut as several tasks (each decompresses the field's frames again, about
-#: 1 s per frame against about 80 ms per object in five bands), so that one crowded field
-#: does not hold the run back. One process cuts each field as one task.
-DASK_TASK_MIN_OBJECTS = 500
-
-
-def _task_limit(total, client):
-    """The most objects of one field in one task: unlimited without ``client``."""
-    if client is None:
-        return max(1, total)
-    threads = max(1, sum(client.nthreads().values()))
-    return max(DASK_TASK_MIN_OBJECTS, -(-total // (2 * threads)))
-
-
-def _run_fields(func, tasks, client=None, *, window=None):
-    """``(key, func(*args))`` for each ``(key, args)`` of ``tasks``: in this process, in
-    order, or with a `dask.distributed` ``client`` one task per field on its workers, yielded
-    as they complete, with at most ``window`` (default twice the number of worker threads)
-    results held at a time, so that a catalogue larger than memory streams through."""
-    if client is None:
-        for key, args in tasks:
-            yield key, func(*args)
-        return
-    from distributed import as_completed
-
-    if window is None:
-        window = 2 * max(1, sum(client.nthreads().values()))
-    tasks = iter(tasks)
-    keys = {}
-
-    def submit():
-        for key, args in tasks:
-            future = client.submit(func, *args, pure=False)
-            keys[future.key] = key
-            return future
-        return None
-
-    running = as_completed([f for f in (submit() for _ in range(window)) if f is not None])
-    for future in running:
-        result = future.result()
-        key = keys.pop(future.key)
-        future.release()
-        following = submit()
-        if following is not None:
-            running.add(following)
-        yield key, result
 
 
 def _cut_frame(frame, data, ra, dec, size, pixel_scale, order, out):

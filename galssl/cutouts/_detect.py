@@ -9,6 +9,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from ..utils._progress import progress_bar
 from ._flags import CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
+from ._tasks import _run_fields
 
 __all__ = ["detect_sources", "tile_positions", "concentration_index", "extract",
            "core_structure", "saturated_cores"]
@@ -355,8 +356,6 @@ def detect_sources(frames, *, band="r", thresh=1.5, minarea=8, deblend_nthresh=3
     """
     from astropy.table import vstack
 
-    from ._catalog import _run_fields
-
     fields = group_fields(find_frames(frames))
     params = dict(band=band, thresh=thresh, minarea=minarea, deblend_nthresh=deblend_nthresh,
                   deblend_cont=deblend_cont, min_snr=min_snr,
@@ -443,7 +442,7 @@ def _detect_field(name, frame, params):
     t = QTable()
     t["ra"] = np.mod(ra, 360.0) * u.deg
     t["dec"] = dec * u.deg
-    t["field"] = np.full(len(x), name, dtype="U16")
+    t["field"] = np.full(len(x), name, dtype=f"U{max(16, len(name))}")
     t["x"], t["y"] = x, y
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = np.where(m["flux"] > 0, 22.5 - 2.5 * np.log10(m["flux"]), np.nan)
@@ -500,6 +499,6 @@ def tile_positions(frames, *, size=107, pixel_scale=0.396, band="r"):
         t = QTable()
         t["ra"] = np.mod(ra, 360.0) * u.deg
         t["dec"] = dec * u.deg
-        t["tile_field"] = np.full(ra.size, name, dtype="U16")
+        t["tile_field"] = np.full(ra.size, name, dtype=f"U{max(16, len(name))}")
         tables.append(t)
     return vstack(tables) if len(tables) > 1 else tables[0]

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ..surveys import band_label
+
 __all__ = ["MorphologyClassifier", "CHECKPOINT_FORMAT"]
 
 #: Version of the plain-dict checkpoint written by `MorphologyClassifier.save`.
@@ -15,7 +17,7 @@ CHECKPOINT_FORMAT = 1
 _MODES = ("linear", "finetune")
 
 
-def _check_questions(questions):
+def check_questions(questions):
     if questions is None:
         return None
     if isinstance(questions, str):
@@ -154,7 +156,7 @@ class MorphologyClassifier:
                  in_chans=5, bands="ugriz", crop=64, jitter=None, lr_backbone=None, lr_head=1e-3,
                  milestones=(0.6, 0.9), optimizer="adamw", weight_decay=None,
                  input_stretch="asinh"):
-        from ..ssl._encoder import backbone_for_head
+        from ..ssl import backbone_for_head
 
         if mode not in _MODES:
             raise ValueError(f"mode must be 'linear' or 'finetune', got {mode!r}")
@@ -175,9 +177,9 @@ class MorphologyClassifier:
         if not weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
         pretrained = encoder is not None
-        questions = _check_questions(questions)
+        questions = check_questions(questions)
         self.config = dict(
-            mode=mode, arch=arch, in_chans=int(in_chans), bands="".join(bands),
+            mode=mode, arch=arch, in_chans=int(in_chans), bands=band_label(bands),
             crop=int(crop), jitter=int(jitter),
             questions=None if questions is None else list(questions),
             lr_backbone=float(lr_backbone if lr_backbone is not None else
@@ -222,14 +224,14 @@ class MorphologyClassifier:
 
     # ------------------------------------------------------------------ inputs
     def _check_images(self, images):
-        from ..ssl._data import check_images
+        from ..engine import check_images
 
         check_images(images, self.config)
 
     def _source(self, data):
         """("features", array) for a 2-d array of representations, else ("images",
         (images, ebv, good))."""
-        from ..ssl._data import as_image_source
+        from ..engine import as_image_source
 
         arr = data
         if not hasattr(data, "table"):
@@ -339,7 +341,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         -------
         self
         """
-        from ..ssl._data import training_rows
+        from ..engine import training_rows
         from ..utils._validate import check_positive_int
 
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -410,8 +412,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         import lightning as L
 
         from ..nn import create_backbone
-        from ..ssl._engine import resume_checkpoint
-        from ..ssl._finetune import run_finetune
+        from ..engine import resume_checkpoint
+        from ..engine import run_finetune
         from ._module import MorphologyModule, MorphologyNet
 
         images, ebv, _ = src
@@ -442,7 +444,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         by default), float32, NaN for rows without data, streamed batch by batch in one
         process or on several (`galssl.ssl.run_inference`)."""
         from ..augment import eval_transform
-        from ..ssl._inference import run_inference
+        from ..engine import run_inference
 
         c = self.config
         rows = np.arange(len(images)) if rows is None else np.asarray(rows)
@@ -514,7 +516,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         from ..cutouts import CutoutCatalog
         from ..utils._validate import check_positive_int
 
-        from ..ssl._data import check_predict_input
+        from ..engine import check_predict_input
 
         batch_size = check_positive_int(batch_size, "batch_size")
         data = check_predict_input(data, frames, cutout_kwargs)
@@ -621,7 +623,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
     def from_state_dict(cls, state, *, questions=None, source="state dict"):
         """Build a classifier from the dict of `state_dict`; keys and shapes must match the
         architecture exactly."""
-        from ..ssl._encoder import _load_strict, check_checkpoint
+        from ..engine import check_checkpoint, load_strict
 
         check_checkpoint(state, "MorphologyClassifier", CHECKPOINT_FORMAT, source,
                          required=("backbone", "head"))
@@ -629,7 +631,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         config.setdefault("input_stretch", None)  # checkpoints from before the option
         saved = list(config.get("questions") or [])
         if questions is not None:
-            want = list(_check_questions(questions))
+            want = list(check_questions(questions))
             if want != saved:
                 raise ValueError(f"{source} predicts the questions {saved}, not {want}")
         n_out = state["head"].get("linear.weight")
@@ -642,8 +644,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         mc = cls(mode="finetune", **config)
         mc.config["mode"] = mode
         mc.config["pretrained_encoder"] = pretrained
-        _load_strict(mc.net.backbone, state["backbone"], "backbone", source)
-        _load_strict(mc.net.head, state["head"], "morphology head", source)
+        load_strict(mc.net.backbone, state["backbone"], "backbone", source)
+        load_strict(mc.net.head, state["head"], "morphology head", source)
         if state.get("history") is not None:
             mc.history = dict(state["history"])
         mc._trained = bool(state.get("trained", True))

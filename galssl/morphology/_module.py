@@ -4,7 +4,7 @@ fine-tuning LightningModule and the full-batch linear probe."""
 
 import torch
 
-from ..ssl._finetune import FinetuneModule
+from ..engine import FinetuneModule
 
 __all__ = ["MorphologyHead", "MorphologyNet", "MorphologyModule", "masked_bce",
            "fit_linear_head"]
@@ -73,7 +73,7 @@ def fit_linear_head(head, features, targets, *, weight_decay=1e-3, max_iter=500)
     Each problem is convex with a fixed start, so the result is deterministic, and a
     question's fit does not depend on the others. Returns the summed final loss.
     """
-    from ..ssl._finetune import lbfgs_minimise, standardise
+    from ..engine import lbfgs_minimise, standardise
 
     xs, mean, std = standardise(features)
     y = torch.as_tensor(targets, dtype=torch.float32)

@@ -12,7 +12,7 @@ from ._splitbn import (SplitBatchNorm2d, robust_batchnorm_statistics,  # noqa: F
                        set_batchnorm_splits)
 from ._moco import (MoCoQueue, ProjectionHead, check_queue_size, default_queue_size,  # noqa
                     decorrelation_loss, info_nce, momentum_update)
-from ._photometry import APERTURE_RADII_ARCSEC, PhotometryHead  # noqa: F401
+from ._photometry import APERTURE_RADII_ARCSEC, PhotometryHead, photometry_apertures  # noqa: F401,E501
 
 __all__ = ["Backbone", "AsinhStretch", "ASINH_SOFTENING", "PIXEL_NOISE_SOFTENING",
            "INPUT_STRETCHES", "create_backbone",

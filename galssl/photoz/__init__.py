@@ -1,22 +1,25 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """
 Photometric redshifts: `PhotoZEstimator` (PDFs over redshift bins from cutouts), its flags,
-PIT recalibration, metrics (`galssl.photoz.metrics`) and the label-efficiency experiment.
+PIT recalibration and metrics (`galssl.photoz.metrics`). The label-efficiency experiment
+lives in `galssl.research`.
 """
 
 from . import metrics  # noqa: F401
 from ._estimator import CHECKPOINT_FORMAT, PhotoZEstimator, PhotoZFlag  # noqa: F401
-from ._experiments import (METHODS, ColourBaseline, aperture_colours,  # noqa: F401
-                           aperture_features,
-                           label_efficiency, labels_saved, magnitude_table,
-                           seed_summary)
+# package-internal (the early-stopping score; scripts/finetune_curves.py), not in __all__
+from ._estimator import PhotoZScore  # noqa: F401
 from ._module import fit_regression_head, fit_softmax_head  # noqa: F401
 from ._pdf import (PITCalibration, redshift_bins, redshift_labels,  # noqa: F401
                    summarize_pdfs, to_qp)
 
+from ..utils._deprecate import moved_names
+
 __all__ = ["PhotoZEstimator", "PhotoZFlag", "PITCalibration", "redshift_bins",
            "redshift_labels", "summarize_pdfs", "to_qp", "CHECKPOINT_FORMAT",
-           "label_efficiency", "labels_saved", "aperture_colours", "aperture_features",
-           "ColourBaseline",
-           "magnitude_table", "seed_summary", "METHODS", "fit_softmax_head",
-           "fit_regression_head"]
+           "fit_softmax_head", "fit_regression_head"]
+
+__getattr__ = moved_names(__name__, {
+    name: ("galssl.research", name) for name in (
+        "label_efficiency", "labels_saved", "aperture_colours", "aperture_features",
+        "ColourBaseline", "magnitude_table", "seed_summary", "METHODS")})

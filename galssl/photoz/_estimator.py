@@ -10,15 +10,15 @@ import numpy as np
 import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ..engine import (KeepBest, as_image_source, check_checkpoint, check_images,
+                      check_predict_input, load_strict, resume_checkpoint, run_finetune,
+                      training_rows)
 from ..nn import create_backbone
-from ..ssl._data import as_image_source, check_images, check_predict_input, training_rows
-from ..ssl._encoder import _load_strict, backbone_for_head, check_checkpoint, read_checkpoint
-from ..utils._checkpoint import write_checkpoint
-from ..ssl._engine import resume_checkpoint
-from ..ssl._finetune import KeepBest, run_finetune
-from ..utils._checkpoint import CheckpointError
+from ..ssl import backbone_for_head
+from ..utils._checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from ..utils._validate import check_positive_int
 from ..utils._checkpoint import describe_value as _describe
+from ..surveys import band_label
 from ._module import PhotoZModule, PhotoZNet
 from ._pdf import PITCalibration, redshift_bins, redshift_labels, summarize_pdfs
 
@@ -127,12 +127,12 @@ class PhotoZStep:
 
 class PhotoZScore:
     """sigma_MAD of a photo-z network's point estimates (the uncalibrated PDF means) on
-    held-out labelled images, the score of early stopping (`galssl.ssl._finetune.KeepBest`).
+    held-out labelled images, the score of early stopping (`galssl.engine._finetune.KeepBest`).
     The evaluation views (dereddened, centre-cropped) are made once and kept in memory."""
 
     def __init__(self, images, ebv, rows, z, config, batch_size=256):
         from ..augment import eval_transform
-        from ..ssl._data import read_batch
+        from ..engine import read_batch
 
         view = eval_transform(bands=config["bands"], out=config["crop"])
         parts = []
@@ -244,7 +244,7 @@ class PhotoZEstimator:
             input_stretch=input_stretch)
         finetune = encoder is not None
         self.config = dict(
-            arch=arch, in_chans=int(in_chans), bands="".join(bands), z_min=float(z_min),
+            arch=arch, in_chans=int(in_chans), bands=band_label(bands), z_min=float(z_min),
             z_max=float(z_max), n_bins=int(n_bins), crop=int(crop), jitter=int(jitter),
             lr_backbone=float(lr_backbone if lr_backbone is not None else
                               (1e-4 if finetune else lr_head)),
@@ -488,7 +488,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         for the out-of-distribution flag are then recomputed from ``catalog`` (pass the
         training set). Returns self.
         """
-        from ..ssl._finetune import refresh_batchnorm
+        from ..engine import refresh_batchnorm
 
         images, ebv, good = as_image_source(catalog, bands=self.bands)
         self._check_images(images)
@@ -528,7 +528,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         ``features``, the representations of the given rows (all by default), streamed
         batch by batch, in one process or on several (`galssl.ssl.run_inference`)."""
         from ..augment import eval_transform
-        from ..ssl._inference import run_inference
+        from ..engine import run_inference
 
         c = self.config
         rows = np.arange(len(images)) if rows is None else np.asarray(rows)
@@ -796,8 +796,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         def f32(sd):
             return {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
 
-        _load_strict(pz.net.backbone, f32(state["backbone"]), "backbone", source)
-        _load_strict(pz.net.head, f32(state["head"]), "photo-z head", source)
+        load_strict(pz.net.backbone, f32(state["backbone"]), "backbone", source)
+        load_strict(pz.net.head, f32(state["head"]), "photo-z head", source)
         try:
             pz.calibration = PITCalibration.from_dict(state.get("calibration"))
         except ValueError as exc:
@@ -830,14 +830,47 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         return pz
 
     @classmethod
-    def from_pretrained(cls, name=None, **kwargs):
+    def from_pretrained(cls, name=None, *, path=None, map_location="cpu"):
         """Load named or local weights (`galssl.pretrained`).
 
         ``name=None`` loads the default model shipped inside the package (offline, sha256
-        checked); a path loads a local galssl checkpoint; a registry name
-        (`galssl.pretrained.list_pretrained`) loads those weights, downloading them into
-        astropy's cache when they are not shipped.
+        checked); a path loads a local galssl checkpoint (a path that does not exist is a
+        `FileNotFoundError`); a registry name (`galssl.pretrained.list_pretrained`) loads
+        those weights, downloading them into astropy's cache when they are not shipped
+        (``path``: a local copy of that download).
         """
-        from ..pretrained import load_pretrained
+        import dataclasses
 
-        return load_pretrained(name, kind="photoz", **kwargs)
+        from ..pretrained import is_checkpoint_path, pretrained_state
+
+        if is_checkpoint_path(name):
+            return cls.load(name, map_location=map_location)
+        got = pretrained_state(name, kind="photoz", path=path, map_location=map_location)
+        card = dataclasses.asdict(got.record)
+        if got.layout == "hayat2021":
+            return cls.from_hayat2021(got.state, source=got.source, card=card)
+        model = cls.from_state_dict(got.state, source=got.source)
+        model.card = dict(card, **model.card)
+        return model
+
+    @classmethod
+    def from_hayat2021(cls, state, *, source="checkpoint", card=None):
+        """The photo-z model of a Hayat et al. (2021) checkpoint (their dict, or the
+        ``{"backbone": ..., "head": ...}`` of `galssl.pretrained.hayat2021_key_map`),
+        loaded strictly: a ResNet-50 with a linear head over their bins, nanomaggies in."""
+        from ..pretrained import hayat2021_key_map
+
+        if isinstance(state, dict) and set(state) == {"backbone", "head"}:
+            backbone, head = state["backbone"], state["head"]
+        else:
+            backbone, head, _ = hayat2021_key_map(state)
+        if set(head) != {"weight", "bias"}:
+            raise ValueError(f"{source}: expected a linear fc head (fc.weight, fc.bias), "
+                             f"got fc keys {sorted(head)}")
+        pz = cls(arch="resnet50-paper", n_bins=head["weight"].shape[0],
+                 input_stretch=None)  # the seed's networks take nanomaggies
+        load_strict(pz.net.backbone, backbone, "backbone", source)
+        load_strict(pz.net.head, head, "photo-z head", source)
+        pz._trained = True
+        pz.card = dict(card or {})
+        return pz

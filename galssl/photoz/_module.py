@@ -3,7 +3,7 @@
 
 import torch
 
-from ..ssl._finetune import FinetuneModule
+from ..engine import FinetuneModule
 
 __all__ = ["PhotoZNet", "PhotoZModule", "fit_softmax_head", "fit_regression_head"]
 
@@ -42,7 +42,7 @@ def fit_softmax_head(head, features, labels, *, weight_decay=1e-3, max_iter=300)
     The problem is convex with a fixed start, so the result is deterministic. Returns the
     final penalised loss.
     """
-    from ..ssl._finetune import lbfgs_minimise, standardise
+    from ..engine import lbfgs_minimise, standardise
 
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.long)
@@ -88,7 +88,7 @@ def fit_regression_head(head, features, z, bin_centres, *, alphas=None):
     """
     import numpy as np
 
-    from ..ssl._finetune import standardise
+    from ..engine import standardise
     from .metrics import sigma_mad
 
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)

@@ -12,6 +12,8 @@ augmentation; `umap_embedding` maps the representation space onto a plane.
 from ._anomaly import anomaly_scores, top_anomalies  # noqa: F401
 from ._embedding import umap_embedding  # noqa: F401
 from ._invariance import retrieval_invariance  # noqa: F401
+# package-internal (used by galssl.research and galssl.visualization), not in __all__
+from ._knn import as_representations, exact_knn, normalised, positive_int  # noqa: F401
 from ._search import SEARCH_FORMAT, SimilaritySearch  # noqa: F401
 
 __all__ = ["SimilaritySearch", "SEARCH_FORMAT", "anomaly_scores", "top_anomalies",

@@ -72,9 +72,9 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
     1.0
     """
     from ..ssl import ContrastiveEncoder
-    from ..ssl._data import as_image_source
-    from ..ssl._encoder import encode_step
-    from ..ssl._inference import SeededView, run_inference
+    from ..engine import as_image_source
+    from ..ssl import encode_step
+    from ..engine import SeededView, run_inference
 
     if not isinstance(encoder, ContrastiveEncoder):
         raise TypeError(f"encoder must be a ContrastiveEncoder, got {type(encoder).__name__}")

@@ -6,9 +6,9 @@ import warnings
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
-from ..cutouts._flags import CutoutFlag
-from ..cutouts._frames import find_frames, group_fields, read_frame_data
-from ..dust._coefficients import SF11_SDSS
+from ..cutouts import CutoutFlag
+from ..cutouts import find_frames, group_fields, read_frame_data
+from ..dust import SF11_SDSS
 from ..utils._progress import progress_bar
 from ._galaxies import galaxy_structure, render_stamp
 from ._psf import measure_psf
@@ -146,7 +146,7 @@ def _empty_sky_positions(data_r, frame_r, field, n, size, radii_pix, rng, min_se
     import sep
     from scipy.ndimage import binary_dilation, distance_transform_edt
 
-    from ..cutouts._detect import extract
+    from ..cutouts import extract
 
     bkg = sep.Background(data_r, bw=64, bh=64, fw=3, fh=3)
     _, seg = extract(data_r - bkg.back(), 1.5, err=bkg.rms(), minarea=5,

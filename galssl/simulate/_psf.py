@@ -38,7 +38,7 @@ def measure_psf(data, frame, *, min_snr=50.0, isolation=15.0, saturation_dn=5000
     bkg = sep.Background(data, bw=64, bh=64, fw=3, fh=3)
     sub = data - bkg.back()
     rms = bkg.rms()
-    from ..cutouts._detect import extract
+    from ..cutouts import extract
 
     objs = extract(sub, 5.0, err=rms, minarea=5, what=f"frame {frame.path!r}")
     x, y = objs["x"].astype(float), objs["y"].astype(float)

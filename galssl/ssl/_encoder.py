@@ -4,16 +4,17 @@
 import os
 
 import numpy as np
-import torch
 
-from ..dust._coefficients import parse_bands
+from ..dust import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
-from ..nn._photometry import photometry_apertures
-from ._data import as_image_source, data_fingerprint, training_rows
-from ..utils._checkpoint import CheckpointError, describe_value
+from ..nn import photometry_apertures
+from ..engine import as_image_source, data_fingerprint, training_rows
+from ..utils._checkpoint import CheckpointError
 from ..utils._validate import check_positive_int
 from ..utils._checkpoint import read_checkpoint, write_checkpoint  # noqa: F401 (re-exported)
-from ._engine import resume_checkpoint, run_trainer
+from ..engine import (TRAINING_PARTS, check_checkpoint, load_strict, resume_checkpoint,
+                      run_trainer)
+from ..surveys import band_label
 
 __all__ = ["ContrastiveEncoder", "CHECKPOINT_FORMAT", "PRESETS", "PRESET_BATCH_SIZE"]
 
@@ -40,18 +41,8 @@ PRESET_BATCH_SIZE = {"hayat2021": 256, "cpu-small": 64}
 #: Version of the plain-dict checkpoint written by `ContrastiveEncoder.save`.
 CHECKPOINT_FORMAT = 1
 
-#: What continuing the pretraining needs besides the backbone (MoCoModule attributes; the
-#: photometry head only where ``photometry`` > 0).
-_TRAINING_PARTS = ("head", "backbone_k", "head_k", "queue", "photometry_head")
-
-
-def _resolve_device(device):
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but CUDA is not available")
-    return device
+#: The photo-z checkpoint formats whose backbone an encoder can be built from.
+PHOTOZ_FORMAT_READ = 1
 
 
 def encode_step(net, x):
@@ -160,7 +151,7 @@ class ContrastiveEncoder:
                  decorrelation=0.0, photometry=1.0):
         bands = parse_bands(bands)
         if len(bands) != in_chans:
-            raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
+            raise ValueError(f"in_chans={in_chans} but bands={band_label(bands)!r} names "
                              f"{len(bands)} bands")
         if not 0 <= momentum <= 1 or not temperature > 0 or not lr > 0:
             raise ValueError("momentum must be in [0, 1], temperature and lr positive")
@@ -173,7 +164,7 @@ class ContrastiveEncoder:
             if not 0 <= float(weight) < float("inf"):
                 raise ValueError(f"{name} must be a finite weight >= 0, got {weight!r}")
         self.config = dict(
-            arch=arch, in_chans=int(in_chans), bands="".join(bands), queue_size=queue_size,
+            arch=arch, in_chans=int(in_chans), bands=band_label(bands), queue_size=queue_size,
             momentum=float(momentum), temperature=float(temperature), lr=float(lr),
             weight_decay=float(weight_decay), proj_dim=int(proj_dim), crop=int(crop),
             jitter=int(jitter), ebv_max=float(ebv_max), psf=bool(psf),
@@ -375,7 +366,7 @@ class ContrastiveEncoder:
             (N, D) float32, one row per input row, in order.
         """
         from ..augment import eval_transform
-        from ._inference import run_inference
+        from ..engine import run_inference
 
         images, ebv, _ = as_image_source(data, bands=self.bands)
         n = len(images)
@@ -415,7 +406,7 @@ class ContrastiveEncoder:
         if self.module is not None and training_state:
             m = self.module
             state.update({name: tensors(getattr(m, name).state_dict())
-                          for name in _TRAINING_PARTS if hasattr(m, name)})
+                          for name in TRAINING_PARTS if hasattr(m, name)})
         return state
 
     def save(self, path, *, half=False, training_state=True, overwrite=False):
@@ -433,13 +424,14 @@ class ContrastiveEncoder:
                                    source=os.fspath(path))
 
     @classmethod
-    def from_pretrained(cls, name=None, **kwargs):
+    def from_pretrained(cls, name=None, *, path=None, map_location="cpu"):
         """Load a pretrained encoder (`galssl.pretrained`), offline for shipped weights.
 
         ``name=None`` gives the encoder shipped with galssl (sha256-checked); a registry
-        name (`galssl.pretrained.list_pretrained`) or the path of a galssl checkpoint loads
-        those weights (for a photo-z record, the backbone of that model). Keywords go to
-        `galssl.pretrained.load_pretrained`.
+        name (`galssl.pretrained.list_pretrained`) loads those weights (for a photo-z
+        record, the backbone of that model; for the seed's checkpoints, a download into
+        astropy's cache unless ``path`` names a local copy); the path of a galssl
+        checkpoint loads that file (a path that does not exist is a `FileNotFoundError`).
 
         Examples
         --------
@@ -448,9 +440,51 @@ class ContrastiveEncoder:
         >>> enc.num_features, enc.bands
         (256, ('u', 'g', 'r', 'i', 'z'))
         """
-        from ..pretrained import load_pretrained
+        import dataclasses
 
-        return load_pretrained(name, kind="encoder", **kwargs)
+        from ..pretrained import is_checkpoint_path, pretrained_state
+
+        if is_checkpoint_path(name):
+            return cls.load(name, map_location=map_location)
+        got = pretrained_state(name, kind="encoder", path=path, map_location=map_location)
+        if got.layout == "hayat2021":
+            return cls.from_hayat2021(got.state, source=got.source)
+        if got.record.kind == "photoz":
+            return cls._from_photoz_state(got.state, source=got.source)
+        enc = cls.from_state_dict(got.state, source=got.source)
+        enc.card = dataclasses.asdict(got.record)
+        return enc
+
+    @classmethod
+    def from_hayat2021(cls, state, *, source="checkpoint"):
+        """The encoder of a Hayat et al. (2021) checkpoint (their dict, or the
+        ``{"backbone": ..., "head": ...}`` of `galssl.pretrained.hayat2021_key_map`),
+        loaded strictly into the ``hayat2021`` preset (ResNet-50, nanomaggies in)."""
+        from ..pretrained import hayat2021_key_map
+
+        backbone = state["backbone"] if isinstance(state, dict) and \
+            set(state) == {"backbone", "head"} else hayat2021_key_map(state)[0]
+        enc = cls.from_preset("hayat2021")
+        load_strict(enc.backbone, backbone, "backbone", source)
+        enc._trained = True
+        return enc
+
+    @classmethod
+    def _from_photoz_state(cls, state, *, source):
+        """The encoder behind a photo-z checkpoint: its settings and a copy of its backbone
+        (what ``PhotoZEstimator.encoder()`` gives for the loaded model)."""
+        check_checkpoint(state, "PhotoZEstimator", PHOTOZ_FORMAT_READ, source,
+                         required=("backbone", "head"))
+        c = state["config"]
+        enc = cls(arch=c["arch"], in_chans=c["in_chans"], bands=c["bands"],
+                  input_stretch=c.get("input_stretch"), crop=c["crop"])
+        enc.backbone = create_backbone(c["arch"], c["in_chans"],
+                                       input_stretch=c.get("input_stretch"),
+                                       bands=parse_bands(c["bands"]))
+        load_strict(enc.backbone, {k: (v.float() if v.is_floating_point() else v)
+                                   for k, v in state["backbone"].items()}, "backbone", source)
+        enc._trained = bool(state.get("trained", True))
+        return enc
 
     @classmethod
     def from_preset(cls, name, **overrides):
@@ -483,7 +517,7 @@ class ContrastiveEncoder:
         queue_size = config.pop("queue_size", None)
         enc = cls(**config, noise_mad=state.get("noise_mad"))
         enc.config["queue_size"] = queue_size
-        _load_strict(enc.backbone, state["backbone"], "backbone", source)
+        load_strict(enc.backbone, state["backbone"], "backbone", source)
         enc._trained = True
         if "head" in state:
             from ._module import MoCoModule
@@ -492,13 +526,13 @@ class ContrastiveEncoder:
                       queue_size=state["queue"]["queue"].shape[0])
             module = MoCoModule(mc, enc.noise_mad or [1.0] * config["in_chans"])
             module.backbone = enc.backbone
-            for name in _TRAINING_PARTS:
+            for name in TRAINING_PARTS:
                 if hasattr(module, name) != (name in state):
                     raise CheckpointError(
                         f"{source}: its {name} weights do not match its config "
                         f"(photometry={config['photometry']})")
                 if name in state:
-                    _load_strict(getattr(module, name), state[name], name, source)
+                    load_strict(getattr(module, name), state[name], name, source)
             enc.module = module
         return enc
 
@@ -522,55 +556,8 @@ def backbone_for_head(encoder, *, arch, in_chans, bands, crop, input_stretch=Non
         backbone = set_batchnorm_splits(copy.deepcopy(encoder.backbone), 1)
     bands = parse_bands(bands)
     if len(bands) != in_chans:
-        raise ValueError(f"in_chans={in_chans} but bands={''.join(bands)!r} names "
+        raise ValueError(f"in_chans={in_chans} but bands={band_label(bands)!r} names "
                          f"{len(bands)} bands")
     if encoder is None:
         backbone = create_backbone(arch, in_chans, input_stretch=input_stretch, bands=bands)
     return arch, in_chans, bands, crop, input_stretch, backbone
-
-
-def check_checkpoint(state, kind, version, source, required=("backbone",)):
-    """Raise a clear `~galssl.utils.CheckpointError` (a ValueError) unless ``state`` is a
-    galssl ``kind`` checkpoint (e.g. ``"PhotoZEstimator"``) of a format version this galssl
-    reads (up to ``version``), with a config dict and state dicts of tensors (those named in
-    ``required`` present)."""
-    if not isinstance(state, dict) or state.get("format") != f"galssl.{kind}":
-        what = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise CheckpointError(f"{source} is not a galssl {kind} checkpoint (it holds "
-                              f"{what!r})")
-    fv = state.get("format_version", 0)
-    if not isinstance(fv, int) or isinstance(fv, bool):
-        raise CheckpointError(f"{source}: its format_version must be an integer, got "
-                              f"{describe_value(fv)}")
-    if fv > version:
-        raise CheckpointError(f"{source} has checkpoint format {fv}; this galssl reads up "
-                              f"to {version}: upgrade galssl")
-    if not isinstance(state.get("config"), dict):
-        raise CheckpointError(f"{source}: its config must be a dict, got "
-                              f"{describe_value(state.get('config'))}")
-    for key in ("backbone",) + _TRAINING_PARTS:
-        sd = state.get(key)
-        if sd is None and key not in required:
-            continue
-        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor)
-                                               for v in sd.values()):
-            raise CheckpointError(f"{source}: its {key} weights must be a dict of tensors, "
-                                  f"got {describe_value(sd)}")
-
-
-def _load_strict(module, state, name, source):
-    own = set(module.state_dict())
-    got = set(state)
-    missing, unexpected = sorted(own - got), sorted(got - own)
-    if missing or unexpected:
-        raise ValueError(f"{source}: the {name} weights do not match the architecture; "
-                         f"missing keys {missing[:10]}{'...' if len(missing) > 10 else ''}, "
-                         f"unexpected keys {unexpected[:10]}"
-                         f"{'...' if len(unexpected) > 10 else ''}")
-    own = module.state_dict()
-    shapes = [f"{k}: {tuple(v.shape)} in the file, {tuple(own[k].shape)} in the model"
-              for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
-    if shapes:
-        raise ValueError(f"{source}: the {name} weights do not match the architecture; "
-                         f"shapes differ: {shapes[:5]}{'...' if len(shapes) > 5 else ''}")
-    module.load_state_dict(state, strict=True)

@@ -10,18 +10,10 @@ import torch
 from ..augment import default_pretraining_views, eval_transform
 from ..nn import (MoCoQueue, PhotometryHead, ProjectionHead, create_backbone,
                   decorrelation_loss, info_nce, momentum_update, set_batchnorm_splits)
-from ._data import CutoutDataset, collate_batch
-from ._engine import cosine_schedule, load_rng_state, save_rng_state
+from ..engine import CutoutDataset, collate_batch
+from ..engine import cosine_schedule, load_rng_state, save_rng_state, seed_from
 
 __all__ = ["MoCoModule"]
-
-
-def _seed(*parts):
-    """A 63-bit seed from integers, stable across processes and runs."""
-    h = 1469598103934665603
-    for p in parts:
-        h = ((h ^ (int(p) & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
-    return h
 
 
 class _RankMajorBatchSampler(torch.utils.data.BatchSampler):
@@ -122,7 +114,7 @@ class MoCoModule(L.LightningModule):
     @torch.no_grad()
     def _encode_key(self, x, step):
         """Momentum-encoder projections with shuffled batch-norm groups."""
-        g = torch.Generator().manual_seed(_seed(self.config["seed"], step, 7))
+        g = torch.Generator().manual_seed(seed_from(self.config["seed"], step, 7))
         world = self._world()
         self._set_splits()  # one batch-norm group per rank under DDP, bn_splits on one device
         if world > 1:  # shuffle-BN across ranks
@@ -192,7 +184,7 @@ class MoCoModule(L.LightningModule):
         x, ebv = batch
         c = self.config
         step = self.global_step
-        g = torch.Generator().manual_seed(_seed(c["seed"], step, self.global_rank))
+        g = torch.Generator().manual_seed(seed_from(c["seed"], step, self.global_rank))
         if c["augment"]:
             v1, v2 = self.views(x, ebv=ebv, generator=g)
         else:

@@ -263,7 +263,7 @@ def test_training_checkpoints(tmp_path, interrupt_every_write):
     """``last.ckpt`` of a pretraining run is written through the same helper."""
     import torch
 
-    from galssl.ssl._plugins import SafeCheckpointIO
+    from galssl.engine import SafeCheckpointIO
 
     io_ = SafeCheckpointIO()
     path = tmp_path / "checkpoints" / "last.ckpt"

@@ -75,11 +75,11 @@ def plot_pit(pit_values, *, others=None, labels=None, bins=20, ax=None):
 
 def plot_label_efficiency(table, *, metrics=("sigma_mad", "eta", "bias"), axes=None):
     """Metrics against the number of labels per method (Hayat et al. 2021, Figure 4), from
-    the table of `galssl.photoz.label_efficiency`; with several seeds, their mean with the
+    the table of `galssl.research.label_efficiency`; with several seeds, their mean with the
     spread (standard deviation) as error bars."""
     import matplotlib.pyplot as plt
 
-    from ..photoz import seed_summary
+    from ..research import seed_summary
 
     from matplotlib.ticker import FixedLocator, NullFormatter
 

@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from ..dust._coefficients import parse_bands
+from ..dust import parse_bands
 
 __all__ = ["lupton_rgb", "plot_cutouts"]
 

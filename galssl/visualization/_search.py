@@ -97,7 +97,7 @@ def plot_neighbours(search_or_table, catalog, queries=None, k=8, *, crop=None, r
     from astropy.table import Table
 
     from ..search import SimilaritySearch
-    from ..search._knn import positive_int
+    from ..search import positive_int
 
     _check_catalog(catalog)
     k = positive_int(k, "k")
@@ -257,7 +257,7 @@ def plot_umap(representations, catalog=None, *, color=None, thumbnails=True, gri
     import matplotlib.pyplot as plt
 
     from ..search import umap_embedding
-    from ..search._knn import as_representations, positive_int
+    from ..search import as_representations, positive_int
 
     reps = as_representations(representations)
     n = len(reps)
@@ -367,7 +367,7 @@ def plot_anomalies(catalog, scores_or_table, n=16, *, ncols=8, rgb="irg", stretc
     import matplotlib.pyplot as plt
     from astropy.table import Table
 
-    from ..search._knn import positive_int
+    from ..search import positive_int
 
     _check_catalog(catalog)
     n = positive_int(n, "n")

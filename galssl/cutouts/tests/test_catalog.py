@@ -359,8 +359,8 @@ def test_dask_client_gives_the_serial_catalogue(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     from astropy.table import Table
 
-    from galssl.cutouts import _catalog
-    from galssl.cutouts._catalog import _run_fields, _task_limit
+    from galssl.cutouts import _catalog, _tasks
+    from galssl.cutouts._tasks import _run_fields, _task_limit
 
     paths = []
     for k, (field, crval) in enumerate([((100, 1, 10), (150.0, 2.0)),
@@ -388,7 +388,7 @@ def test_dask_client_gives_the_serial_catalogue(tmp_path, monkeypatch):
         got = dict(_run_fields(divmod, [(k, (k, 3)) for k in range(7)], client, window=1))
         # 2 threads: a quarter of the objects per task, at least DASK_TASK_MIN_OBJECTS
         assert _task_limit(5000, client) == 1250 and _task_limit(5, client) == 500
-        monkeypatch.setattr(_catalog, "DASK_TASK_MIN_OBJECTS", 1)
+        monkeypatch.setattr(_tasks, "DASK_TASK_MIN_OBJECTS", 1)
         assert _task_limit(5, client) == 2
         # every field cut as tasks of one object each
         monkeypatch.setattr(_catalog, "_task_limit", lambda total, client: 1)

@@ -311,7 +311,7 @@ def test_fit_regression_head_is_the_ridge_regression_as_gaussian_pdfs():
 
 
 def test_regression_head_starts_fine_tuning_from_the_linear_probe():
-    from galssl.photoz._experiments import _linear_photoz
+    from galssl.research._photoz import _linear_photoz
 
     cat, test = toy_photoz(n=96), toy_photoz(n=60, seed=9)
     enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
@@ -343,7 +343,7 @@ def test_regression_head_starts_fine_tuning_from_the_linear_probe():
 
 def test_validation_scores_the_network_returned_after_the_batchnorm_refresh():
     from galssl.photoz._estimator import PhotoZScore
-    from galssl.ssl._data import as_image_source
+    from galssl.engine import as_image_source
 
     cat, val = toy_photoz(n=48), toy_photoz(n=40, seed=7)
     a = PhotoZEstimator(**SMALL).fit(cat, epochs=2, batch_size=16, seed=1, progress=False,
@@ -359,7 +359,7 @@ def test_validation_keeps_the_weights_of_the_best_step_and_resumes_exactly(tmp_p
     import lightning as L
 
     from galssl.photoz._estimator import PhotoZScore
-    from galssl.ssl._data import as_image_source
+    from galssl.engine import as_image_source
 
     class Kill(L.Callback):
         def on_train_batch_start(self, trainer, module, batch, batch_idx):

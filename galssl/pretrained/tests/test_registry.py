@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from galssl import ContrastiveEncoder, PhotoZEstimator
-from galssl.pretrained import (DEFAULT_ENCODER, DEFAULT_PHOTOZ, from_hayat2021, get_pretrained,
-                               hayat2021_key_map, list_pretrained, load_pretrained, sha256sum)
+from galssl.pretrained import (DEFAULT_ENCODER, DEFAULT_PHOTOZ, get_pretrained,
+                               hayat2021_key_map, list_pretrained, sha256sum)
 
 
 def test_registry_records_and_cards():
@@ -42,7 +42,7 @@ def test_default_model_loads_offline_and_predicts():
     z = np.asarray(out["z_phot"])[good]
     assert np.isfinite(z).all() and np.all((z > 0) & (z < 0.4))
     # the shipped photo-z model also gives an encoder for representations
-    enc = load_pretrained(DEFAULT_PHOTOZ, kind="encoder")
+    enc = ContrastiveEncoder.from_pretrained(DEFAULT_PHOTOZ)
     assert isinstance(enc, ContrastiveEncoder)
     assert repr(enc).endswith(" trained>")  # trained weights, though no MoCo head comes along
     assert enc.encode(cat[:3], progress=False).shape == (3, enc.num_features)
@@ -64,7 +64,7 @@ def test_shipped_encoder_loads_offline_with_its_card(tmp_path, monkeypatch):
     reps = enc.encode(cat, progress=False)
     assert reps.shape == (len(cat), 256) and np.isfinite(reps).all()
     # the encoder's own representations, not the photo-z model's backbone
-    other = load_pretrained(DEFAULT_PHOTOZ, kind="encoder").encode(cat, progress=False)
+    other = ContrastiveEncoder.from_pretrained(DEFAULT_PHOTOZ).encode(cat, progress=False)
     assert not np.allclose(reps, other)
     # damaged bytes fail the checksum, like the photo-z model's
     _damage_shipped(DEFAULT_ENCODER, tmp_path, monkeypatch)
@@ -74,7 +74,7 @@ def test_shipped_encoder_loads_offline_with_its_card(tmp_path, monkeypatch):
 
 def _damage_shipped(name, tmp_path, monkeypatch):
     """Point the registry at a copy of the shipped files with one byte of ``name`` flipped."""
-    import galssl.pretrained as reg
+    import galssl.pretrained._registry as reg
 
     shutil.copytree(reg._DATA, tmp_path / "data")
     path = tmp_path / "data" / (name + ".pt")
@@ -111,8 +111,8 @@ def test_hayat2021_layout_maps_to_identical_networks(tmp_path):
     torch.nn.init.normal_(ref.net.head.weight)
     ckpt = _seed_checkpoint(ref.net.backbone, ref.net.head)
     torch.save(ckpt, tmp_path / "photoz_finetuned_model.pth.tar")
-    pz = load_pretrained("hayat2021-photoz-finetuned",
-                         path=tmp_path / "photoz_finetuned_model.pth.tar")
+    pz = PhotoZEstimator.from_pretrained("hayat2021-photoz-finetuned",
+                                         path=tmp_path / "photoz_finetuned_model.pth.tar")
     x = torch.randn(2, 5, 64, 64)
     ref.net.eval(), pz.net.eval()
     with torch.no_grad():
@@ -125,7 +125,7 @@ def test_hayat2021_layout_maps_to_identical_networks(tmp_path):
     moco["model_state"]["module.queue"] = torch.zeros(128, 4)
     backbone, head, dropped = hayat2021_key_map(moco)
     assert head == {} and len(dropped) == 2
-    enc = from_hayat2021(moco, kind="encoder")
+    enc = ContrastiveEncoder.from_hayat2021(moco)
     with torch.no_grad():
         enc.backbone.eval()
         torch.testing.assert_close(enc.backbone(x), ref.net.backbone(x))
@@ -137,12 +137,12 @@ def test_hayat2021_mismatches_are_named():
     ckpt = _seed_checkpoint(ref.net.backbone, ref.net.head)
     del ckpt["model_state"]["module.layer4.2.bn3.bias"]
     with pytest.raises(ValueError, match=r"missing keys \['body.layer4.2.bn3.bias'\]"):
-        from_hayat2021(ckpt, source="test")
+        PhotoZEstimator.from_hayat2021(ckpt, source="test")
     small = PhotoZEstimator(arch="resnet18")
     with pytest.raises(ValueError, match="do not match the architecture"):
-        from_hayat2021(_seed_checkpoint(small.net.backbone, small.net.head))
+        PhotoZEstimator.from_hayat2021(_seed_checkpoint(small.net.backbone, small.net.head))
     with pytest.raises(ValueError, match="no 'model_state'"):
-        from_hayat2021({"something": 1})
+        PhotoZEstimator.from_hayat2021({"something": 1})
 
 
 def test_download_failure_says_how_to_work_offline(monkeypatch):
@@ -190,3 +190,43 @@ def test_shipped_model_on_the_galaxies_of_a_real_field():
     assert np.median(err[bright]) < 0.05
     assert 0.05 < np.median(np.asarray(out["z_phot"])[bright]) < 0.3
     assert spearmanr(mag[good], err[good]).statistic > 0.3
+
+
+def test_old_loaders_warn_and_give_the_same_models(tmp_path):
+    """``galssl.pretrained.load_pretrained`` and ``from_hayat2021`` (deprecated: the
+    registry no longer builds models) still work for one release, with a warning that
+    names what to use."""
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    import galssl.pretrained
+
+    with pytest.warns(AstropyDeprecationWarning, match="ContrastiveEncoder.from_pretrained"):
+        load = galssl.pretrained.load_pretrained
+    enc = load(DEFAULT_PHOTOZ, kind="encoder")
+    new = ContrastiveEncoder.from_pretrained(DEFAULT_PHOTOZ)
+    for a, b in zip(enc.backbone.state_dict().values(), new.backbone.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # the photo-z model's encoder, built by the encoder class from the registry's state,
+    # gives the representations of the model's own encoder() bit for bit
+    images = torch.randn(3, 5, 64, 64).numpy()
+    np.testing.assert_array_equal(new.encode(images, progress=False),
+                                  PhotoZEstimator.from_pretrained().encoder().encode(
+                                      images, progress=False))
+    assert load(kind="photoz").card == PhotoZEstimator.from_pretrained().card
+    with pytest.warns(AstropyDeprecationWarning, match="from_hayat2021"):
+        old = galssl.pretrained.from_hayat2021
+    ref = PhotoZEstimator(arch="resnet50-paper", input_stretch=None)
+    pz = old(_seed_checkpoint(ref.net.backbone, ref.net.head), source="test")
+    assert pz.config["arch"] == "resnet50-paper"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        galssl.pretrained.nothing
+
+
+def test_a_missing_checkpoint_path_is_not_a_registry_name(tmp_path):
+    for cls in (PhotoZEstimator, ContrastiveEncoder):
+        with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+            cls.from_pretrained(str(tmp_path / "nowhere.pt"))
+    with pytest.raises(KeyError, match="no pretrained weights named 'no-such-model'"):
+        PhotoZEstimator.from_pretrained("no-such-model")
+    with pytest.raises(ValueError, match="holds encoder weights, not photoz"):
+        PhotoZEstimator.from_pretrained(DEFAULT_ENCODER)

@@ -47,8 +47,6 @@ def test_the_crafted_payload_really_runs_code_when_unpickled(tmp_path):
 
 def _load_paths(tmp_path):
     """Every galssl call that reads a checkpoint file by path, on the file ``evil``."""
-    from galssl.pretrained import load_pretrained
-
     def as_last_ckpt(evil, folder):
         """Put ``evil`` where a resume looks for it; returns the checkpoint folder."""
         ckdir = tmp_path / folder
@@ -87,7 +85,7 @@ def _load_paths(tmp_path):
         "PhotoZEstimator.load": PhotoZEstimator.load,
         "MorphologyClassifier.load": MorphologyClassifier.load,
         "PhotoZEstimator.from_pretrained": PhotoZEstimator.from_pretrained,
-        "load_pretrained(kind=encoder)": lambda p: load_pretrained(p, kind="encoder"),
+        "ContrastiveEncoder.from_pretrained": ContrastiveEncoder.from_pretrained,
         "ContrastiveEncoder.fit(resume=True)": pretrain_resume,
         "PhotoZEstimator.fit(resume=True)": photoz_resume,
         "MorphologyClassifier.fit(resume=True)": morphology_resume,
@@ -119,8 +117,6 @@ def _flip_byte(path, where=0.5):
 
 
 def test_a_flipped_byte_is_caught_on_load_by_path(tmp_path):
-    from galssl.pretrained import load_pretrained
-
     enc = ContrastiveEncoder(**SMALL)
     path = tmp_path / "enc.pt"
     enc.save(path)
@@ -128,7 +124,7 @@ def test_a_flipped_byte_is_caught_on_load_by_path(tmp_path):
     _flip_byte(path)
     # torch itself does not notice: the check is galssl's
     torch.load(path, weights_only=True)
-    for load in (ContrastiveEncoder.load, lambda p: load_pretrained(p, kind="encoder")):
+    for load in (ContrastiveEncoder.load, ContrastiveEncoder.from_pretrained):
         with pytest.raises(CheckpointError, match=r"enc\.pt.*(CRC|damaged)"):
             load(path)
     pz_path = tmp_path / "pz.pt"
@@ -342,7 +338,7 @@ def test_stop_epoch_is_checked():
 def test_cosine_schedule_with_warmup_is_the_closed_form():
     import math
 
-    from galssl.ssl._engine import cosine_schedule, step_schedule
+    from galssl.engine import cosine_schedule, step_schedule
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.03)
     sched = cosine_schedule(opt, total_steps=10, warmup_steps=3)

@@ -230,7 +230,8 @@ def test_shuffle_bn_emulation_really_shuffles_keys_across_batch_norm_groups():
     # on one device the key batch is permuted across the bn_splits groups before the
     # momentum encoder and un-permuted after: a key's batch-norm statistics then come from
     # other images than its query's (shuffle-BN), which removing the permutation breaks
-    from galssl.ssl._module import MoCoModule, _seed
+    from galssl.engine import seed_from as _seed
+    from galssl.ssl._module import MoCoModule
 
     enc = ContrastiveEncoder(**SMALL, bn_splits=2)
     config = dict(enc.config, seed=7, batch_size=16, num_workers=0, queue_size=32)

@@ -8,8 +8,8 @@ import torch
 
 from ..augment import eval_transform, finetune_transform
 from ._data import CutoutDataset, collate_batch, data_fingerprint
-from ._engine import load_rng_state, run_trainer, save_rng_state, step_schedule
-from ._module import _seed
+from ._runner import load_rng_state, run_trainer, save_rng_state, step_schedule
+from ._runner import seed_from
 
 __all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm", "standardise",
            "lbfgs_minimise", "KeepBest", "freeze_batchnorm"]
@@ -70,8 +70,8 @@ class FinetuneModule(L.LightningModule):
         x, ebv, y = batch
         c = self.config
         if c["augment"]:
-            g = torch.Generator().manual_seed(_seed(c["seed"], self.global_step,
-                                                    self.global_rank, self.stream))
+            g = torch.Generator().manual_seed(seed_from(c["seed"], self.global_step,
+                                                        self.global_rank, self.stream))
             x = self.transform(x, ebv=ebv, generator=g)
         else:
             x = self.eval_view(x, ebv=ebv)
@@ -252,7 +252,7 @@ def refresh_batchnorm(net, images, ebv, rows, config, *, n_batches=32, batch_siz
 
     bs = int(batch_size or config["batch_size"])
     rows = np.asarray(rows)
-    rng = np.random.default_rng(_seed(seed, 17))
+    rng = np.random.default_rng(seed_from(seed, 17))
     order = rng.permutation(rows)
     transform = finetune_transform(bands=config["bands"], out=config["crop"],
                                    jitter=config["jitter"])
@@ -264,7 +264,7 @@ def refresh_batchnorm(net, images, ebv, rows, config, *, n_batches=32, batch_siz
             if i >= n_batches:
                 return
             x, e = dataset._fetch(np.arange(s, min(s + bs, len(order))))
-            g = torch.Generator().manual_seed(_seed(seed, i, 19))
+            g = torch.Generator().manual_seed(seed_from(seed, i, 19))
             yield transform(x.to(device), ebv=e.to(device), generator=g)
 
     return robust_batchnorm_statistics(net, batches())

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ..nn._photometry import APERTURE_RADII_ARCSEC
+from ..nn import APERTURE_RADII_ARCSEC
 
 __all__ = ["label_efficiency", "aperture_colours", "aperture_features", "magnitude_table",
            "ColourBaseline", "labels_saved", "seed_summary", "METHODS"]
@@ -37,7 +37,7 @@ def _aperture_tables(catalog, radii, bands, progress):
     the images (each band image read and given to photutils once)."""
     from photutils.aperture import CircularAperture, aperture_photometry
 
-    from ..ssl._data import as_image_source
+    from ..engine import as_image_source
     from ..utils._progress import progress_bar
 
     images, ebv, _ = as_image_source(catalog)
@@ -74,7 +74,7 @@ def magnitude_table(flux, ebv=None, bands="ugriz"):
 
     Examples
     --------
-    >>> from galssl.photoz import magnitude_table
+    >>> from galssl.research import magnitude_table
     >>> t = magnitude_table([[1.0, 10.0, 100.0]], bands="gri")
     >>> [round(float(t[c][0]), 3) for c in ("mag_g", "g-r", "r-i")]
     [22.5, 2.5, 2.5]
@@ -124,7 +124,7 @@ def aperture_features(catalog, *, radii=APERTURE_RADII_ARCSEC, bands=None, progr
     >>> import numpy as np
     >>> from astropy.table import Table
     >>> from galssl.cutouts import CutoutCatalog
-    >>> from galssl.photoz import aperture_features
+    >>> from galssl.research import aperture_features
     >>> img = np.zeros((1, 5, 41, 41), np.float32)
     >>> img[0, :, 20, 20] = [1.0, 2.0, 4.0, 8.0, 16.0]
     >>> img[0, 2, 20, 26] = 4.0
@@ -210,7 +210,7 @@ class ColourBaseline:
         return np.expm1(pred) if kind == "boosting" else pred
 
     def _cross_validated_choice(self, x, z):
-        from .metrics import sigma_mad
+        from ..photoz.metrics import sigma_mad
 
         rng = np.random.default_rng(self.seed)
         folds = rng.permutation(len(z)) % 5
@@ -311,8 +311,7 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     """
     from astropy.table import Table
 
-    from . import metrics
-    from ._estimator import PhotoZEstimator
+    from ..photoz import PhotoZEstimator, metrics
 
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -398,7 +397,7 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
 
 def _linear_photoz(reps_train, z_train, reps_test):
     """Ridge regression of log(1 + z) on representations (rows with NaN get NaN)."""
-    from ..ssl._probe import _ridge
+    from ._probe import _ridge
 
     ok = np.isfinite(reps_train).all(axis=1) & np.isfinite(z_train)
     out = np.full(len(reps_test), np.nan)
@@ -423,7 +422,7 @@ def labels_saved(table, *, reference="supervised", method="finetuned", metric="s
     Examples
     --------
     >>> from astropy.table import Table
-    >>> from galssl.photoz import labels_saved
+    >>> from galssl.research import labels_saved
     >>> t = Table(rows=[(100, "supervised", 0.04), (1000, "supervised", 0.02),
     ...                 (100, "finetuned", 0.02)], names=("n_labels", "method", "sigma_mad"))
     >>> round(float(labels_saved(t)["factor"][0]), 6)
@@ -460,7 +459,7 @@ def seed_summary(table, *, metrics=("sigma_mad", "eta", "bias")):
     Examples
     --------
     >>> from astropy.table import Table
-    >>> from galssl.photoz import seed_summary
+    >>> from galssl.research import seed_summary
     >>> t = Table(rows=[(200, "supervised", 0, 0.25), (200, "supervised", 1, 0.75)],
     ...           names=("n_labels", "method", "seed", "sigma_mad"))
     >>> s = seed_summary(t, metrics=("sigma_mad",))

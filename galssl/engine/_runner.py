@@ -230,3 +230,22 @@ def load_rng_state(checkpoint):
         random.setstate((version, tuple(internal), gauss))
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def seed_from(*parts):
+    """A 63-bit seed from integers, stable across processes and runs."""
+    h = 1469598103934665603
+    for p in parts:
+        h = ((h ^ (int(p) & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
+    return h
+
+
+def resolve_device(device):
+    """A `torch.device` (``None``: CUDA when available, else the CPU); a clear error when
+    CUDA is asked for and missing."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but CUDA is not available")
+    return device

@@ -6,11 +6,10 @@ from astropy.table import QTable, Table
 from galssl import ContrastiveEncoder
 from galssl.cutouts import CutoutCatalog
 from galssl.dust import extinction_coefficients
-from galssl.photoz import (ColourBaseline, aperture_colours, aperture_features,
-                           label_efficiency, labels_saved, magnitude_table, seed_summary)
 from galssl.photoz.metrics import sigma_mad
-
-from .test_estimator import toy_photoz
+from galssl.photoz.tests.test_estimator import toy_photoz
+from galssl.research import (ColourBaseline, aperture_colours, aperture_features,
+                             label_efficiency, labels_saved, magnitude_table, seed_summary)
 
 
 def test_aperture_colours_flux_and_dereddening():

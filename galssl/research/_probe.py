@@ -6,12 +6,23 @@ import time
 
 import numpy as np
 
-__all__ = ["probe_representations", "probe_features", "effective_rank", "FACTORS"]
+__all__ = ["probe_representations", "probe_features", "effective_rank", "FACTORS",
+           "PROBE_TABLE_ROWS"]
 
 #: Known factors of injected galaxies that the probe tries to recover linearly, as
 #: (name, function of the table). Colours and magnitudes are dereddened with the table's
 #: E(B-V) (the network sees dereddened images).
 FACTORS = ("u-g", "g-r", "r-i", "i-z", "r mag", "log r50", "axis ratio", "bulge fraction")
+
+
+#: The probe rows of the results page's table, and their headings.
+PROBE_TABLE_ROWS = [("photo-z ridge sigma_MAD, 200 labels", "ridge σ_MAD 200"),
+                    ("photo-z ridge sigma_MAD, 3200 labels", "ridge σ_MAD 3,200"),
+                    ("photo-z ridge eta %, 3200 labels", "ridge η % 3,200"),
+                    ("photo-z knn sigma_MAD, 3200 labels", "kNN σ_MAD 3,200"),
+                    ("R^2 g-r", "R² g−r"), ("R^2 log r50", "R² log r50"),
+                    ("R^2 axis ratio", "R² b/a"), ("effective rank", "eff. rank"),
+                    ("retrieval, rotation", "rotation")]
 
 
 def _factor_columns(table, bands):
@@ -83,7 +94,7 @@ def _ridge(train_x, train_y, test_x):
 
 
 def _knn(train_x, train_y, test_x, k=10):
-    from ..search._knn import exact_knn, normalised
+    from ..search import exact_knn, normalised
 
     _, nearest = exact_knn(normalised(train_x.astype(np.float32)),
                            normalised(test_x.astype(np.float32)), min(k, len(train_x)))
@@ -189,7 +200,7 @@ def probe_representations(encoder, labelled, test, *, redshift="redshift", real=
     galaxies of the validation fields):
 
     >>> from galssl import ContrastiveEncoder
-    >>> from galssl.ssl import probe_representations
+    >>> from galssl.research import probe_representations
     >>> enc = ContrastiveEncoder.load("run/encoder.pt")  # doctest: +SKIP
     >>> table = probe_representations(enc, labelled, test, real=real)  # doctest: +SKIP
     >>> table.pprint_all()  # doctest: +SKIP
@@ -199,7 +210,7 @@ def probe_representations(encoder, labelled, test, *, redshift="redshift", real=
 
     from ..augment import Compose, ExtinctionAugment, RandomRotate, default_pretraining_views
     from ..search import retrieval_invariance
-    from ._encoder import ContrastiveEncoder
+    from ..ssl import ContrastiveEncoder
 
     if not isinstance(encoder, ContrastiveEncoder):
         raise TypeError(f"encoder must be a ContrastiveEncoder, got {type(encoder).__name__}")
@@ -303,7 +314,7 @@ def probe_features(labelled_features, test_features, labelled, test, *, redshift
     --------
     >>> import numpy as np
     >>> from galssl.photoz.tests.test_estimator import toy_photoz
-    >>> from galssl.ssl import probe_features
+    >>> from galssl.research import probe_features
     >>> lab, test = toy_photoz(n=120, size=32, seed=0), toy_photoz(n=80, size=32, seed=1)
     >>> feats = lambda c: np.log1p(np.asarray(c.table["redshift"]))[:, None]  # z itself
     >>> t = probe_features(feats(lab), feats(test), lab, test, label_counts=[100])

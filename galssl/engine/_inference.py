@@ -34,7 +34,7 @@ def shard_bounds(n, world):
 
     Examples
     --------
-    >>> from galssl.ssl._inference import shard_bounds
+    >>> from galssl.engine import shard_bounds
     >>> shard_bounds(10, 3).tolist()
     [0, 4, 7, 10]
     """
@@ -76,9 +76,9 @@ def run_inference(net, images, ebv, rows, transform, step, *, batch_size=256, de
         finally:
             net.cpu()
     from ..utils._progress import progress_bar
-    from ._encoder import _resolve_device
+    from ._runner import resolve_device
 
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     net.to(dev).eval()
     parts = []
     try:
@@ -112,9 +112,9 @@ class SeededView:
 
     def __call__(self, x, ebv, start):
         from ..augment import crop
-        from ._module import _seed
+        from ._runner import seed_from
 
-        g = torch.Generator().manual_seed(_seed(self.seed, start, 23))
+        g = torch.Generator().manual_seed(seed_from(self.seed, start, 23))
         v = self.transform(x, ebv=ebv, generator=g)
         if not isinstance(v, torch.Tensor) or v.ndim != 4 or len(v) != len(x) or \
                 v.shape[1] != x.shape[1]:
@@ -135,7 +135,7 @@ def _predict(module, *, devices, num_nodes, accelerator, strategy, progress):
     import shutil
     import tempfile
 
-    from ._engine import QuietLightning
+    from ._runner import QuietLightning
 
     if strategy is None:
         launched = "LOCAL_RANK" in os.environ or "SLURM_NTASKS" in os.environ

@@ -8,7 +8,8 @@ from astropy.table import QTable
 
 from galssl import ContrastiveEncoder, MorphologyClassifier, PhotoZEstimator
 from galssl.cutouts import CutoutCatalog, CutoutFlag
-from galssl.ssl._inference import _assemble, _ShardBatches, is_distributed, shard_bounds
+from galssl.engine import is_distributed, shard_bounds
+from galssl.engine._inference import _assemble, _ShardBatches
 
 TWO = dict(devices=2, accelerator="cpu", strategy="ddp_spawn")
 
@@ -141,7 +142,7 @@ def test_retrieval_invariance_on_two_processes_equals_one_process(rendezvous):
 
 
 def test_read_batch_zeroes_non_finite_pixels_flags_rows_and_leaves_the_source_alone():
-    from galssl.ssl._data import CutoutDataset, read_batch
+    from galssl.engine import CutoutDataset, read_batch
 
     rng = np.random.default_rng(3)
     images = rng.normal(size=(12, 5, 9, 9)).astype(np.float32)
@@ -184,7 +185,7 @@ def test_a_spawned_rank_ends_its_process_group_and_a_launched_rank_keeps_it(tmp_
 
     import torch.distributed as dist
 
-    from galssl.ssl._inference import InferenceModule
+    from galssl.engine import InferenceModule
 
     module = InferenceModule(torch.nn.Identity(), None, None, None)
     spawned = pickle.loads(pickle.dumps(module))  # as ddp_spawn hands it to a rank

@@ -41,7 +41,7 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
 class ApplySchedule(L.Callback):
     """Once the checkpoint (if any) is restored, set every parameter group's learning rate
-    from its closed-form schedule (`~galssl.ssl._engine.cosine_schedule`, ``step_schedule``)
+    from its closed-form schedule (``cosine_schedule``, ``step_schedule``)
     at the restored step: a resumed run with more epochs then starts on the re-planned
     schedule, not on the rate that the checkpoint's own schedule had reached."""
 

@@ -4,6 +4,8 @@
 import numpy as np
 import torch
 
+from ..surveys import band_label
+
 __all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input",
            "collate_batch", "read_batch", "training_rows", "data_fingerprint"]
 
@@ -15,8 +17,8 @@ def as_image_source(data, *, bands=None):
 
     if isinstance(data, CutoutCatalog):
         if bands is not None and tuple(data.bands) != tuple(bands):
-            raise ValueError(f"the catalogue has bands {''.join(data.bands)}, the model "
-                             f"expects {''.join(bands)}")
+            raise ValueError(f"the catalogue has bands {band_label(data.bands)}, the model "
+                             f"expects {band_label(bands)}")
         ebv = np.asarray(data.table["ebv"], dtype=np.float32) if "ebv" in data.table.colnames \
             else None
         return data.images, ebv, np.asarray(data.good)

@@ -72,8 +72,7 @@ def label_count_curve(encoder, train, test, *, label_counts=LABEL_COUNTS,
     """
     from astropy.table import Table
 
-    from . import metrics
-    from ._classifier import MorphologyClassifier, _check_questions
+    from ..morphology import MorphologyClassifier, check_questions, metrics
 
     modes = tuple(modes)
     unknown = sorted(set(modes) - set(_MODES))
@@ -81,7 +80,7 @@ def label_count_curve(encoder, train, test, *, label_counts=LABEL_COUNTS,
         raise ValueError(f"unknown modes {unknown}; choose from {list(_MODES)}")
     if encoder is None and set(modes) & {"linear", "finetune"}:
         raise ValueError("modes 'linear' and 'finetune' need a pretrained encoder")
-    questions = _check_questions(questions)
+    questions = check_questions(questions)
     counts = sorted({int(c) for c in label_counts})
     if not counts or counts[0] < 2:
         raise ValueError(f"label_counts must be integers >= 2, got {list(label_counts)}")

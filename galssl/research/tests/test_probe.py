@@ -6,7 +6,7 @@ from astropy import units as u
 
 from galssl import ContrastiveEncoder, PhotoZEstimator
 from galssl.photoz.tests.test_estimator import toy_photoz
-from galssl.ssl import effective_rank, probe_features, probe_representations
+from galssl.research import effective_rank, probe_features, probe_representations
 
 SMALL = dict(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
 

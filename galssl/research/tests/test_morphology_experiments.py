@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from astropy.utils.exceptions import AstropyUserWarning
 
-from galssl.morphology import label_count_curve
+from galssl.research import label_count_curve
 
-from .test_classifier import toy_encoder, toy_morphology
+from galssl.morphology.tests.test_classifier import toy_encoder, toy_morphology
 
 
 @pytest.mark.slow
