@@ -49,8 +49,17 @@ def _parser():
     src.add_argument("--table", help="a table of positions (any astropy-readable format)")
     cut.add_argument("--ra", help="right ascension column of --table")
     cut.add_argument("--dec", help="declination column of --table")
-    cut.add_argument("--bands", default="ugriz", help="bands, one letter each, in channel "
-                     "order (default: ugriz)")
+    cut.add_argument("--survey", default="sdss",
+                     help="the survey of the frames (galssl.surveys: sdss, legacy-south, "
+                     "legacy-north, hsc, des, rubin); sets the default bands and pixel scale "
+                     "(default: sdss)")
+    cut.add_argument("--bands", default=None,
+                     help="bands in channel order: SDSS letters (ugriz) or survey-qualified "
+                     "names separated by commas (hsc-g,hsc-r,hsc-i) (default: the survey's "
+                     "bands, ugriz for sdss)")
+    cut.add_argument("--pixel-scale", type=float, default=None,
+                     help="output pixel scale in arcsec (default: the survey's, 0.396 for "
+                     "sdss)")
     cut.add_argument("--size", type=_positive_int, default=107,
                      help="cutout side in pixels (default: 107, 42 arcsec at 0.396\"/px)")
     cut.add_argument("--all-sources", action="store_true",
@@ -469,19 +478,27 @@ def _cutouts(args):
 
     from ..cutouts import CutoutCatalog
 
+    from ..surveys import get_survey
+
     progress = not args.no_progress
     _check_new_file(args.out, args.overwrite)
+    survey = get_survey(args.survey)
+    if args.bands is None:
+        args.bands = "ugriz" if survey.name == "sdss" else survey.band_names
+    pixel_scale = survey.pixel_scale if args.pixel_scale is None else args.pixel_scale
     args.frames = list(args.frames) + list(args.frames_opt)
     if not args.frames:
         raise ValueError("no frames given (positional arguments or --frames)")
     if args.table:
         table = QTable.read(args.table)
         cat = CutoutCatalog.from_table(table, args.frames, bands=args.bands, size=args.size,
+                                       pixel_scale=pixel_scale,
                                        ra=args.ra, dec=args.dec, out=args.out,
                                        overwrite=args.overwrite,
                                        missing_band=args.missing_band, progress=progress)
     else:
         cat = CutoutCatalog.from_frames(args.frames, bands=args.bands, size=args.size,
+                                        pixel_scale=pixel_scale,
                                         galaxies_only=not args.all_sources,
                                         missing_band=args.missing_band, out=args.out,
                                         overwrite=args.overwrite, progress=progress)

@@ -34,9 +34,19 @@ def _check_size(size):
     return int(size)
 
 
-def _check_pixel_scale(pixel_scale):
+def _check_pixel_scale(pixel_scale, bands=None):
+    """Arcsec per pixel; None: the pixel scale of the survey of ``bands`` (0.396" for SDSS
+    ugriz)."""
     import astropy.units as u
 
+    if pixel_scale is None:
+        from ..surveys import survey_of
+
+        survey = survey_of(bands if bands is not None else "ugriz")
+        if survey is None:
+            raise ValueError(f"bands {band_label(bands)} come from several surveys: pass "
+                             f"pixel_scale= (arcsec per output pixel)")
+        return float(survey.pixel_scale)
     if isinstance(pixel_scale, u.Quantity):
         pixel_scale = pixel_scale.to_value(u.arcsec)
     try:
@@ -135,7 +145,7 @@ class CutoutCatalog:
     [0, 1]
     """
 
-    def __init__(self, table, images, *, bands="ugriz", pixel_scale=SDSS_PIXEL_SCALE):
+    def __init__(self, table, images, *, bands="ugriz", pixel_scale=None):
         from astropy.table import QTable, Table
 
         if not isinstance(table, Table):
@@ -156,7 +166,7 @@ class CutoutCatalog:
             # a hand-built catalogue: flag what the pixels show (read once, in chunks)
             self.table["flags"] = _pixel_flags(images)
         self.images = images
-        self.pixel_scale = _check_pixel_scale(pixel_scale)
+        self.pixel_scale = _check_pixel_scale(pixel_scale, self.bands)
 
     # ------------------------------------------------------------------ containers
     def __len__(self):
@@ -192,7 +202,7 @@ class CutoutCatalog:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_table(cls, table_or_skycoord, frames, *, bands="ugriz", size=107,
-                   pixel_scale=SDSS_PIXEL_SCALE, missing_band="raise", order="bilinear",
+                   pixel_scale=None, missing_band="raise", order="bilinear",
                    ebv_source=None, ra=None, dec=None, out=None, overwrite=False,
                    client=None, progress=True):
         """Cut every object of a table (or SkyCoord) out of the given frames.
@@ -211,7 +221,9 @@ class CutoutCatalog:
         size : int, optional
             Side of the cutouts in pixels (107 in Hayat et al. 2021).
         pixel_scale : float or `~astropy.units.Quantity`, optional
-            Output pixel scale, arcsec per pixel (default the SDSS 0.396").
+            Output pixel scale, arcsec per pixel; default that of the bands' survey (the
+            SDSS 0.396" for ugriz, 0.168" for HSC, 0.262" for the Legacy Surveys: see
+            `galssl.surveys`).
         missing_band : {"raise", "flag"}, optional
             What to do when a field has no frame for a requested band: raise a ValueError
             naming band and field (default), or cut the other bands and flag the rows that
@@ -258,7 +270,7 @@ class CutoutCatalog:
         positions = parse_positions(table_or_skycoord, ra=ra, dec=dec)
         bands = parse_bands(bands)
         size = _check_size(size)
-        pixel_scale = _check_pixel_scale(pixel_scale)
+        pixel_scale = _check_pixel_scale(pixel_scale, bands)
         if missing_band not in ("raise", "flag"):
             raise ValueError(f"missing_band must be 'raise' or 'flag', got {missing_band!r}")
         order = _check_order(order)
@@ -364,7 +376,7 @@ class CutoutCatalog:
 
     @classmethod
     def from_frames(cls, frames, *, bands="ugriz", size=107, detect=True, galaxies_only=True,
-                    detect_band="r", pixel_scale=SDSS_PIXEL_SCALE, missing_band="raise",
+                    detect_band=None, pixel_scale=None, missing_band="raise",
                     out=None, overwrite=False, client=None, progress=True, **detect_kwargs):
         """Find the objects in the frames themselves and cut them.
 
@@ -385,7 +397,8 @@ class CutoutCatalog:
             Keep only sources classified as galaxies (see `detect_sources` for the
             criterion); with False, stars are kept too and the ``is_galaxy`` column tells.
         detect_band : str, optional
-            Band used for detection and measurement.
+            Band used for detection and measurement; default the survey's reference band
+            (``r`` for SDSS, ``hsc-i`` for HSC).
         **detect_kwargs
             Passed to `detect_sources` (``thresh``, ``minarea``, ``min_snr``...).
 
@@ -394,8 +407,14 @@ class CutoutCatalog:
         CutoutCatalog
             With the detection columns (``flux_r``, ``mag_r``, ``r50``, ``is_galaxy``...).
         """
+        from ..surveys import survey_of
         from ._detect import detect_sources, tile_positions
 
+        if detect_band is None:
+            survey = survey_of(bands)
+            detect_band = "r" if survey is None or survey.name == "sdss" else \
+                survey.reference_band
+        pixel_scale = _check_pixel_scale(pixel_scale, bands)
         if detect:
             sources = detect_sources(frames, band=detect_band, progress=progress,
                                      client=client, **detect_kwargs)

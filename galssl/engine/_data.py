@@ -4,7 +4,7 @@
 import numpy as np
 import torch
 
-from ..surveys import band_label
+from ..surveys import band_label, parse_bands
 
 __all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input",
            "collate_batch", "read_batch", "training_rows", "data_fingerprint"]
@@ -16,7 +16,7 @@ def as_image_source(data, *, bands=None):
     from ..cutouts import CutoutCatalog
 
     if isinstance(data, CutoutCatalog):
-        if bands is not None and tuple(data.bands) != tuple(bands):
+        if bands is not None and parse_bands(data.bands) != parse_bands(bands):
             raise ValueError(f"the catalogue has bands {band_label(data.bands)}, the model "
                              f"expects {band_label(bands)}")
         ebv = np.asarray(data.table["ebv"], dtype=np.float32) if "ebv" in data.table.colnames \

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
-from ..surveys import band_label
+from ..surveys import band_label, parse_bands
 
 __all__ = ["MorphologyClassifier", "CHECKPOINT_FORMAT"]
 
@@ -210,7 +210,7 @@ class MorphologyClassifier:
     @property
     def bands(self):
         """Band of each input channel."""
-        return tuple(self.config["bands"])
+        return parse_bands(self.config["bands"])
 
     @property
     def num_features(self):

@@ -1,6 +1,7 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """Encoders (backbones) for multi-band cutouts, built on torchvision's ResNets."""
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,6 +24,37 @@ PIXEL_NOISE_SOFTENING = {"u": 0.027, "g": 0.010, "r": 0.018, "i": 0.031, "z": 0.
 #: the softening of each.
 INPUT_STRETCHES = (None, "asinh", "asinh-noise")
 _SOFTENINGS = {"asinh": ASINH_SOFTENING, "asinh-noise": PIXEL_NOISE_SOFTENING}
+
+
+def band_softenings(bands, input_stretch="asinh"):
+    """The asinh softening of each band (nanomaggies): SDSS bands (``u`` or ``sdss-u``) from
+    `ASINH_SOFTENING` / `PIXEL_NOISE_SOFTENING` exactly; a band of another survey
+    (`galssl.surveys`) the SDSS value interpolated in log softening against log effective
+    wavelength at its wavelength (held at the u and z values beyond them), i.e. an
+    SDSS-depth softening at that wavelength.
+
+    Examples
+    --------
+    >>> from galssl.nn._backbones import band_softenings
+    >>> band_softenings("gr")
+    [0.09, 0.12]
+    >>> [round(b, 3) for b in band_softenings("hsc-g,hsc-r")]
+    [0.093, 0.124]
+    """
+    from ..surveys import parse_band, parse_bands
+
+    table = _SOFTENINGS[input_stretch]
+    sdss = [parse_band(b) for b in "ugriz"]
+    log_lam = np.log([b.wavelength for b in sdss])
+    log_b = np.log([table[b.filter] for b in sdss])
+    out = []
+    for name in parse_bands(bands):
+        band = parse_band(name)
+        if band.system == "sdss":
+            out.append(table[band.filter])
+        else:
+            out.append(float(np.exp(np.interp(np.log(band.wavelength), log_lam, log_b))))
+    return out
 
 
 class AsinhStretch(nn.Module):
@@ -201,13 +233,17 @@ def create_backbone(arch="resnet10-small", in_chans=5, *, input_stretch=None, ba
                          f"{input_stretch!r}")
     stretch = None
     if input_stretch is not None:
-        softening = _SOFTENINGS[input_stretch]
-        bands = "".join(bands or "")
-        if len(bands) != in_chans or not set(bands) <= set(softening):
+        from ..surveys import parse_bands
+
+        try:
+            names = parse_bands(bands) if bands else ()
+        except (TypeError, ValueError):
+            names = None
+        if names is None or len(names) != in_chans:
             raise ValueError(f"input_stretch={input_stretch!r} needs the band of each of the "
-                             f"{in_chans} channels among {''.join(softening)}, got bands="
-                             f"{bands!r}")
-        stretch = AsinhStretch([softening[b] for b in bands])
+                             f"{in_chans} channels (SDSS ugriz or galssl.surveys bands), got "
+                             f"bands={bands!r}")
+        stretch = AsinhStretch(band_softenings(names, input_stretch))
     body, dim = _ARCHS[arch][1](in_chans)
     return Backbone(body, dim, arch, in_chans, stretch)
 

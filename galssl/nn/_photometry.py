@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._backbones import ASINH_SOFTENING
+from ._backbones import band_softenings
 
 __all__ = ["PhotometryHead", "APERTURE_RADII_ARCSEC"]
 
@@ -25,10 +25,15 @@ def photometry_apertures(bands, size, pixel_scale=0.396):
     >>> photometry_apertures("ugriz", 24)
     [1.5, 3.0]
     """
-    bands = tuple(bands)
-    if len(bands) < 2 or any(b not in ASINH_SOFTENING for b in bands):
-        raise ValueError(f"the photometry target needs two or more bands among "
-                         f"{''.join(ASINH_SOFTENING)}, got bands={''.join(bands)!r}")
+    from ..surveys import parse_bands
+
+    try:
+        bands = parse_bands(bands)
+    except (TypeError, ValueError):
+        bands = ()
+    if len(bands) < 2:
+        raise ValueError(f"the photometry target needs two or more bands (SDSS ugriz or "
+                         f"galssl.surveys bands), got bands={bands!r}")
     apertures = [r for r in APERTURE_RADII_ARCSEC if 2 * r / pixel_scale <= size]
     if not apertures:
         raise ValueError(f"views of {size} pixels are smaller than the "
@@ -72,7 +77,8 @@ class PhotometryHead(nn.Module):
     in_dim : int
         Dimension of the representations.
     bands : str or sequence of str
-        Band of each channel of the views; SDSS ugriz (`ASINH_SOFTENING`).
+        Band of each channel of the views: SDSS ugriz (softenings `ASINH_SOFTENING`) or
+        bands of `galssl.surveys` (`band_softenings`).
     size : int
         Side of the views in pixels.
     pixel_scale : float
@@ -92,14 +98,16 @@ class PhotometryHead(nn.Module):
     """
 
     def __init__(self, in_dim, bands, size, *, pixel_scale=0.396, reference="r"):
+        from ..surveys import parse_bands
+
         super().__init__()
-        bands = tuple(bands)
+        bands = parse_bands(bands)
         apertures = photometry_apertures(bands, size, pixel_scale)
         radii = [r / pixel_scale for r in apertures]
         self.bands = bands
         self.ref = bands.index(reference) if reference in bands else len(bands) // 2
         self.register_buffer("masks", _aperture_masks(size, radii), persistent=False)
-        b = torch.tensor([ASINH_SOFTENING[x] for x in bands], dtype=torch.float32)
+        b = torch.tensor(band_softenings(bands, "asinh"), dtype=torch.float32)
         self.register_buffer("softening", b.view(1, -1, 1), persistent=False)
         rad = [f'({r:g}")' for r in apertures]
         self.names = ([f"{bands[self.ref]} {r}" for r in rad]

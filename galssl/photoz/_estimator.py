@@ -18,7 +18,7 @@ from ..ssl import backbone_for_head
 from ..utils._checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from ..utils._validate import check_positive_int
 from ..utils._checkpoint import describe_value as _describe
-from ..surveys import band_label
+from ..surveys import band_label, parse_bands
 from ._module import PhotoZModule, PhotoZNet
 from ._pdf import PITCalibration, redshift_bins, redshift_labels, summarize_pdfs
 
@@ -268,7 +268,7 @@ class PhotoZEstimator:
     @property
     def bands(self):
         """Band of each input channel."""
-        return tuple(self.config["bands"])
+        return parse_bands(self.config["bands"])
 
     @property
     def bin_edges(self):

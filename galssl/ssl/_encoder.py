@@ -184,7 +184,7 @@ class ContrastiveEncoder:
     @property
     def bands(self):
         """Band of each input channel."""
-        return tuple(self.config["bands"])
+        return parse_bands(self.config["bands"])
 
     @property
     def num_features(self):

@@ -11,7 +11,7 @@ keep meaning SDSS. Describe your own survey (Euclid, a private camera) with `Sur
 """
 
 from ._survey import (SURVEYS, Band, Survey, band_label, get_survey,  # noqa: F401
-                      list_surveys, parse_band, parse_bands, register_survey)
+                      list_surveys, parse_band, parse_bands, register_survey, survey_of)
 
 __all__ = ["Survey", "Band", "SURVEYS", "get_survey", "list_surveys", "register_survey",
-           "parse_band", "parse_bands", "band_label"]
+           "parse_band", "parse_bands", "band_label", "survey_of"]

@@ -7,7 +7,7 @@ import math
 import re
 
 __all__ = ["Band", "Survey", "SURVEYS", "get_survey", "register_survey", "list_surveys",
-           "parse_band", "parse_bands", "band_label"]
+           "parse_band", "parse_bands", "band_label", "survey_of"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -362,3 +362,22 @@ def band_label(bands):
     if all(b in _SDSS_LETTERS for b in bands):
         return "".join(bands)
     return ",".join(bands)
+
+
+def survey_of(bands):
+    """The `Survey` all of whose ``bands`` it has (bare ugriz: SDSS), or None when they come
+    from several surveys.
+
+    Examples
+    --------
+    >>> from galssl.surveys import survey_of
+    >>> survey_of("gri").name, survey_of(["hsc-g", "hsc-i"]).pixel_scale
+    ('sdss', 0.168)
+    >>> survey_of(["hsc-g", "decam-r"]) is None
+    True
+    """
+    names = {parse_band(b).name for b in parse_bands(bands)}
+    for survey in SURVEYS.values():
+        if names <= set(survey.band_names):
+            return survey
+    return None

@@ -165,3 +165,22 @@ def test_any_fits_image_given_its_band(tmp_path):
                                      keywords={"MAGZERO": "thirty"})})
     with pytest.raises(ValueError, match="unknown band 'des-q'"):
         find_frames({"des-q": files["des-g"]})
+
+
+@requires_shared_data
+def test_cli_cuts_hsc_files_with_survey(tmp_path):
+    from galssl.cli import main
+
+    folder = _hsc_folder()
+    stars = _stars(folder)
+    table = tmp_path / "stars.ecsv"
+    Table({"ra": stars["ira"], "dec": stars["idec"]}).write(table)
+    out = tmp_path / "hsc.h5"
+    args = ["cutouts", os.path.join(folder, "images"), "--table", str(table), "--out",
+            str(out), "--survey", "hsc", "--bands", "hsc-i", "--size", "15", "--no-progress"]
+    assert main(args) == 0
+    cat = CutoutCatalog.read(out)
+    assert cat.bands == ("hsc-i",) and cat.pixel_scale == pytest.approx(0.168)
+    assert len(cat) == len(stars)
+    unknown = [a if a != "hsc" else "euclid" for a in args] + ["--overwrite"]
+    assert main(unknown) == 2  # an unknown survey is an error that lists the known ones

@@ -101,3 +101,69 @@ def test_an_astronomer_describes_a_survey_in_a_few_lines():
     with pytest.raises(ValueError, match="survey name"):
         Survey(name="Bad Name", title="x", bands=(vis,), pixel_scale=0.3, flux_unit="uJy",
                zero_point=23.9, psf_fwhm=0.8, reference_band="myscope-VIS")
+
+
+def test_extinction_augment_and_dereddening_use_the_survey_coefficients():
+    """Dereddening HSC images by E(B-V) multiplies each band by exactly 10^(0.4 E R_b) with
+    HSC's R_b, and an extinction draw changes every band ratio by
+    10^(-0.4 dE (R_b - R_b')) for one dE per object."""
+    import torch
+
+    from galssl.augment import ExtinctionAugment
+
+    bands = "hsc-g,hsc-r,hsc-i,hsc-z,hsc-y"
+    r = np.array([3.240, 2.276, 1.633, 1.263, 1.075])
+    x = torch.ones(4, 5, 6, 6)
+    ebv = torch.tensor([0.0, 0.05, 0.1, 0.3])
+    dered = ExtinctionAugment(0.0, bands=bands)(x, ebv=ebv)
+    np.testing.assert_allclose(dered[:, :, 0, 0].numpy(),
+                               10 ** (0.4 * ebv.numpy()[:, None] * r[None, :]), rtol=1e-6)
+    aug = ExtinctionAugment(0.5, bands=bands, deredden=False)
+    out = aug(x, generator=torch.Generator().manual_seed(1))[:, :, 0, 0].numpy()
+    d_ebv = -2.5 * np.log10(out[:, 0]) / r[0]  # the draw, from the g band
+    assert np.all((d_ebv >= 0) & (d_ebv <= 0.5)) and np.ptp(d_ebv) > 0
+    for j in range(1, 5):
+        np.testing.assert_allclose(out[:, 0] / out[:, j],
+                                   10 ** (-0.4 * d_ebv * (r[0] - r[j])), rtol=1e-5)
+
+
+def test_catalogues_default_to_their_survey_pixel_scale():
+    from astropy.table import Table
+
+    from galssl.cutouts import CutoutCatalog
+
+    images = np.zeros((2, 3, 8, 8), np.float32)
+    t = Table({"ra": [1.0, 2.0], "dec": [0.0, 0.0]})
+    assert CutoutCatalog(t, images, bands="gri").pixel_scale == 0.396
+    assert CutoutCatalog(t, images, bands="hsc-g,hsc-r,hsc-i").pixel_scale == 0.168
+    assert CutoutCatalog(t, images, bands="decam-g,decam-r,decam-z").pixel_scale == 0.262
+    with pytest.raises(ValueError, match="several surveys: pass pixel_scale="):
+        CutoutCatalog(t, images, bands="hsc-g,decam-r,decam-z")
+    mixed = CutoutCatalog(t, images, bands="hsc-g,decam-r,decam-z", pixel_scale=0.2)
+    assert mixed.bands == ("hsc-g", "decam-r", "decam-z") and mixed.pixel_scale == 0.2
+
+
+def test_an_encoder_takes_another_survey_s_bands(tmp_path):
+    """An encoder on HSC bands: the asinh softenings are SDSS's interpolated at the HSC
+    wavelengths (SDSS's own stay exact), it encodes, and its checkpoint keeps the bands."""
+    from galssl import ContrastiveEncoder
+    from galssl.nn import ASINH_SOFTENING
+    from galssl.nn._backbones import band_softenings
+
+    assert band_softenings("ugriz") == [ASINH_SOFTENING[b] for b in "ugriz"]
+    assert band_softenings(["sdss-r"]) == [ASINH_SOFTENING["r"]]
+    hsc = band_softenings("hsc")
+    # between the SDSS values of the neighbouring bands (g < r in wavelength: 0.09, 0.12)
+    assert 0.09 < hsc[0] < 0.12 and ASINH_SOFTENING["z"] == pytest.approx(hsc[3], rel=0.05)
+    assert hsc[4] == ASINH_SOFTENING["z"]  # y, beyond z: held at z's
+    enc = ContrastiveEncoder(arch="resnet10-small", bands="hsc-g,hsc-r,hsc-i", in_chans=3,
+                             crop=32)
+    reps = enc.encode(np.random.default_rng(0).random((2, 3, 40, 40), np.float32),
+                      progress=False)
+    assert reps.shape == (2, enc.num_features) and np.isfinite(reps).all()
+    enc.save(tmp_path / "hsc.pt")
+    back = ContrastiveEncoder.load(tmp_path / "hsc.pt")
+    assert back.bands == ("hsc-g", "hsc-r", "hsc-i")
+    assert back.config["bands"] == "hsc-g,hsc-r,hsc-i"
+    with pytest.raises(ValueError, match="in_chans=5 but bands='hsc-g,hsc-r,hsc-i' names 3"):
+        ContrastiveEncoder(bands="hsc-g,hsc-r,hsc-i", in_chans=5)
