@@ -491,6 +491,37 @@ class CutoutCatalog:
         return cls(table, images, bands=str(attrs["bands"]),
                    pixel_scale=float(attrs["pixel_scale"]))
 
+    @classmethod
+    def from_mmu(cls, path):
+        """Open a Multimodal Universe image file (Legacy Surveys DR10 or HSC-SSP PDR3 HDF5)
+        as a catalogue; images are read lazily and converted to nanomaggies.
+
+        The file's catalogue datasets become the table's columns (``RA``/``DEC``/``EBV``
+        renamed ``ra``/``dec``/``ebv``), each band's PSF FWHM a ``psf_fwhm_<band>`` column,
+        and its ``image_scale`` the pixel scale. Their Legacy Surveys files name the DECam
+        bands ``DES-G`` ...: they become ``decam-g`` ... (nanomaggies); their HSC files
+        ``hsc-g`` ... (coadd pixels, zero point 27, times 10^(-1.8)). E(B-V) comes from an
+        ``ebv`` column when there is one, else from the SFD map at the positions, and the
+        rows are flagged from their pixels.
+
+        Raises
+        ------
+        FileNotFoundError, OSError
+            If there is no such file, or it is not HDF5.
+        ValueError
+            If it lacks ``image_array``/``image_band``/ra/dec, names a band galssl does not
+            read, or mixes pixel scales; the message names the file.
+        """
+        from ._mmu import read_mmu
+
+        table, images, bands, pixel_scale = read_mmu(path)
+        cat = cls(table, images, bands=bands, pixel_scale=pixel_scale)
+        _add_ebv(cat.table, None)
+        cat.table.meta.update({"galssl_bands": band_label(bands),
+                               "galssl_source": f"Multimodal Universe file "
+                                                f"{os.path.basename(os.fspath(path))}"})
+        return cat
+
     def _attrs(self):
         return _file_attrs(self.bands, self.pixel_scale, self.size)
 

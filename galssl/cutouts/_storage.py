@@ -43,12 +43,14 @@ class HDF5Images:
     `torch.utils.data.DataLoader` workers.
     """
 
-    def __init__(self, path, rows=None):
+    def __init__(self, path, rows=None, *, dataset=_IMAGES, scale=1.0):
         self.path = os.fspath(path)
+        self.dataset = dataset
+        self.scale = float(scale)  # pixel values x scale = nanomaggies
         with self._open_file() as f:
-            ds = f[_IMAGES]
+            ds = f[dataset]
             self._full_shape = ds.shape
-            self.dtype = ds.dtype
+            self.dtype = ds.dtype if self.scale == 1.0 else np.dtype(np.float32)
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         self._file = None
         self._pid = None
@@ -63,7 +65,7 @@ class HDF5Images:
         if self._file is None or self._pid != os.getpid():
             self._file = self._open_file()
             self._pid = os.getpid()
-        return self._file[_IMAGES]
+        return self._file[self.dataset]
 
     @property
     def shape(self):
@@ -96,7 +98,7 @@ class HDF5Images:
         """A lazy view of the selected rows (no data are read)."""
         rows, _ = _normalise_index(index, len(self))
         base = rows if self._rows is None else self._rows[rows]
-        return HDF5Images(self.path, rows=base)
+        return HDF5Images(self.path, rows=base, dataset=self.dataset, scale=self.scale)
 
     def _read_rows(self, rows):
         if self._rows is not None:
@@ -112,6 +114,8 @@ class HDF5Images:
         else:
             block = ds[uniq]
         out[...] = block[inverse]
+        if self.scale != 1.0:  # the file's unit to nanomaggies
+            out *= np.float32(self.scale)
         return out
 
     def __getitem__(self, index):

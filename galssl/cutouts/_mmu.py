@@ -1,0 +1,99 @@
+# Licensed under a 3-clause BSD style license - see LICENSE.rst
+"""Multimodal Universe image files (Legacy Surveys DR10, HSC-SSP PDR3) read as cutout
+catalogues.
+
+Their HDF5 files hold the catalogue's columns as datasets, one row per object, and the
+images in the Multimodal Universe image schema: ``image_band`` (N, n_bands) band names,
+``image_array`` (N, n_bands, H, W), ``image_psf_fwhm`` and ``image_scale`` (N, n_bands,
+arcsec), and for the Legacy Surveys ``image_ivar``. Their Legacy Surveys files name the
+DECam bands ``DES-G`` ... and hold nanomaggies; their HSC files hold the HSC coadds' pixels
+(zero point 27)."""
+
+import os
+
+import numpy as np
+
+__all__ = ["read_mmu"]
+
+#: Multimodal Universe band prefixes: (galssl filter system, AB zero point of the pixels).
+_SYSTEMS = {"hsc": ("hsc", 27.0), "des": ("decam", 22.5)}
+_IMAGE_FIELDS = ("image_band", "image_array", "image_psf_fwhm", "image_scale", "image_ivar",
+                 "image_model", "object_mask", "bit_mask", "image_mask")
+
+
+def _bands(raw, path):
+    from ..surveys import parse_band
+
+    names = [b.decode() if isinstance(b, bytes) else str(b) for b in raw]
+    out, zero_points = [], set()
+    for name in names:
+        prefix, _, letter = name.strip().lower().partition("-")
+        if prefix not in _SYSTEMS or not letter:
+            raise ValueError(f"{path!r}: image_band {name!r} is not a band galssl reads "
+                             f"(known: {', '.join(p.upper() + '-G' for p in _SYSTEMS)} ...)")
+        system, zp = _SYSTEMS[prefix]
+        letter = letter.upper() if letter == "y" and system == "des" else letter
+        out.append(parse_band(f"{system}-{letter}").name)
+        zero_points.add(zp)
+    return tuple(out), zero_points.pop()
+
+
+def read_mmu(path):
+    """Open a Multimodal Universe image file as ``(table, images, bands, pixel_scale)``;
+    images are read lazily, in nanomaggies (`galssl.cutouts.CutoutCatalog.from_mmu`)."""
+    import h5py
+    from astropy.table import QTable
+
+    from ._storage import HDF5Images
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such Multimodal Universe file: {path!r}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise OSError(f"cannot read {path!r} as HDF5: {exc}") from exc
+    with f:
+        for key in ("image_array", "image_band"):
+            if key not in f or not isinstance(f[key], h5py.Dataset):
+                raise ValueError(f"{path!r} is not a Multimodal Universe image file: no "
+                                 f"{key!r} dataset")
+        shape = f["image_array"].shape
+        if len(shape) != 4 or shape[2] != shape[3]:
+            raise ValueError(f"{path!r}: image_array must be (N, n_bands, size, size), got "
+                             f"{shape}")
+        band_rows = f["image_band"][:]
+        if band_rows.shape != shape[:2] or not (band_rows == band_rows[:1]).all():
+            raise ValueError(f"{path!r}: image_band must name the same {shape[1]} bands in "
+                             f"every row, got shape {band_rows.shape}")
+        bands, zero_point = _bands(band_rows[0] if len(band_rows) else [], path)
+        pixel_scale = None
+        if "image_scale" in f:
+            scales = np.asarray(f["image_scale"][:], dtype=float)
+            if scales.size and not np.allclose(scales, scales.flat[0], rtol=1e-5):
+                raise ValueError(f"{path!r}: image_scale differs between bands or rows; galssl "
+                                 f"needs one pixel grid per catalogue")
+            pixel_scale = float(scales.flat[0]) if scales.size else None
+        n = shape[0]
+        table = QTable()
+        for key, ds in f.items():
+            if key in _IMAGE_FIELDS or not isinstance(ds, h5py.Dataset):
+                continue
+            if ds.ndim >= 1 and ds.shape[0] == n and ds.ndim <= 2:
+                values = ds[:]
+                if values.dtype.kind in "SO":
+                    values = np.array([v.decode() if isinstance(v, bytes) else str(v)
+                                       for v in values.ravel()]).reshape(values.shape)
+                table[key] = values
+        if "image_psf_fwhm" in f:
+            fwhm = np.asarray(f["image_psf_fwhm"][:], dtype=float)
+            for j, band in enumerate(bands):
+                table[f"psf_fwhm_{band}"] = fwhm[:, j]
+    for upper in ("RA", "DEC", "EBV"):
+        if upper in table.colnames and upper.lower() not in table.colnames:
+            table.rename_column(upper, upper.lower())
+    if "ra" not in table.colnames or "dec" not in table.colnames:
+        raise ValueError(f"{path!r}: no ra/dec datasets for the objects")
+    scale = 10.0 ** (-0.4 * (zero_point - 22.5))
+    images = HDF5Images(path, dataset="image_array", scale=scale)
+    return table, images, bands, pixel_scale
