@@ -372,8 +372,27 @@ def group_fields(frame_list):
     return dict(sorted(fields.items()))
 
 
+def _verified_source(path):
+    """What `astropy.io.fits.open` reads the pixels from: the file itself, or for a gzip or
+    bzip2 file its whole decompressed content, so that the compression's checksums are
+    verified (astropy stops reading the stream where the image ends, before the gzip CRC:
+    one flipped byte gave wrong pixels silently)."""
+    import bz2
+    import gzip
+    import io
+
+    lower = os.fspath(path).lower()
+    opener = gzip.open if lower.endswith(".gz") else bz2.open if lower.endswith(".bz2") \
+        else None
+    if opener is None:
+        return path
+    with opener(path, "rb") as f:
+        return io.BytesIO(f.read())
+
+
 def read_frame_data(frame):
-    """Read and decompress a frame's pixels once, as native-endian float32 nanomaggies.
+    """Read and decompress a frame's pixels once, as native-endian float32 nanomaggies
+    (compressed files whole, their checksums verified).
 
     FITS stores big-endian data; converting here, at the boundary, keeps every later
     consumer (sep, reproject, numpy) on native arrays.
@@ -382,7 +401,7 @@ def read_frame_data(frame):
 
     try:
         with _FitsReadWarnings(frame.path):
-            with fits.open(frame.path, memmap=False) as hdul:
+            with fits.open(_verified_source(frame.path), memmap=False) as hdul:
                 data = hdul[getattr(frame, "hdu", 0)].data
                 if data is None or data.shape != frame.shape:
                     raise ValueError(f"image shape {None if data is None else data.shape} "

@@ -166,24 +166,71 @@ def _write_hdf5_file(path, table, images, attrs, *, chunk_rows=1, compression=No
 
 
 def read_hdf5(path):
-    """Return (QTable, HDF5Images, attrs) from a file written by `write_hdf5`."""
+    """Return (QTable, HDF5Images, attrs) from a file written by `write_hdf5`, after checking
+    its structure in one place: the ``images`` dataset (4-d, square, real numbers), the
+    ``table`` (an astropy table with one row per image), the attributes ``bands`` (as many
+    as image planes, all known), ``pixel_scale`` (positive), ``size`` and
+    ``format_version`` (an integer this galssl reads). Every problem is a `ValueError` (or
+    `OSError` for a file that is not readable HDF5) that names the file and the field."""
     import h5py
     from astropy.table import QTable
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such cutout file: {path!r}")
+
+    def bad(what):
+        return ValueError(f"{path!r} is not a valid galssl cutout file: {what}")
+
     try:
         with h5py.File(path, "r") as f:
             if _IMAGES not in f or _TABLE not in f:
                 raise ValueError("not a galssl cutout file (needs 'images' and 'table')")
+            images = f[_IMAGES]
+            if not isinstance(images, h5py.Dataset):
+                raise bad(f"'images' is a {type(images).__name__}, not a dataset")
+            shape, dtype = images.shape, images.dtype
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
     except OSError as exc:
         raise OSError(f"cannot read galssl cutout file {path!r}: {exc}") from exc
     except ValueError as exc:
+        if str(exc).startswith(repr(path)):
+            raise
         raise ValueError(f"{path!r}: {exc}") from exc
-    if attrs.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path!r} has format version {attrs['format_version']}; this galssl "
+    version = attrs.get("format_version", 0)
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
+        raise bad(f"format_version must be an integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path!r} has format version {version}; this galssl "
                          f"reads up to {FORMAT_VERSION}: upgrade galssl")
-    table = QTable.read(path, path=_TABLE, format="hdf5", character_as_bytes=False)
+    if len(shape) != 4 or shape[2] != shape[3]:
+        raise bad(f"'images' must be (N, n_bands, size, size), got shape {shape}")
+    if dtype.kind not in "fiu":
+        raise bad(f"'images' must hold real numbers, got dtype {dtype}")
+    for key in ("bands", "pixel_scale"):
+        if key not in attrs:
+            raise bad(f"the attribute {key!r} is missing")
+    from ..surveys import parse_bands
+
+    try:
+        bands = parse_bands(str(attrs["bands"]))
+    except (TypeError, ValueError) as exc:
+        raise bad(f"attribute 'bands': {exc}") from None
+    if len(bands) != shape[1]:
+        raise bad(f"attribute 'bands' names {len(bands)} bands for {shape[1]} image planes")
+    try:
+        scale = float(attrs["pixel_scale"])
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if not np.isfinite(scale) or scale <= 0:
+        raise bad(f"attribute 'pixel_scale' must be a positive number, got "
+                  f"{attrs['pixel_scale']!r}")
+    if "size" in attrs and attrs["size"] != shape[2]:
+        raise bad(f"attribute 'size' is {attrs['size']}, the images are {shape[2]} px")
+    try:
+        table = QTable.read(path, path=_TABLE, format="hdf5", character_as_bytes=False)
+    except Exception as exc:  # a plain array, a damaged table: astropy's many errors
+        raise bad(f"'table' is not an astropy table ({type(exc).__name__}: {exc})") from None
+    if len(table) != shape[0]:
+        raise bad(f"the table has {len(table)} rows for {shape[0]} images")
     return table, HDF5Images(path), attrs

@@ -184,3 +184,27 @@ def test_cli_cuts_hsc_files_with_survey(tmp_path):
     assert len(cat) == len(stars)
     unknown = [a if a != "hsc" else "euclid" for a in args] + ["--overwrite"]
     assert main(unknown) == 2  # an unknown survey is an error that lists the known ones
+
+
+def test_a_flipped_byte_in_a_compressed_frame_is_an_error(tmp_path):
+    """gzip and bzip2 frames are decompressed whole, so their checksums are verified: one
+    flipped byte is an error naming the file, not wrong pixels."""
+    import bz2
+    import gzip
+
+    from galssl.tests.helpers import make_frames
+
+    (path,) = make_frames(tmp_path / "plain", bands="r", noise=0.05)
+    with open(path, "rb") as f:
+        raw = f.read()
+    for suffix, compress in ((".gz", gzip.compress), (".bz2", bz2.compress)):
+        good = tmp_path / f"frame-r-000100-1-0010.fits{suffix}"
+        good.write_bytes(compress(raw))
+        (frame,) = find_frames(good)
+        np.testing.assert_array_equal(read_frame_data(frame),
+                                      fits.getdata(path).astype(np.float32))
+        data = bytearray(good.read_bytes())
+        data[len(data) * 2 // 3] ^= 0x10  # inside the compressed pixels
+        good.write_bytes(bytes(data))
+        with pytest.raises(OSError, match=f"frame-r-000100-1-0010.fits{suffix}"):
+            read_frame_data(frame)
