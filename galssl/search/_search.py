@@ -628,9 +628,16 @@ class SimilaritySearch:
                 # once
                 reps = f.create_dataset("representations",
                                         shape=self.representations.shape, dtype="<f4")
+                digest = hashlib.sha256()
                 for start in range(0, len(self), CHUNK):
-                    reps[start:start + CHUNK] = self.representations[start:start + CHUNK]
-                f.create_dataset("rows", data=self._rows)
+                    block = np.ascontiguousarray(self.representations[start:start + CHUNK],
+                                                 dtype="<f4")
+                    reps[start:start + CHUNK] = block
+                    digest.update(block.tobytes())
+                f.attrs["representations_sha256"] = digest.hexdigest()
+                rows = np.ascontiguousarray(self._rows, dtype="<i8")
+                f.create_dataset("rows", data=rows)
+                f.attrs["rows_sha256"] = hashlib.sha256(rows.tobytes()).hexdigest()
                 cpu = faiss.index_gpu_to_cpu(self._index) \
                     if self.config.get("device") == "cuda" else self._index
                 index_bytes = faiss.serialize_index(cpu)
@@ -681,10 +688,18 @@ class SimilaritySearch:
         with f:
             if f.attrs.get("format") != "galssl.SimilaritySearch":
                 raise ValueError(f"{path!r} is not a galssl SimilaritySearch file")
+            _check_search_file(f, path)
             if int(f.attrs["format_version"]) > SEARCH_FORMAT:
                 raise ValueError(f"{path!r} has format {int(f.attrs['format_version'])}; this "
                                  f"galssl reads up to {SEARCH_FORMAT}: upgrade galssl")
-            config = json.loads(f.attrs["config"])
+            try:
+                config = json.loads(f.attrs["config"])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path!r} is damaged: its config attribute is not JSON "
+                                 f"({exc})") from None
+            if not isinstance(config, dict) or "index" not in config:
+                raise ValueError(f"{path!r} is damaged: its config attribute is not a search "
+                                 f"configuration")
             if "ivf_file" in config and not os.path.isfile(config["ivf_file"]):
                 raise FileNotFoundError(f"{path!r} is a search whose IVF lists are on disk in "
                                         f"{config['ivf_file']!r}, which does not exist (moved "
@@ -692,6 +707,8 @@ class SimilaritySearch:
             reps = _mapped(f["representations"], path) if mmap else \
                 f["representations"][...]
             rows = f["rows"][...].astype(np.int64)
+            _verify_digest(f, "representations", path)
+            _verify_digest(f, "rows", path)
             index_bytes = f["index"][...]
             digest = f.attrs.get("index_sha256")
             if digest is not None and hashlib.sha256(index_bytes.tobytes()).hexdigest() != digest:
@@ -721,6 +738,45 @@ class SimilaritySearch:
 
 
 # ---------------------------------------------------------------------- helpers
+def _check_search_file(f, path):
+    """Every dataset and attribute a search file needs, of the right kind; a ValueError
+    naming the file and the field otherwise."""
+    import h5py
+
+    for key in ("representations", "rows", "index"):
+        if key not in f or not isinstance(f[key], h5py.Dataset):
+            raise ValueError(f"{path!r} is damaged: the dataset {key!r} is missing")
+    for key in ("format_version", "config"):
+        if key not in f.attrs:
+            raise ValueError(f"{path!r} is damaged: the attribute {key!r} is missing")
+    version = f.attrs["format_version"]
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
+        raise ValueError(f"{path!r} is damaged: format_version must be an integer, got "
+                         f"{version!r}")
+    reps = f["representations"]
+    if reps.ndim != 2 or reps.dtype.kind != "f":
+        raise ValueError(f"{path!r} is damaged: representations must be a 2-d float array, "
+                         f"got shape {reps.shape} and dtype {reps.dtype}")
+    if f["rows"].ndim != 1 or f["rows"].dtype.kind not in "iu":
+        raise ValueError(f"{path!r} is damaged: rows must be a 1-d integer array")
+
+
+def _verify_digest(f, key, path):
+    """Compare a dataset's bytes (little-endian, as `save` wrote them) with its stored
+    sha256, in blocks; files written before the digests have none and pass."""
+    expected = f.attrs.get(f"{key}_sha256")
+    if expected is None:
+        return
+    ds = f[key]
+    dtype = "<f4" if key == "representations" else "<i8"
+    digest = hashlib.sha256()
+    for start in range(0, ds.shape[0], CHUNK):
+        digest.update(np.ascontiguousarray(ds[start:start + CHUNK], dtype=dtype).tobytes())
+    if digest.hexdigest() != expected:
+        raise ValueError(f"{path!r} is damaged: its {key} fail their sha256 check (changed "
+                         f"since it was saved); rebuild the search")
+
+
 def _mapped(dataset, path):
     """A read-only `numpy.memmap` of a contiguous, uncompressed HDF5 dataset of ``path``;
     ValueError naming the file for one stored in chunks (earlier development versions)."""
