@@ -345,6 +345,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         from ..utils._validate import check_positive_int
 
         batch_size = check_positive_int(batch_size, "batch_size")
+        num_workers = check_positive_int(num_workers, "num_workers", minimum=0)
+        seed = check_positive_int(seed, "seed", minimum=0)
         kind, src = self._source(data)
         n = len(src) if kind == "features" else len(src[0])
         y, questions = self._targets(data, labels, n)

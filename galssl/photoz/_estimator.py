@@ -16,7 +16,7 @@ from ..engine import (KeepBest, as_image_source, check_checkpoint, check_images,
 from ..nn import create_backbone
 from ..ssl import backbone_for_head
 from ..utils._checkpoint import CheckpointError, read_checkpoint, write_checkpoint
-from ..utils._validate import check_positive_int
+from ..utils._validate import check_number, check_positive_int
 from ..utils._checkpoint import describe_value as _describe
 from ..surveys import band_label, parse_bands
 from ._module import PhotoZModule, PhotoZNet
@@ -234,6 +234,19 @@ class PhotoZEstimator:
                  warmup_steps=0):
         redshift_bins(z_min, z_max, n_bins)  # validates
         warmup_steps = check_positive_int(warmup_steps, "warmup_steps", minimum=0)
+        # every number checked here, before any work (not in numpy after training)
+        lr_head = check_number(lr_head, "lr_head", low=0)  # 0: a frozen head
+        if lr_backbone is not None:
+            lr_backbone = check_number(lr_backbone, "lr_backbone", low=0)
+        weight_decay = check_number(weight_decay, "weight_decay", low=0)
+        head_weight_decay = check_number(head_weight_decay, "head_weight_decay", low=0)
+        max_err = check_number(max_err, "max_err", low=0, low_open=True)
+        ood_k = check_positive_int(ood_k, "ood_k")
+        ood_quantile = check_number(ood_quantile, "ood_quantile", low=0, high=1,
+                                    low_open=True, high_open=True)
+        jitter = check_positive_int(jitter, "jitter", minimum=0)
+        crop = check_positive_int(crop, "crop")
+        milestones = [check_number(m, "milestones", low=0, high=1) for m in milestones]
         if head_init not in ("random", "probe", "regression"):
             raise ValueError(f"head_init must be 'random', 'probe' or 'regression', got "
                              f"{head_init!r}")
@@ -365,6 +378,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         import lightning as L
 
         batch_size = check_positive_int(batch_size, "batch_size")
+        num_workers = check_positive_int(num_workers, "num_workers", minimum=0)
+        seed = check_positive_int(seed, "seed", minimum=0)
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         if out_of_range not in ("clip", "error", "exclude"):

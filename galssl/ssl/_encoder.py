@@ -10,7 +10,7 @@ from ..nn import check_queue_size, create_backbone, default_queue_size
 from ..nn import photometry_apertures
 from ..engine import as_image_source, data_fingerprint, training_rows
 from ..utils._checkpoint import CheckpointError
-from ..utils._validate import check_positive_int
+from ..utils._validate import check_number, check_positive_int
 from ..utils._checkpoint import read_checkpoint, write_checkpoint  # noqa: F401 (re-exported)
 from ..engine import (TRAINING_PARTS, check_checkpoint, load_strict, resume_checkpoint,
                       run_trainer)
@@ -153,8 +153,11 @@ class ContrastiveEncoder:
         if len(bands) != in_chans:
             raise ValueError(f"in_chans={in_chans} but bands={band_label(bands)!r} names "
                              f"{len(bands)} bands")
-        if not 0 <= momentum <= 1 or not temperature > 0 or not lr > 0:
-            raise ValueError("momentum must be in [0, 1], temperature and lr positive")
+        momentum = check_number(momentum, "momentum", low=0, high=1)
+        temperature = check_number(temperature, "temperature", low=0, low_open=True)
+        lr = check_number(lr, "lr", low=0, low_open=True)
+        weight_decay = check_number(weight_decay, "weight_decay", low=0)
+        ebv_max = check_number(ebv_max, "ebv_max", low=0)
         if momentum_schedule not in MOMENTUM_SCHEDULES:
             raise ValueError(f"momentum_schedule must be one of {MOMENTUM_SCHEDULES}, got "
                              f"{momentum_schedule!r}")
@@ -265,6 +268,8 @@ class ContrastiveEncoder:
         from ._module import MoCoModule
 
         batch_size = check_positive_int(batch_size, "batch_size", minimum=2)
+        num_workers = check_positive_int(num_workers, "num_workers", minimum=0)
+        seed = check_positive_int(seed, "seed", minimum=0)
         images, ebv, good = as_image_source(catalog, bands=self.bands)
         if images.shape[1] != self.config["in_chans"]:
             raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "

@@ -129,3 +129,38 @@ def test_missing_pixels_and_ebv_are_flagged_whatever_the_flags_say():
     assert list(hand.table["flags"] != 0) == [False, True, False, False, True, False]
     out = _pz().predict(hand, progress=False)
     assert len(out) == 6 and out["photoz_flag"][4] & int(PhotoZFlag.NO_DATA)
+
+
+def test_constructor_numbers_are_checked_before_any_work():
+    """Values that used to fail only after training (ood_quantile=2: inside numpy after
+    the fit) or silently (lr=inf: all-NaN representations) are refused by the
+    constructor, naming the argument; fit refuses negative workers and seeds at once."""
+    import math
+
+    from galssl import ContrastiveEncoder, PhotoZEstimator
+
+    for kwargs, message in [
+            (dict(ood_quantile=2), r"ood_quantile must be a finite number in \(0, 1\)"),
+            (dict(ood_quantile=float("nan")), "ood_quantile must be a finite number"),
+            (dict(lr_head=-1e-3), r"lr_head must be a finite number in \[0, inf\)"),
+            (dict(weight_decay=math.inf), "weight_decay must be a finite number"),
+            (dict(max_err=0), "max_err must be a finite number"),
+            (dict(milestones=(0.5, 7)), r"milestones must be a finite number in \[0, 1\]"),
+            (dict(ood_k=0), "ood_k must be a positive integer")]:
+        with pytest.raises(ValueError, match=message):
+            PhotoZEstimator(**kwargs)
+    with pytest.raises(TypeError, match="ood_quantile must be a real number, got '0.9'"):
+        PhotoZEstimator(ood_quantile="0.9")
+    for kwargs, message in [(dict(lr=math.inf), "lr must be a finite number"),
+                            (dict(temperature=0), "temperature must be a finite number"),
+                            (dict(momentum=1.5), r"momentum must be a finite number in \[0, 1\]"),
+                            (dict(ebv_max=-0.1), "ebv_max must be a finite number")]:
+        with pytest.raises(ValueError, match=message):
+            ContrastiveEncoder(**kwargs)
+    from galssl.search.tests.helpers import toy_catalog
+
+    cat = toy_catalog(n=4, size=16)
+    with pytest.raises(ValueError, match="num_workers must be an integer >= 0, got -1"):
+        ContrastiveEncoder(crop=16).fit(cat, num_workers=-1, progress=False)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        PhotoZEstimator(crop=16).fit(cat, seed=-1, progress=False)

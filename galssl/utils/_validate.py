@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_positive_int", "check_devices", "check_angle"]
+__all__ = ["check_positive_int", "check_devices", "check_angle", "check_number"]
 
 
 def check_positive_int(value, name, *, minimum=1):
@@ -76,3 +76,40 @@ def check_angle(value, name):
     if not value.isscalar or not np.isfinite(value.value) or value.value < 0:
         raise ValueError(f"{name} must be one finite angle >= 0, got {value!r}")
     return value
+
+
+def check_number(value, name, *, low=None, high=None, low_open=False, high_open=False):
+    """``value`` as a finite float within [``low``, ``high``] (an end excluded with
+    ``low_open``/``high_open``), or a TypeError (not a real number) or ValueError (NaN,
+    infinite, out of range) that names ``name``; checked in a constructor, before any work.
+
+    Examples
+    --------
+    >>> from galssl.utils._validate import check_number
+    >>> check_number(0.99, "ood_quantile", low=0, high=1, low_open=True, high_open=True)
+    0.99
+    >>> check_number(2, "ood_quantile", low=0, high=1, low_open=True, high_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: ood_quantile must be a finite number in (0, 1), got 2
+    """
+    real = (numbers.Real, np.floating, np.integer)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, real):
+        raise TypeError(f"{name} must be a real number, got {value!r} "
+                        f"({type(value).__name__})")
+    x = float(value)
+    left = "(" if low_open else "["
+    right = ")" if high_open or high is None else "]"
+    where = ""
+    if low is not None or high is not None:
+        left = "(" if low is None else left
+        where = (f" in {left}{'-inf' if low is None else f'{low:g}'}, "
+                 f"{'inf' if high is None else f'{high:g}'}{right}")
+    ok = np.isfinite(x)
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        raise ValueError(f"{name} must be a finite number{where}, got {value!r}")
+    return x
