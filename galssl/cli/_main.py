@@ -24,6 +24,18 @@ def _positive_int(text):
 __all__ = ["main"]
 
 
+class _Formatter(argparse.HelpFormatter):
+    """States each option's default where its help text does not already."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or \
+                action.option_strings == [] or isinstance(default, list) and not default:
+            return text
+        return f"{text} (default: {default})"
+
+
 def _parser():
     from .. import __version__
 
@@ -32,6 +44,15 @@ def _parser():
         description="Self-supervised representations of multi-band galaxy images.")
     p.add_argument("--version", action="version", version=f"galssl {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    # every subcommand: its help line is also its description, and its defaults are stated
+    add_parser = sub.add_parser
+
+    def described(name, **kwargs):
+        kwargs.setdefault("description", kwargs.get("help"))
+        kwargs.setdefault("formatter_class", _Formatter)
+        return add_parser(name, **kwargs)
+
+    sub.add_parser = described
 
     demo = sub.add_parser("demo", help="run the main job on the bundled real SDSS sample")
     demo.add_argument("--out", default="galssl-demo",
@@ -86,7 +107,9 @@ def _parser():
                      help="galaxies per field and round (each round on fresh frames)")
     sim.add_argument("--n-jobs", type=_positive_int, default=1, help="worker processes")
     sim.add_argument("--keep-bad-rows", action="store_true",
-                     help="fail on rows with unusable photometry instead of leaving them out")
+                     help="keep rows with unusable photometry or redshift in the catalogue "
+                     "given to the injection, which then stops with an error naming them "
+                     "(default: leave them out and say which)")
     sim.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     sim.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -142,7 +165,9 @@ def _parser():
     pre.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     enc = sub.add_parser("encode", help="representations of a cutout catalogue")
-    enc.add_argument("--model", required=True, help="encoder.pt, or the folder holding it")
+    enc.add_argument("--model", default=None,
+                     help="encoder.pt, the folder holding it, or the name of a pretrained "
+                     "encoder (galssl.pretrained) (default: the encoder shipped with galssl)")
     enc.add_argument("--data", required=True, help="cutouts.h5")
     enc.add_argument("--out", required=True, help="output .npy file, (N, D) float32")
     enc.add_argument("--batch-size", type=_positive_int, default=256,
@@ -372,8 +397,10 @@ def _encode(args):
     from ..ssl import ContrastiveEncoder
 
     _check_new_file(args.out, args.overwrite)  # before any work, not after it
-    model = os.path.join(args.model, "encoder.pt") if os.path.isdir(args.model) else args.model
-    enc = ContrastiveEncoder.load(model)
+    model = args.model
+    if model is not None and os.path.isdir(model):
+        model = os.path.join(model, "encoder.pt")
+    enc = ContrastiveEncoder.from_pretrained(model)  # a path, a registry name or the default
     reps = enc.encode(CutoutCatalog.read(args.data), batch_size=args.batch_size,
                       device=args.device, progress=not args.no_progress, **_distributed(args))
     if not _writes_output():

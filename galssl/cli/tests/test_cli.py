@@ -1,4 +1,5 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
+import argparse
 import os
 
 import numpy as np
@@ -186,3 +187,39 @@ def test_photoz_output_is_checked_before_any_work(tmp_path, capsys, monkeypatch)
     (tmp_path / "c.h5").write_text("old")
     assert main(["cutouts", str(tmp_path), "--out", str(tmp_path / "c.h5")]) == 2
     assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_every_subcommand_describes_itself_and_states_its_defaults(capsys):
+    from galssl.cli._main import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        assert command.description, f"galssl {name} --help has no description"
+        text = command.format_help()
+        assert "(default:" in text, name
+    text = sub.choices["simulate"].format_help()
+    assert "--redshift REDSHIFT   redshift column (default: redshift)" in text
+    assert "worker processes (default: 1)" in text
+    assert "(default: leave them out" in text  # --keep-bad-rows says what it keeps
+
+
+def test_encode_uses_the_shipped_encoder_or_a_registry_name(tmp_path):
+    import numpy as np
+
+    from galssl.cli import main
+    from galssl.search.tests.helpers import toy_catalog
+
+    data = tmp_path / "cat.h5"
+    toy_catalog(n=3, size=64).write(data, progress=False)
+    out = tmp_path / "reps.npy"
+    assert main(["encode", "--data", str(data), "--out", str(out), "--no-progress",
+                 "--device", "cpu"]) == 0
+    shipped = np.load(out)
+    assert shipped.shape == (3, 256)
+    assert main(["encode", "--model", "galssl-sdss-moco-resnet10-small-v3", "--data",
+                 str(data), "--out", str(out), "--overwrite", "--no-progress",
+                 "--device", "cpu"]) == 0
+    np.testing.assert_array_equal(np.load(out), shipped)
+    assert main(["encode", "--model", str(tmp_path / "missing.pt"), "--data", str(data),
+                 "--out", str(out), "--overwrite", "--no-progress"]) == 2
