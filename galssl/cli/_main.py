@@ -281,8 +281,16 @@ def _photoz(args):
         # long keywords become HIERARCH cards, a standard FITS convention: nothing is lost
         warnings.filterwarnings("ignore", message=".*a HIERARCH card will be created")
         write_table(out, args.out, overwrite=args.overwrite, flag="--overwrite")
-    n_flag = int((out["photoz_flag"] != 0).sum())
-    print(f"{len(out)} photometric redshifts ({n_flag} flagged) written to {args.out}")
+    import numpy as np
+
+    from ..photoz import PhotoZFlag
+
+    flags = np.asarray(out["photoz_flag"])
+    n_flag = int((flags != 0).sum())
+    counts = ", ".join(f"{flag.name} {int(((flags & int(flag)) != 0).sum())}"
+                       for flag in PhotoZFlag if ((flags & int(flag)) != 0).any())
+    print(f"{len(out)} photometric redshifts ({n_flag} flagged"
+          + (f": {counts}" if counts else "") + f") written to {args.out}")
     return 0
 
 
@@ -424,7 +432,8 @@ def _summary(cat):
         if shared:
             print(f"  in {len(np.unique(systems))} systems: rows sharing a detection "
                   f"footprint (the pieces of a merger, the members of a close group) share "
-                  f"the column 'system' ({', '.join(map(str, shared))})")
+                  f"a number in the column 'system' (numbers shared by several rows: "
+                  f"{', '.join(map(str, shared))})")
     for flag in CutoutFlag:
         n = int(((flags & flag) > 0).sum())
         if n:

@@ -223,3 +223,13 @@ def test_encode_uses_the_shipped_encoder_or_a_registry_name(tmp_path):
     np.testing.assert_array_equal(np.load(out), shipped)
     assert main(["encode", "--model", str(tmp_path / "missing.pt"), "--data", str(data),
                  "--out", str(out), "--overwrite", "--no-progress"]) == 2
+
+
+def test_progress_bars_honour_tqdm_disable(monkeypatch):
+    from galssl.utils._progress import progress_bar
+
+    assert not progress_bar(range(3), progress=True).disable
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert progress_bar(range(3), progress=True).disable
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    assert not progress_bar(range(3), progress=True).disable
