@@ -22,6 +22,7 @@ import importlib
 # name -> submodule that defines it
 _NAMES = {
     "_data": ("as_image_source", "check_predict_input", "check_images", "training_rows",
+              "read_ebv",
               "data_fingerprint", "CutoutDataset", "collate_batch", "zero_non_finite",
               "read_batch"),
     "_runner": ("cpu_supports_bf16", "default_precision", "resume_checkpoint",

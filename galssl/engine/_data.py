@@ -6,7 +6,7 @@ import torch
 
 from ..surveys import band_label, parse_bands
 
-__all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input",
+__all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input", "read_ebv",
            "collate_batch", "read_batch", "training_rows", "data_fingerprint"]
 
 
@@ -19,9 +19,7 @@ def as_image_source(data, *, bands=None):
         if bands is not None and parse_bands(data.bands) != parse_bands(bands):
             raise ValueError(f"the catalogue has bands {band_label(data.bands)}, the model "
                              f"expects {band_label(bands)}")
-        ebv = np.asarray(data.table["ebv"], dtype=np.float32) if "ebv" in data.table.colnames \
-            else None
-        return data.images, ebv, np.asarray(data.good)
+        return data.images, read_ebv(data.table), np.asarray(data.good)
     if isinstance(data, torch.Tensor):
         data = data.detach().cpu().numpy()
     if isinstance(data, np.ndarray):
@@ -36,6 +34,26 @@ def as_image_source(data, *, bands=None):
         return data, None, good
     raise TypeError("expected a CutoutCatalog or an (N, C, H, W) array/tensor of images, got "
                     f"{type(data).__name__}")
+
+
+def read_ebv(table):
+    """The ``ebv`` column of a catalogue table as float32, the one way galssl reads it:
+    masked, non-finite or negative values become NaN (unknown: dereddened by 0 and the row
+    flagged, see `read_batch`), and a catalogue without the column has every value unknown.
+    A column that does not hold numbers is a TypeError naming it."""
+    n = len(table)
+    if "ebv" not in table.colnames:
+        return np.full(n, np.nan, dtype=np.float32)
+    col = table["ebv"]
+    values = np.ma.getdata(getattr(col, "value", col))
+    if values.dtype.kind not in "fiub":
+        raise TypeError(f"the column 'ebv' must hold numbers (E(B-V) in magnitudes), got "
+                        f"dtype {values.dtype}")
+    ebv = np.asarray(values, dtype=np.float32).copy()
+    mask = np.ma.getmaskarray(col) if np.ma.isMaskedArray(col) or hasattr(col, "mask") \
+        else np.zeros(n, bool)
+    ebv[np.asarray(mask, bool) | ~np.isfinite(ebv) | (ebv < 0)] = np.nan
+    return ebv
 
 
 def check_predict_input(data, frames, cutout_kwargs):

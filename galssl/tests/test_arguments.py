@@ -164,3 +164,37 @@ def test_constructor_numbers_are_checked_before_any_work():
         ContrastiveEncoder(crop=16).fit(cat, num_workers=-1, progress=False)
     with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
         PhotoZEstimator(crop=16).fit(cat, seed=-1, progress=False)
+
+
+def test_the_ebv_column_is_read_one_way():
+    """Masked, negative and non-finite E(B-V) are unknown (NaN: dereddened by 0 and the row
+    flagged CUTOUT), never the hidden or negative value; a column of strings is a
+    TypeError naming it; a catalogue without the column has every E(B-V) unknown."""
+    from astropy.table import MaskedColumn, Table
+
+    from galssl.cutouts import CutoutCatalog
+    from galssl.engine import read_batch, read_ebv
+
+    t = Table({"ebv": MaskedColumn([0.02, 0.5, -0.1, np.nan, 0.03],
+                                   mask=[False, True, False, False, False])})
+    ebv = read_ebv(t)
+    np.testing.assert_array_equal(np.isnan(ebv), [False, True, True, True, False])
+    assert ebv[0] == np.float32(0.02)
+    x, e, empty, incomplete = read_batch(np.ones((5, 2, 4, 4), np.float32), ebv, np.arange(5))
+    assert incomplete.tolist() == [False, True, True, True, False]
+    assert e.tolist()[1:4] == [0.0, 0.0, 0.0]
+    with pytest.raises(TypeError, match="column 'ebv' must hold numbers"):
+        read_ebv(Table({"ebv": ["0.1", "0.2"]}))
+    assert np.isnan(read_ebv(Table({"ra": [1.0, 2.0]}))).all()
+    # through a model: the rows with unknown E(B-V) carry PhotoZFlag.CUTOUT
+    from galssl.photoz import PhotoZFlag
+
+    images = np.random.default_rng(0).random((5, 5, 64, 64)).astype(np.float32)
+    t = Table({"ra": np.arange(5.0), "dec": np.zeros(5), "flags": np.zeros(5, int),
+               "ebv": MaskedColumn([0.02, 0.5, -0.1, np.nan, 0.03],
+                                   mask=[False, True, False, False, False])})
+    with pytest.warns(Warning, match="not been trained"):
+        out = PhotoZEstimator(crop=32).predict(CutoutCatalog(t, images), progress=False,
+                                               device="cpu")
+    cutout = (np.asarray(out["photoz_flag"]) & int(PhotoZFlag.CUTOUT)) != 0
+    assert cutout.tolist() == [False, True, True, True, False]
