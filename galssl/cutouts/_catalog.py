@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ..dust import parse_bands
-from ..surveys import band_label
+from ..surveys import SURVEYS, band_label
 from ..utils._atomic import check_new_output
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
@@ -19,8 +19,9 @@ from ._tasks import _run_fields, _task_limit
 
 __all__ = ["CutoutCatalog", "SDSS_PIXEL_SCALE"]
 
-#: SDSS imaging pixel scale in arcsec per pixel; galssl cutouts use it by default.
-SDSS_PIXEL_SCALE = 0.396
+#: SDSS imaging pixel scale in arcsec per pixel (`galssl.surveys`); the default of SDSS
+#: cutouts.
+SDSS_PIXEL_SCALE = SURVEYS["sdss"].pixel_scale
 
 #: Columns galssl writes into a catalogue table (user columns of these names are replaced).
 _OWN_COLUMNS = ("ra", "dec", "field", "flags", "nan_fraction", "ebv", "ebv_source")
@@ -612,11 +613,9 @@ class _ImageSink:
     file is removed and ``out`` is left as it was."""
 
     def __init__(self, n, n_bands, size, *, out=None, overwrite=False):
-        from ..utils._atomic import check_new_output
-
         self.shape = (n, n_bands, size, size)
         self.nan_fraction = np.ones(n)
-        self.path = None if out is None else check_new_output(out, overwrite)
+        self.path = None if out is None else os.fspath(out)  # checked by atomic_output
         self.overwrite = overwrite
         self._atomic = self._file = None
         self._finished = False

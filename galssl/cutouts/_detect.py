@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ..surveys import SURVEYS
 from ..utils._progress import progress_bar
 from ._flags import CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
@@ -14,8 +15,8 @@ from ._tasks import _run_fields
 __all__ = ["detect_sources", "tile_positions", "concentration_index", "extract",
            "core_structure", "saturated_cores"]
 
-#: Raw counts (DN) above which an SDSS pixel is treated as saturated.
-SDSS_SATURATION_DN = 50000.0
+#: Raw counts (DN) above which an SDSS pixel is treated as saturated (`galssl.surveys`).
+SDSS_SATURATION_DN = SURVEYS["sdss"].saturation
 
 #: Cores brighter than this fraction of the saturation level are examined for the marks of
 #: saturation: the pixels around a saturated (and interpolated) core are this bright, and no

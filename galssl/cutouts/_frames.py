@@ -226,11 +226,13 @@ def _identify_hsc(primary, header, path):
     if not np.isfinite(fluxmag0) or fluxmag0 <= 0:
         raise ValueError(f"frame {path!r}: FLUXMAG0={primary.get('FLUXMAG0')!r} is not a "
                          f"positive number, so its pixels cannot be put in nanomaggies")
+    from ..surveys import nanomaggies_per_unit
+
     band = f"hsc-{match.group(1).lower()}"
     # one field per object or patch: the file name without its band
     field = _HSC_NAME.sub("HSC-*", name.split(".fits")[0])
-    # a source of flux f has m = 2.5 log10(FLUXMAG0 / f); in nanomaggies m = 22.5 - 2.5 log10
-    return band, field, 10.0 ** (0.4 * 22.5) / fluxmag0
+    # a source of flux f has m = 2.5 log10(FLUXMAG0 / f): zero point 2.5 log10(FLUXMAG0)
+    return band, field, nanomaggies_per_unit(2.5 * np.log10(fluxmag0))
 
 
 def _identify(header, path, primary=None):
@@ -271,7 +273,7 @@ def _generic_scale(primary, header, band, path):
     """Nanomaggies per pixel unit of an image given with its band: BUNIT nanomaggy (1),
     nJy, FLUXMAG0, a zero-point keyword (`_ZERO_POINT_KEYS`), else the zero point of the
     band's survey (`galssl.surveys.Survey.zero_point`); and where it came from."""
-    from ..surveys import SURVEYS
+    from ..surveys import UNIT_ZERO_POINTS, nanomaggies_per_unit, survey_of
 
     def get(key):
         return header.get(key, primary.get(key))
@@ -280,20 +282,19 @@ def _generic_scale(primary, header, band, path):
     if unit.lower() in _NANOMAGGY_UNITS:
         return 1.0, "BUNIT"
     if unit.lower() == "njy":
-        return 10.0 ** (-0.4 * (31.4 - 22.5)), "BUNIT"
+        return nanomaggies_per_unit(UNIT_ZERO_POINTS["nJy"]), "BUNIT"
     if get("FLUXMAG0") is not None:
-        zp = 2.5 * np.log10(float(get("FLUXMAG0")))
-        return 10.0 ** (-0.4 * (zp - 22.5)), "FLUXMAG0"
+        return nanomaggies_per_unit(2.5 * np.log10(float(get("FLUXMAG0")))), "FLUXMAG0"
     for key in _ZERO_POINT_KEYS:
         if get(key) is not None:
             try:
                 zp = float(get(key))
             except (TypeError, ValueError):
                 raise ValueError(f"frame {path!r}: {key}={get(key)!r} is not a number") from None
-            return 10.0 ** (-0.4 * (zp - 22.5)), key
-    for survey in SURVEYS.values():
-        if band.name in survey.band_names:
-            return survey.to_nanomaggies, f"the {survey.name} zero point"
+            return nanomaggies_per_unit(zp), key
+    survey = survey_of([band.name])
+    if survey is not None:
+        return survey.to_nanomaggies, f"the {survey.name} zero point"
     raise ValueError(f"frame {path!r}: no BUNIT, FLUXMAG0 or zero-point keyword to put its "
                      f"pixels in nanomaggies, and its band {band.name!r} has no survey")
 

@@ -15,27 +15,31 @@ import numpy as np
 
 __all__ = ["read_mmu"]
 
-#: Multimodal Universe band prefixes: (galssl filter system, AB zero point of the pixels).
-_SYSTEMS = {"hsc": ("hsc", 27.0), "des": ("decam", 22.5)}
+#: Multimodal Universe band prefixes: (galssl filter system, the survey whose pixel unit
+#: their images keep, `galssl.surveys`).
+_SYSTEMS = {"hsc": ("hsc", "hsc"), "des": ("decam", "legacy-south")}
 _IMAGE_FIELDS = ("image_band", "image_array", "image_psf_fwhm", "image_scale", "image_ivar",
                  "image_model", "object_mask", "bit_mask", "image_mask")
 
 
 def _bands(raw, path):
-    from ..surveys import parse_band
+    """The galssl bands of a file's ``image_band`` row and the survey of their pixels."""
+    from ..surveys import get_survey, parse_band
 
     names = [b.decode() if isinstance(b, bytes) else str(b) for b in raw]
-    out, zero_points = [], set()
+    out, surveys = [], set()
     for name in names:
         prefix, _, letter = name.strip().lower().partition("-")
         if prefix not in _SYSTEMS or not letter:
             raise ValueError(f"{path!r}: image_band {name!r} is not a band galssl reads "
                              f"(known: {', '.join(p.upper() + '-G' for p in _SYSTEMS)} ...)")
-        system, zp = _SYSTEMS[prefix]
-        letter = letter.upper() if letter == "y" and system == "des" else letter
+        system, survey = _SYSTEMS[prefix]
         out.append(parse_band(f"{system}-{letter}").name)
-        zero_points.add(zp)
-    return tuple(out), zero_points.pop()
+        surveys.add(survey)
+    if len(surveys) != 1:
+        raise ValueError(f"{path!r}: image_band names bands of {len(surveys)} surveys "
+                         f"({', '.join(names) or 'none'}); galssl reads one survey per file")
+    return tuple(out), get_survey(surveys.pop())
 
 
 def read_mmu(path):
@@ -66,7 +70,7 @@ def read_mmu(path):
         if band_rows.shape != shape[:2] or not (band_rows == band_rows[:1]).all():
             raise ValueError(f"{path!r}: image_band must name the same {shape[1]} bands in "
                              f"every row, got shape {band_rows.shape}")
-        bands, zero_point = _bands(band_rows[0] if len(band_rows) else [], path)
+        bands, survey = _bands(band_rows[0] if len(band_rows) else [], path)
         pixel_scale = None
         if "image_scale" in f:
             scales = np.asarray(f["image_scale"][:], dtype=float)
@@ -94,6 +98,5 @@ def read_mmu(path):
             table.rename_column(upper, upper.lower())
     if "ra" not in table.colnames or "dec" not in table.colnames:
         raise ValueError(f"{path!r}: no ra/dec datasets for the objects")
-    scale = 10.0 ** (-0.4 * (zero_point - 22.5))
-    images = HDF5Images(path, dataset="image_array", scale=scale)
+    images = HDF5Images(path, dataset="image_array", scale=survey.to_nanomaggies)
     return table, images, bands, pixel_scale

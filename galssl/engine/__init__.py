@@ -28,6 +28,7 @@ _NAMES = {
     "_runner": ("cpu_supports_bf16", "default_precision", "resume_checkpoint",
                 "read_training_checkpoint", "cosine_schedule", "step_schedule",
                 "run_trainer", "QuietLightning", "save_rng_state", "load_rng_state",
+                "RunStateHooks",
                 "seed_from", "resolve_device"),
     "_plugins": ("SafeCheckpointIO", "ApplySchedule"),
     "_finetune": ("FinetuneModule", "freeze_batchnorm", "KeepBest", "run_finetune",

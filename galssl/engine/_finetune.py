@@ -8,14 +8,14 @@ import torch
 
 from ..augment import eval_transform, finetune_transform
 from ._data import CutoutDataset, collate_batch, data_fingerprint
-from ._runner import load_rng_state, run_trainer, save_rng_state, step_schedule
+from ._runner import RunStateHooks, run_trainer, step_schedule
 from ._runner import seed_from
 
 __all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm", "standardise",
            "lbfgs_minimise", "KeepBest", "freeze_batchnorm"]
 
 
-class FinetuneModule(L.LightningModule):
+class FinetuneModule(RunStateHooks, L.LightningModule):
     """A ``net`` returning (outputs, features), trained on ``loss(outputs, labels)`` with the
     fine-tuning augmentations (deredden, rotation, jitter-crop) drawn per step from the
     run's seed; parameter groups for the backbone and the head (``net.backbone`` and
@@ -104,13 +104,6 @@ class FinetuneModule(L.LightningModule):
         sched = step_schedule(opt, milestones, gamma=0.1, steps_per_epoch=self._rank_batches()[1],
                               warmup_steps=warm)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    def on_save_checkpoint(self, checkpoint):
-        checkpoint["galssl_config"] = dict(self.config)
-        save_rng_state(checkpoint)
-
-    def on_load_checkpoint(self, checkpoint):
-        load_rng_state(checkpoint)
 
 
 def freeze_batchnorm(module):

@@ -199,6 +199,19 @@ class QuietLightning:
         return False
 
 
+class RunStateHooks:
+    """Lightning hooks shared by galssl's modules: every checkpoint carries the run's
+    ``config`` (a resume with other settings is refused against it) and the RNG state (a
+    resumed run continues bit for bit)."""
+
+    def on_save_checkpoint(self, checkpoint):
+        checkpoint["galssl_config"] = dict(self.config)
+        save_rng_state(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint):
+        load_rng_state(checkpoint)
+
+
 def save_rng_state(checkpoint):
     """Store the torch/numpy/python/CUDA random states in a Lightning checkpoint, so that a
     resumed run draws what an uninterrupted one would."""

@@ -1,7 +1,6 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """PhotoZEstimator: redshift PDFs over 180 bins from multi-band cutouts."""
 
-import copy
 import enum
 import os
 import warnings
@@ -756,13 +755,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         search with the shipped model)."""
         from ..ssl import ContrastiveEncoder
 
-        c = self.config
-        enc = ContrastiveEncoder(arch=c["arch"], in_chans=c["in_chans"], bands=c["bands"],
-                                 input_stretch=c.get("input_stretch"),
-                                 crop=c["crop"])
-        enc.backbone = copy.deepcopy(self.net.backbone)
-        enc._trained = self._trained
-        return enc
+        return ContrastiveEncoder.from_photoz_checkpoint(self.state_dict(),
+                                                         source=f"this {type(self).__name__}")
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self, *, half=False):

@@ -455,7 +455,7 @@ class ContrastiveEncoder:
         if got.layout == "hayat2021":
             return cls.from_hayat2021(got.state, source=got.source)
         if got.record.kind == "photoz":
-            return cls._from_photoz_state(got.state, source=got.source)
+            return cls.from_photoz_checkpoint(got.state, source=got.source)
         enc = cls.from_state_dict(got.state, source=got.source)
         enc.card = dataclasses.asdict(got.record)
         return enc
@@ -475,9 +475,20 @@ class ContrastiveEncoder:
         return enc
 
     @classmethod
-    def _from_photoz_state(cls, state, *, source):
-        """The encoder behind a photo-z checkpoint: its settings and a copy of its backbone
-        (what ``PhotoZEstimator.encoder()`` gives for the loaded model)."""
+    def from_photoz_checkpoint(cls, state, *, source="photo-z checkpoint"):
+        """The encoder behind a photo-z model: the settings and a copy of the backbone of a
+        `~galssl.PhotoZEstimator` checkpoint dict (its ``state_dict()``; what
+        ``PhotoZEstimator.encoder()`` and ``from_pretrained`` of a photo-z record give).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from galssl import ContrastiveEncoder, PhotoZEstimator
+        >>> pz = PhotoZEstimator(crop=32)
+        >>> enc = ContrastiveEncoder.from_photoz_checkpoint(pz.state_dict())
+        >>> enc.encode(np.zeros((2, 5, 32, 32), np.float32), progress=False).shape
+        (2, 256)
+        """
         check_checkpoint(state, "PhotoZEstimator", PHOTOZ_FORMAT_READ, source,
                          required=("backbone", "head"))
         c = state["config"]

@@ -11,7 +11,7 @@ from ..augment import default_pretraining_views, eval_transform
 from ..nn import (MoCoQueue, PhotometryHead, ProjectionHead, create_backbone,
                   decorrelation_loss, info_nce, momentum_update, set_batchnorm_splits)
 from ..engine import CutoutDataset, collate_batch
-from ..engine import cosine_schedule, load_rng_state, save_rng_state, seed_from
+from ..engine import RunStateHooks, cosine_schedule, seed_from
 
 __all__ = ["MoCoModule"]
 
@@ -30,7 +30,7 @@ class _RankMajorBatchSampler(torch.utils.data.BatchSampler):
             yield [i for r in range(self.splits) for i in batch[r::self.splits]]
 
 
-class MoCoModule(L.LightningModule):
+class MoCoModule(RunStateHooks, L.LightningModule):
     """MoCo v2 (Chen et al. 2020) as a LightningModule.
 
     Batch-norm statistics never mix a positive pair: across devices the key batch is
@@ -214,11 +214,3 @@ class MoCoModule(L.LightningModule):
         self._planned_steps = total  # the momentum schedule's length (momentum_at)
         sched = cosine_schedule(opt, total, round(c.get("warmup_epochs", 0) * per_epoch))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    # ------------------------------------------------------------------ checkpoints
-    def on_save_checkpoint(self, checkpoint):
-        checkpoint["galssl_config"] = dict(self.config)
-        save_rng_state(checkpoint)
-
-    def on_load_checkpoint(self, checkpoint):
-        load_rng_state(checkpoint)

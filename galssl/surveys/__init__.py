@@ -10,8 +10,10 @@ keep meaning SDSS. Describe your own survey (Euclid, a private camera) with `Sur
 `Band` and make it known with `register_survey`.
 """
 
-from ._survey import (SURVEYS, Band, Survey, band_label, get_survey,  # noqa: F401
-                      list_surveys, parse_band, parse_bands, register_survey, survey_of)
+from ._survey import (SURVEYS, UNIT_ZERO_POINTS, Band, Survey, band_label,  # noqa: F401
+                      get_survey, list_surveys, nanomaggies_per_unit, parse_band,
+                      parse_bands, register_survey, survey_of)
 
 __all__ = ["Survey", "Band", "SURVEYS", "get_survey", "list_surveys", "register_survey",
-           "parse_band", "parse_bands", "band_label", "survey_of"]
+           "parse_band", "parse_bands", "band_label", "survey_of", "nanomaggies_per_unit",
+           "UNIT_ZERO_POINTS"]

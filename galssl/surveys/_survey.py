@@ -7,7 +7,24 @@ import math
 import re
 
 __all__ = ["Band", "Survey", "SURVEYS", "get_survey", "register_survey", "list_surveys",
-           "parse_band", "parse_bands", "band_label", "survey_of"]
+           "parse_band", "parse_bands", "band_label", "survey_of", "nanomaggies_per_unit",
+           "UNIT_ZERO_POINTS"]
+
+#: AB zero points of pixel units that name their own scale: m = zero point - 2.5 log10(f).
+UNIT_ZERO_POINTS = {"nanomaggy": 22.5, "nJy": 31.4}
+
+
+def nanomaggies_per_unit(zero_point):
+    """Nanomaggies in one pixel unit of AB zero point ``zero_point`` (22.5 for nanomaggies
+    themselves): the factor galssl multiplies pixels by.
+
+    Examples
+    --------
+    >>> from galssl.surveys import nanomaggies_per_unit
+    >>> nanomaggies_per_unit(22.5), round(nanomaggies_per_unit(27.0), 5)
+    (1.0, 0.01585)
+    """
+    return 10.0 ** (-0.4 * (float(zero_point) - UNIT_ZERO_POINTS["nanomaggy"]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +141,7 @@ class Survey:
     @property
     def to_nanomaggies(self):
         """The factor that turns one ``flux_unit`` into nanomaggies."""
-        return 10.0 ** (-0.4 * (self.zero_point - 22.5))
+        return nanomaggies_per_unit(self.zero_point)
 
     def band(self, name):
         """The `Band` of a qualified (``"hsc-g"``) or short (``"g"``) name."""
@@ -202,7 +219,8 @@ RUBIN = Survey(
                           ("r", 6249.0, 1304.3, 2.273), ("i", 7579.0, 1245.9, 1.684),
                           ("z", 8691.1, 992.8, 1.323), ("y", 9766.9, 828.5, 1.088)],
                  "lsst2023", _SF11),
-    pixel_scale=0.2, flux_unit="nJy", zero_point=31.4, psf_fwhm=0.7, reference_band="lsst-r",
+    pixel_scale=0.2, flux_unit="nJy", zero_point=UNIT_ZERO_POINTS["nJy"], psf_fwhm=0.7,
+    reference_band="lsst-r",
     reference="Ivezic et al. 2019, ApJ 873, 111")
 
 #: The surveys galssl knows, by name; `register_survey` adds yours.

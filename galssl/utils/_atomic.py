@@ -203,7 +203,7 @@ def save_array(array, path, *, overwrite=False, flag="overwrite=True"):
 
 
 def save_figure(fig, path, *, overwrite=True, **kwargs):
-    """``fig.savefig(path, **kwargs)`` atomically (format from ``path``'s ending)."""
-    kwargs.setdefault("format", os.path.splitext(path)[1].lstrip(".").lower() or None)
+    """``fig.savefig(path, **kwargs)`` atomically (the temporary file ends as ``path``
+    does, so matplotlib tells the format from it)."""
     with atomic_output(path, overwrite=overwrite) as tmp:
         fig.savefig(tmp, **kwargs)
