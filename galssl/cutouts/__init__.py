@@ -14,11 +14,11 @@ from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag  # noqa: F401
 from ._frames import find_frames, group_fields, read_frame_data  # noqa: F401
 # package-internal (galssl.simulate places and finds sources with it), not in __all__
 from ._detect import extract  # noqa: F401
-from ._sdss import conf  # noqa: F401
+from ._sdss import conf, fetch_sdss_field  # noqa: F401
 from ._storage import HDF5Images  # noqa: F401
 
 __all__ = ["CutoutCatalog", "CutoutFlag", "IMAGE_DEFECTS", "HIGH_EXTINCTION_EBV", "HDF5Images",
            "SDSS_PIXEL_SCALE", "cutout_wcs",
            "detect_sources", "tile_positions", "concentration_index", "core_structure",
            "find_frames",
-           "group_fields", "conf"]
+           "group_fields", "conf", "fetch_sdss_field"]

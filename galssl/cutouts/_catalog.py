@@ -12,9 +12,11 @@ from ..surveys import SURVEYS, band_label
 from ..utils._atomic import check_new_output
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
+from ..utils._validate import as_flag_values, as_image_array
 from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
-from ._storage import HDF5Images, read_hdf5, write_hdf5
+from ._storage import (HDF5Images, append_table, create_image_dataset, read_hdf5,
+                       write_hdf5)
 from ._tasks import _run_fields, _task_limit
 
 __all__ = ["CutoutCatalog", "SDSS_PIXEL_SCALE"]
@@ -153,11 +155,7 @@ class CutoutCatalog:
             raise TypeError(f"table must be an astropy Table, got {type(table).__name__}")
         self.bands = parse_bands(bands)
         if not isinstance(images, HDF5Images):
-            images = np.asarray(images)
-            if images.dtype.kind not in "fiub":
-                raise TypeError(f"images must be real numbers (nanomaggies), got dtype "
-                                f"{images.dtype}")
-            images = images.astype(np.float32, copy=False)
+            images = as_image_array(images).astype(np.float32, copy=False)
         if images.ndim != 4 or images.shape[0] != len(table) or \
                 images.shape[1] != len(self.bands) or images.shape[2] != images.shape[3]:
             raise ValueError(f"images must have shape (N={len(table)}, n_bands="
@@ -166,6 +164,13 @@ class CutoutCatalog:
         if "flags" not in self.table.colnames:
             # a hand-built catalogue: flag what the pixels show (read once, in chunks)
             self.table["flags"] = _pixel_flags(images)
+        elif self.table["flags"].dtype != np.int32:
+            # one type for the flags whatever wrote the table (a float format, int64)
+            flags = as_flag_values(self.table["flags"])
+            if len(flags) and flags.max() >= 2 ** 31:
+                raise ValueError(f"flags holds {flags.max()}, not a combination of "
+                                 f"CutoutFlag bits")
+            self.table["flags"] = flags.astype(np.int32)
         self.images = images
         self.pixel_scale = _check_pixel_scale(pixel_scale, self.bands)
 
@@ -617,6 +622,7 @@ class _ImageSink:
         self.nan_fraction = np.ones(n)
         self.path = None if out is None else os.fspath(out)  # checked by atomic_output
         self.overwrite = overwrite
+        self._written = np.zeros(n, bool)
         self._atomic = self._file = None
         self._finished = False
 
@@ -632,9 +638,7 @@ class _ImageSink:
         self._tmp = self._atomic.__enter__()
         try:
             self._file = h5py.File(self._tmp, "w")
-            self.images = self._file.create_dataset(
-                "images", shape=self.shape, dtype="float32", fillvalue=np.nan,
-                chunks=(1,) + self.shape[1:] if self.shape[0] else None)
+            self.images = create_image_dataset(self._file, self.shape)
         except BaseException:
             self._close(*sys.exc_info())
             raise
@@ -656,6 +660,7 @@ class _ImageSink:
 
     def put(self, idx, block):
         self.nan_fraction[idx] = np.mean(~np.isfinite(block), axis=(1, 2, 3))
+        self._written[idx] = True
         if self.path is None:
             self.images[idx] = block
         else:
@@ -667,12 +672,15 @@ class _ImageSink:
         self._bands, self._pixel_scale = bands, pixel_scale
         self._table = table
         if self.path is not None:
+            # rows on no frame are stored too (as NaN): every chunk of a galssl file exists,
+            # so that one its damaged index cannot find is an error when read
+            for i in np.flatnonzero(~self._written):
+                self.images[int(i)] = np.full(self.shape[1:], np.nan, np.float32)
             for key, value in _file_attrs(bands, pixel_scale, self.shape[-1]).items():
                 self._file.attrs[key] = value
             self._file.close()
             self._file = None
-            table.write(self._tmp, path="table", format="hdf5", serialize_meta=True,
-                        append=True)
+            append_table(self._tmp, table)
         self._finished = True
 
     def result(self):

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..utils._progress import progress_bar
 
-__all__ = ["fetch_sdss_frames", "sdss_frame_url", "conf"]
+__all__ = ["fetch_sdss_frames", "fetch_sdss_field", "sdss_frame_url", "conf"]
 
 from astropy import config as _config
 
@@ -81,8 +81,6 @@ def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=Tru
     ConnectionError
         If the archive cannot be reached.
     """
-    from astropy.utils.data import download_file
-
     try:
         from astroquery.sdss import SDSS
     except ImportError as exc:
@@ -105,13 +103,68 @@ def fetch_sdss_frames(positions, *, bands="ugriz", data_release=17, progress=Tru
     keys = sorted({(int(r), int(c), int(f)) for r, c, f in
                    zip(found["run"], found["camcol"], found["field"])})
     paths = []
-    for run, camcol, field in progress_bar(keys, desc="fetching SDSS fields",
-                                           progress=progress, unit="field"):
-        for band in bands:
-            url = sdss_frame_url(run, camcol, field, band, data_release=data_release)
-            try:
-                paths.append(download_file(url, cache=True, pkgname="galssl",
-                                           timeout=conf.timeout, show_progress=False))
-            except _network_errors() as exc:
-                raise ConnectionError(f"cannot download SDSS frame {url}: {exc}") from exc
+    for key in progress_bar(keys, desc="fetching SDSS fields", progress=progress,
+                            unit="field"):
+        paths += _download_field(key, bands, data_release)
     return list(np.unique(paths))
+
+
+def _parse_field(field):
+    """(run, camcol, field) from ``"003918-3-0213"``, ``"3918-3-213"`` or a 3-tuple."""
+    parts = field.split("-") if isinstance(field, str) else field
+    try:
+        run, camcol, number = (int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"an SDSS field is 'run-camcol-field' (e.g. '003918-3-0213') or "
+                         f"(run, camcol, field), got {field!r}") from None
+    if run <= 0 or not 1 <= camcol <= 6 or number < 0:
+        raise ValueError(f"an SDSS field has run > 0, camcol 1-6 and field >= 0, got "
+                         f"{field!r}")
+    return run, camcol, number
+
+
+def _download_field(key, bands, data_release):
+    from astropy.utils.data import download_file
+
+    run, camcol, field = key
+    paths = []
+    for band in bands:
+        url = sdss_frame_url(run, camcol, field, band, data_release=data_release)
+        try:
+            paths.append(download_file(url, cache=True, pkgname="galssl",
+                                       timeout=conf.timeout, show_progress=False))
+        except _network_errors() as exc:
+            raise ConnectionError(f"cannot download SDSS frame {url}: {exc}; offline, give "
+                                  f"local frame files to CutoutCatalog.from_frames or "
+                                  f"from_table") from exc
+    return paths
+
+
+def fetch_sdss_field(field, *, bands="ugriz", data_release=17):
+    """The frames of one SDSS field, downloaded once into astropy's cache (``pkgname=
+    "galssl"``) from the SDSS Science Archive Server (`conf` ``.sas_url``), as local paths
+    in band order, for `~galssl.cutouts.CutoutCatalog.from_frames`.
+
+    Parameters
+    ----------
+    field : str or tuple
+        ``"003918-3-0213"`` (run-camcol-field, as SDSS names its frames) or
+        ``(3918, 3, 213)``.
+    bands : str or sequence, optional
+    data_release : int, optional
+
+    Raises
+    ------
+    ValueError
+        If ``field`` is not an SDSS field name.
+    ConnectionError
+        If a frame is neither in the cache nor downloadable (for example offline).
+
+    Examples
+    --------
+    >>> from galssl.cutouts import fetch_sdss_field
+    >>> paths = fetch_sdss_field("003918-3-0213")   # doctest: +REMOTE_DATA
+    """
+    from ..surveys import parse_bands
+
+    return _download_field(_parse_field(field), parse_bands(bands), int(data_release))

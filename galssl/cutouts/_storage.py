@@ -10,6 +10,8 @@ __all__ = ["HDF5Images", "write_hdf5", "read_hdf5", "FORMAT_VERSION"]
 FORMAT_VERSION = 1
 _IMAGES = "images"
 _TABLE = "table"
+_TABLE_HASH = "table_sha256"  # of the table, its column metadata and the attributes
+_LAYOUT = "images_layout"
 
 
 def _normalise_index(index, n):
@@ -43,14 +45,21 @@ class HDF5Images:
     `torch.utils.data.DataLoader` workers.
     """
 
-    def __init__(self, path, rows=None, *, dataset=_IMAGES, scale=1.0):
+    def __init__(self, path, rows=None, *, dataset=_IMAGES, scale=1.0, complete=False):
         self.path = os.fspath(path)
         self.dataset = dataset
         self.scale = float(scale)  # pixel values x scale = nanomaggies
-        with self._open_file() as f:
-            ds = f[dataset]
-            self._full_shape = ds.shape
-            self.dtype = ds.dtype if self.scale == 1.0 else np.dtype(np.float32)
+        # every chunk was written (galssl's own files): a chunk missing from the file's
+        # index is damage, not rows of NaN
+        self.complete = bool(complete)
+        try:
+            with self._open_file() as f:
+                ds = f[dataset]
+                self._full_shape = ds.shape
+                self.dtype = ds.dtype if self.scale == 1.0 else np.dtype(np.float32)
+        except (OSError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+            raise OSError(f"cannot read the images {dataset!r} of {self.path!r}: {exc}") \
+                from exc
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         self._file = None
         self._pid = None
@@ -98,7 +107,8 @@ class HDF5Images:
         """A lazy view of the selected rows (no data are read)."""
         rows, _ = _normalise_index(index, len(self))
         base = rows if self._rows is None else self._rows[rows]
-        return HDF5Images(self.path, rows=base, dataset=self.dataset, scale=self.scale)
+        return HDF5Images(self.path, rows=base, dataset=self.dataset, scale=self.scale,
+                          complete=self.complete)
 
     def _read_rows(self, rows):
         if self._rows is not None:
@@ -108,15 +118,44 @@ class HDF5Images:
             return out
         # h5py wants increasing, unique indices: read those, then scatter back in order
         uniq, inverse = np.unique(rows, return_inverse=True)
-        ds = self._dataset
-        if len(uniq) == uniq[-1] - uniq[0] + 1:
-            block = ds[int(uniq[0]):int(uniq[-1]) + 1]
-        else:
-            block = ds[uniq]
+        try:
+            ds = self._dataset
+            if len(uniq) == uniq[-1] - uniq[0] + 1:
+                block = ds[int(uniq[0]):int(uniq[-1]) + 1]
+                if self.complete:
+                    self._check_allocated(ds, uniq, block[uniq - uniq[0]])
+            else:
+                block = ds[uniq]
+                if self.complete:
+                    self._check_allocated(ds, uniq, block)
+        except (OSError, KeyError, RuntimeError, TypeError) as exc:
+            # a chunk whose checksum fails, an unreadable index: h5py's many errors
+            raise OSError(f"cannot read the images of {self.path!r} (rows {int(uniq[0])}-"
+                          f"{int(uniq[-1])}): {exc}; the file is damaged") from exc
         out[...] = block[inverse]
         if self.scale != 1.0:  # the file's unit to nanomaggies
             out *= np.float32(self.scale)
         return out
+
+    @staticmethod
+    def _check_allocated(ds, rows, block):
+        """Raise OSError when a row read as all NaN is not NaN in the file: HDF5 returns the
+        fill value for a chunk its damaged index cannot find. (Rows of NaN are rare: only
+        those that are checked cost a read of their stored chunk.)"""
+        empty = np.flatnonzero(np.isnan(block).all(axis=tuple(range(1, block.ndim))))
+        per_row = int(np.prod(ds.shape[1:]))
+        for i in empty:
+            row = int(rows[i])
+            info = ds.id.get_chunk_info_by_coord((row,) + (0,) * (ds.ndim - 1))
+            if info.byte_offset is None:
+                raise OSError(f"row {row} has no stored chunk")
+            if ds.compression is None:
+                _, raw = ds.id.read_direct_chunk(info.chunk_offset)
+                start = (row - info.chunk_offset[0]) * per_row
+                stored = np.frombuffer(raw, dtype=ds.dtype, count=per_row,
+                                       offset=start * ds.dtype.itemsize)
+                if not np.isnan(stored).all():
+                    raise OSError(f"row {row} reads as NaN but is stored as numbers")
 
     def __getitem__(self, index):
         if isinstance(index, tuple):
@@ -153,16 +192,62 @@ def _write_hdf5_file(path, table, images, attrs, *, chunk_rows=1, compression=No
     n = len(images)
     shape = (n,) + tuple(images.shape[1:])
     with h5py.File(path, "w") as f:
-        chunks = (max(1, min(chunk_rows, n)),) + tuple(shape[1:]) if n else None
-        ds = f.create_dataset(_IMAGES, shape=shape, dtype="float32", chunks=chunks,
-                              compression=compression, fillvalue=np.nan)
+        ds = create_image_dataset(f, shape, chunk_rows=chunk_rows, compression=compression)
         step = 256
         for start in progress_bar(range(0, n, step), desc="writing cutouts",
                                   progress=progress, unit="block"):
             ds[start:start + step] = np.asarray(images[start:start + step], dtype=np.float32)
         for key, value in attrs.items():
             f.attrs[key] = value
+    append_table(path, table)
+
+
+def create_image_dataset(f, shape, *, chunk_rows=1, compression=None):
+    """The ``images`` dataset of a cutout file in the open h5py file ``f``: float32, NaN
+    until written, chunks of ``chunk_rows`` objects, each with a Fletcher-32 checksum that
+    HDF5 verifies whenever the chunk is read."""
+    n = shape[0]
+    chunks = (max(1, min(chunk_rows, n)),) + tuple(shape[1:]) if n else None
+    ds = f.create_dataset(_IMAGES, shape=shape, dtype="float32", chunks=chunks,
+                          compression=compression, fillvalue=np.nan,
+                          fletcher32=chunks is not None)
+    f.attrs[_LAYOUT] = _layout(ds)  # covered by the file's checksum (append_table)
+    return ds
+
+
+def _layout(ds):
+    """How the images are stored (type, shape, chunks, filters), as one string: a damaged
+    datatype or filter message would otherwise reinterpret intact bytes."""
+    return repr((ds.dtype.str, tuple(ds.shape), ds.chunks, bool(ds.fletcher32),
+                 ds.compression))
+
+
+def append_table(path, table):
+    """Store ``table`` in the closed cutout file ``path``, with its checksum."""
+    import h5py
+
     table.write(path, path=_TABLE, format="hdf5", serialize_meta=True, append=True)
+    with h5py.File(path, "a") as f:
+        f.attrs[_TABLE_HASH] = _table_digest(f)
+
+
+def _table_digest(f):
+    """sha256 of the stored bytes of the table, of its column metadata (units,
+    descriptions) and of the file's attributes (bands, pixel scale...): checked on read, so
+    that a damaged table is an error, not other coordinates, flags or pixel scale (the
+    pixels have their own per-chunk checksums)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(k for k in f.attrs if k != _TABLE_HASH):
+        h.update(key.encode())
+        h.update(repr(f.attrs[key]).encode())
+    for name in sorted(k for k in f if k == _TABLE or k.startswith(_TABLE + ".")):
+        data = f[name][()]
+        h.update(name.encode())
+        h.update(repr((data.dtype.str, data.dtype.descr, data.shape)).encode())
+        h.update(np.ascontiguousarray(data).tobytes())
+    return h.hexdigest()
 
 
 def read_hdf5(path):
@@ -191,7 +276,10 @@ def read_hdf5(path):
                 raise bad(f"'images' is a {type(images).__name__}, not a dataset")
             shape, dtype = images.shape, images.dtype
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-    except OSError as exc:
+            # compared after the structural checks below, whose messages say more
+            digest = _table_digest(f) if _TABLE_HASH in attrs else None
+            layout = _layout(images)
+    except (OSError, KeyError, RuntimeError, TypeError) as exc:  # h5py's many errors
         raise OSError(f"cannot read galssl cutout file {path!r}: {exc}") from exc
     except ValueError as exc:
         if str(exc).startswith(repr(path)):
@@ -233,4 +321,10 @@ def read_hdf5(path):
         raise bad(f"'table' is not an astropy table ({type(exc).__name__}: {exc})") from None
     if len(table) != shape[0]:
         raise bad(f"the table has {len(table)} rows for {shape[0]} images")
-    return table, HDF5Images(path), attrs
+    if digest is not None and attrs[_TABLE_HASH] != digest:
+        raise bad("the checksum of its table and attributes does not match: the file is "
+                  "damaged")
+    if _LAYOUT in attrs and attrs[_LAYOUT] != layout:
+        raise bad(f"the images are stored as {layout}, the file says {attrs[_LAYOUT]}: the "
+                  f"file is damaged")
+    return table, HDF5Images(path, complete=_TABLE_HASH in attrs), attrs

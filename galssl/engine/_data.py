@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ..surveys import band_label, parse_bands
+from ..utils._validate import as_float_values, as_image_array
 
 __all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input", "read_ebv",
            "collate_batch", "read_batch", "training_rows", "data_fingerprint"]
@@ -21,11 +22,9 @@ def as_image_source(data, *, bands=None):
                              f"expects {band_label(bands)}")
         return data.images, read_ebv(data.table), np.asarray(data.good)
     if isinstance(data, torch.Tensor):
-        data = data.detach().cpu().numpy()
+        data = as_image_array(data)
     if isinstance(data, np.ndarray):
-        if data.dtype.kind not in "fiub":
-            raise TypeError(f"images must be real numbers (nanomaggies), got dtype "
-                            f"{data.dtype}")
+        data = as_image_array(data)
         if data.ndim == 3:
             data = data[None]
         if data.ndim != 4:
@@ -44,15 +43,9 @@ def read_ebv(table):
     n = len(table)
     if "ebv" not in table.colnames:
         return np.full(n, np.nan, dtype=np.float32)
-    col = table["ebv"]
-    values = np.ma.getdata(getattr(col, "value", col))
-    if values.dtype.kind not in "fiub":
-        raise TypeError(f"the column 'ebv' must hold numbers (E(B-V) in magnitudes), got "
-                        f"dtype {values.dtype}")
-    ebv = np.asarray(values, dtype=np.float32).copy()
-    mask = np.ma.getmaskarray(col) if np.ma.isMaskedArray(col) or hasattr(col, "mask") \
-        else np.zeros(n, bool)
-    ebv[np.asarray(mask, bool) | ~np.isfinite(ebv) | (ebv < 0)] = np.nan
+    ebv = as_float_values(table["ebv"], "the column 'ebv'",
+                          what="numbers (E(B-V) in magnitudes)").astype(np.float32)
+    ebv[~np.isfinite(ebv) | (ebv < 0)] = np.nan
     return ebv
 
 

@@ -15,7 +15,7 @@ from ..engine import (KeepBest, as_image_source, check_checkpoint, check_images,
 from ..nn import create_backbone
 from ..ssl import backbone_for_head
 from ..utils._checkpoint import CheckpointError, read_checkpoint, write_checkpoint
-from ..utils._validate import check_number, check_positive_int
+from ..utils._validate import as_float_values, check_number, check_positive_int
 from ..utils._checkpoint import describe_value as _describe
 from ..surveys import band_label, parse_bands
 from ._module import PhotoZModule, PhotoZNet
@@ -312,11 +312,14 @@ class PhotoZEstimator:
             if redshift not in catalog.table.colnames:
                 raise KeyError(f"the catalogue has no redshift column {redshift!r}; its "
                                f"columns are {catalog.table.colnames}")
-            z = catalog.table[redshift]
+            z = as_float_values(catalog.table[redshift], f"the column {redshift!r}",
+                                what="redshifts (numbers)")
         else:
-            z = redshift
-        z = np.ma.filled(np.ma.asarray(z, dtype=float), np.nan) if np.ma.isMaskedArray(z) \
-            else np.asarray(getattr(z, "value", z), dtype=float)
+            z = as_float_values(redshift, "redshift", what="redshifts (numbers)")
+        n = len(catalog)
+        if z.shape != (n,):
+            raise ValueError(f"redshift must hold one value per row ({n}), got shape "
+                             f"{z.shape}")
         return z
 
     # ------------------------------------------------------------------ training

@@ -4,6 +4,9 @@ export to qp."""
 
 import numpy as np
 
+from ..utils._validate import (as_float_values, check_number, check_pdfs,
+                               check_positive_int)
+
 __all__ = ["redshift_bins", "redshift_labels", "summarize_pdfs", "PITCalibration", "to_qp"]
 
 
@@ -63,9 +66,8 @@ def summarize_pdfs(pdfs, edges, *, odds_window=0.05):
     >>> round(float(s["z_phot"][0]), 4), round(float(s["odds"][0]), 2)
     (0.1, 1.0)
     """
-    p = np.asarray(pdfs, dtype=np.float64)
-    edges = np.asarray(edges, dtype=np.float64)
-    p = p / p.sum(axis=1, keepdims=True)
+    p, edges = check_pdfs(pdfs, edges)
+    odds_window = check_number(odds_window, "odds_window", low=0)
     centres = 0.5 * (edges[:-1] + edges[1:])
     width = np.diff(edges)
     mean = p @ centres
@@ -143,8 +145,12 @@ class PITCalibration:
 
         from .metrics import pit
 
-        p = np.asarray(pdfs, dtype=np.float64)
-        zs = np.asarray(z_spec, dtype=np.float64)
+        zs = as_float_values(z_spec, "z_spec")
+        if zs.ndim != 1:
+            raise ValueError(f"z_spec must be 1-d, got shape {zs.shape}")
+        # rows without a PDF (all NaN) or a redshift (NaN, masked) are skipped
+        p, edges = check_pdfs(pdfs, edges, n=len(zs), missing="keep")
+        n_knots = check_positive_int(n_knots, "n_knots", minimum=2)
         ok = np.isfinite(zs) & np.isfinite(p).all(axis=1)
         if ok.sum() < 10:
             raise ValueError(f"calibration needs at least 10 objects with finite PDFs and "
@@ -174,11 +180,10 @@ class PITCalibration:
 
     def apply(self, pdfs, edges):
         """Recalibrated PDFs (same shape; identity before `fit`)."""
-        p = np.asarray(pdfs, dtype=np.float64)
+        p, edges = check_pdfs(pdfs, edges)
         if not self.fitted:
             return p
-        norm = p.sum(axis=1, keepdims=True)
-        cdf = np.concatenate([np.zeros((len(p), 1)), np.cumsum(p / norm, axis=1)], axis=1)
+        cdf = np.concatenate([np.zeros((len(p), 1)), np.cumsum(p, axis=1)], axis=1)
         new = self._map(cdf)
         new[:, 0], new[:, -1] = 0.0, 1.0
         return np.maximum(np.diff(new, axis=1), 0.0)
@@ -212,7 +217,6 @@ def to_qp(pdfs, edges):
         import qp
     except ImportError as exc:
         raise ImportError("to_qp needs the optional package qp: pip install qp-prob") from exc
-    p = np.asarray(pdfs, dtype=np.float64)
-    edges = np.asarray(edges, dtype=np.float64)
-    density = p / p.sum(axis=1, keepdims=True) / np.diff(edges)
+    p, edges = check_pdfs(pdfs, edges)
+    density = p / np.diff(edges)
     return qp.Ensemble(qp.hist, data=dict(bins=edges, pdfs=density))

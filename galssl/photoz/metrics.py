@@ -9,12 +9,15 @@ median). PIT and CRPS for PDFs binned on ``bin_edges`` (uniform density within a
 
 import numpy as np
 
+from ..utils._validate import as_float_values, check_pdfs
+
 __all__ = ["delta_z", "sigma_mad", "outlier_fraction", "bias", "pit", "crps", "evaluate"]
 
 
 def _pair(z_phot, z_spec):
-    zp = np.asarray(z_phot, dtype=float)
-    zs = np.asarray(z_spec, dtype=float)
+    # masked entries (a MaskedColumn of spectroscopic redshifts) are NaN: not counted
+    zp = as_float_values(z_phot, "z_phot")
+    zs = as_float_values(z_spec, "z_spec")
     if zp.shape != zs.shape or zp.ndim != 1:
         raise ValueError(f"z_phot and z_spec must be 1-d arrays of one length, got shapes "
                          f"{zp.shape} and {zs.shape}")
@@ -74,22 +77,11 @@ def bias(z_phot, z_spec, *, statistic="mean"):
 
 
 def _binned(pdfs, bin_edges, z_spec):
-    p = np.asarray(pdfs, dtype=float)
-    edges = np.asarray(bin_edges, dtype=float)
-    zs = np.asarray(z_spec, dtype=float)
-    if p.ndim != 2 or p.shape[1] != len(edges) - 1 or len(zs) != len(p):
-        raise ValueError(f"pdfs must be (N, {len(edges) - 1}) for {len(edges)} bin edges and "
-                         f"N = len(z_spec); got {p.shape} and {len(zs)} redshifts")
-    if not np.all(np.diff(edges) > 0):
-        raise ValueError("bin_edges must be strictly increasing")
-    bad = ~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1)
-    if bad.any():
-        raise ValueError(f"pdfs must be finite and non-negative; rows "
-                         f"{np.flatnonzero(bad)[:10].tolist()} are not")
-    norm = p.sum(axis=1, keepdims=True)
-    if np.any(norm <= 0):
-        raise ValueError("every PDF must have positive total probability")
-    return p / norm, edges, zs
+    zs = as_float_values(z_spec, "z_spec")
+    if zs.ndim != 1:
+        raise ValueError(f"z_spec must be 1-d, got shape {zs.shape}")
+    p, edges = check_pdfs(pdfs, bin_edges, n=len(zs))
+    return p, edges, zs
 
 
 def pit(pdfs, bin_edges, z_spec):
@@ -176,10 +168,10 @@ def evaluate(z_phot, z_spec, *, pdfs=None, bin_edges=None, threshold=0.05, bins=
                          f"{len(zp)} rows): nothing to evaluate")
     if pdfs is not None and bin_edges is None:
         raise ValueError("pdfs need their bin_edges (e.g. PhotoZEstimator.bin_edges)")
-    if pdfs is not None and len(np.asarray(pdfs)) != len(zp):
-        raise ValueError(f"pdfs has {len(np.asarray(pdfs))} rows for {len(zp)} redshifts")
+    if pdfs is not None:
+        pdfs, bin_edges = check_pdfs(pdfs, bin_edges, n=len(zp), missing="keep")
     if by is not None:
-        by = np.asarray(by, dtype=float)
+        by = as_float_values(by, "by")
         if by.shape != zp.shape:
             raise ValueError(f"by must have one value per row ({len(zp)}), got shape "
                              f"{by.shape}")

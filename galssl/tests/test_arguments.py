@@ -198,3 +198,124 @@ def test_the_ebv_column_is_read_one_way():
                                                device="cpu")
     cutout = (np.asarray(out["photoz_flag"]) & int(PhotoZFlag.CUTOUT)) != 0
     assert cutout.tolist() == [False, True, True, True, False]
+
+
+def test_masked_and_string_columns_are_read_one_way():
+    """A masked z_spec is not counted by evaluate (its hidden value would be), a float flags
+    column of whole numbers is the same catalogue as the integer one, and fractional flags
+    or string columns are errors naming the column. Slips caught: dropping the mask in the
+    column reader (n = 5, not 4), a `flags` column cast by truncation (0.5 -> 0)."""
+    from astropy.table import MaskedColumn, Table
+
+    from galssl.cutouts import CutoutCatalog, CutoutFlag
+    from galssl.photoz.metrics import evaluate
+
+    zs = MaskedColumn([0.1, 0.2, 0.3, 9.0, 0.15], mask=[False, False, False, True, False])
+    zp = np.array([0.1, 0.21, 0.3, 0.1, 0.16])
+    out = evaluate(zp, zs)
+    ref = evaluate(zp[[0, 1, 2, 4]], np.asarray(zs)[[0, 1, 2, 4]])
+    assert out["n"] == 4 and out["eta"] == ref["eta"] == 0.0
+    assert out["sigma_mad"] == ref["sigma_mad"]
+    with pytest.raises(TypeError, match="z_spec must hold numbers"):
+        evaluate(zp, np.array(["0.1"] * 5))
+
+    images = np.ones((3, 5, 8, 8), np.float32)
+    bits = [0, int(CutoutFlag.PARTIAL), int(CutoutFlag.PARTIAL | CutoutFlag.BLENDED)]
+    as_int = CutoutCatalog(Table({"flags": np.array(bits)}), images)
+    as_float = CutoutCatalog(Table({"flags": np.array(bits, float)}), images)
+    assert as_float.table["flags"].dtype == np.int32
+    assert as_float.good.tolist() == as_int.good.tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="flags must hold whole, non-negative bit flags; "
+                                         "row 1 holds 0.5"):
+        CutoutCatalog(Table({"flags": [0.0, 0.5, 1.0]}), images)
+    with pytest.raises(TypeError, match="flags must hold bit flags"):
+        CutoutCatalog(Table({"flags": ["a", "b", "c"]}), images)
+    with pytest.raises(ValueError, match="row 2 holds a masked value"):
+        CutoutCatalog(Table({"flags": MaskedColumn([0, 1, 2], mask=[0, 0, 1])}), images)
+
+
+def test_half_precision_tensors_are_images():
+    """bfloat16 and float16 tensors (what a mixed-precision pipeline hands over) are read
+    as float32 images, giving the representations of the float32 images they round to;
+    complex tensors are a TypeError naming the images."""
+    import torch
+
+    from galssl.cutouts import CutoutCatalog
+    from galssl.engine import as_image_source
+
+    x = torch.rand(3, 5, 40, 40)
+    enc = ContrastiveEncoder(**ENC)
+    for dtype in (torch.bfloat16, torch.float16):
+        half = x.to(dtype)
+        images, ebv, good = as_image_source(half)
+        assert images.dtype == np.float32 and good.all() and ebv is None
+        np.testing.assert_array_equal(images, half.float().numpy())
+        a = enc.encode(half, progress=False, device="cpu")
+        b = enc.encode(half.float(), progress=False, device="cpu")
+        np.testing.assert_array_equal(a, b)
+        cat = CutoutCatalog(Table_of(3), half)
+        assert cat.images.dtype == np.float32
+    with pytest.raises(TypeError, match="images must be real numbers"):
+        as_image_source(torch.zeros(1, 5, 4, 4, dtype=torch.complex64))
+
+
+def Table_of(n):
+    from astropy.table import Table
+
+    return Table({"ra": np.arange(float(n))})
+
+
+@pytest.mark.parametrize("call", ["summarize_pdfs", "fit", "apply", "to_qp", "evaluate",
+                                  "pit"])
+@pytest.mark.parametrize("damage, message", [
+    ("one_d", "must be 2-d"), ("bins", "has 9 bins per row, but 11 bin edges make 10 bins"),
+    ("negative", r"non-negative and not all zero in every row; 1 row\(s\) are not: \[2\]"),
+    ("zero", r"not all zero in every row; 1 row\(s\) are not: \[3\]"),
+    ("rows", "has 19 rows for 20 objects"), ("edges", "strictly increasing")])
+def test_every_pdf_function_checks_its_pdfs_one_way(call, damage, message):
+    """One PDF check shared by every PDF function: a 1-D PDF, a different bin count,
+    negative or all-zero rows, a row count that differs from the redshifts', and edges that
+    do not increase are each the same ValueError from each function, before any work."""
+    from galssl.photoz import PITCalibration, summarize_pdfs, to_qp
+    from galssl.photoz.metrics import evaluate, pit
+
+    rng = np.random.default_rng(1)
+    edges = np.linspace(0, 0.4, 11)
+    pdfs = rng.random((20, 10))
+    z = rng.uniform(0.01, 0.39, 20)
+    if damage == "one_d":
+        pdfs = pdfs[0]
+    elif damage == "bins":
+        pdfs = pdfs[:, :9]
+    elif damage == "negative":
+        pdfs[2, 4] = -0.1
+    elif damage == "zero":
+        pdfs[3] = 0.0
+    elif damage == "rows":
+        if call in ("summarize_pdfs", "apply", "to_qp"):
+            pytest.skip("no redshifts to count rows against")
+        pdfs = pdfs[:19]
+    elif damage == "edges":
+        edges = edges[::-1].copy()
+    fitted = PITCalibration().fit(rng.random((20, 10)), np.linspace(0, 0.4, 11), z)
+    run = {"summarize_pdfs": lambda: summarize_pdfs(pdfs, edges),
+           "fit": lambda: PITCalibration().fit(pdfs, edges, z),
+           "apply": lambda: fitted.apply(pdfs, edges),
+           "to_qp": lambda: to_qp(pdfs, edges),
+           "evaluate": lambda: evaluate(z, z, pdfs=pdfs, bin_edges=edges),
+           "pit": lambda: pit(pdfs, edges, z)}[call]
+    if call == "to_qp":
+        pytest.importorskip("qp")
+    with pytest.raises(ValueError, match=message):
+        run()
+
+
+def test_calibrate_checks_the_redshift_length():
+    """calibrate/fit with a redshift array of another length than the images: a ValueError
+    naming the lengths, not a numpy broadcasting error."""
+    cat = toy_photoz(n=12, size=40)
+    pz = PhotoZEstimator(crop=32, n_bins=40)
+    pz._trained = True
+    with pytest.raises(ValueError, match=r"redshift must hold one value per row \(12\), got "
+                                         r"shape \(11,\)"):
+        pz.calibrate(cat.images, redshift=np.full(11, 0.1), progress=False)

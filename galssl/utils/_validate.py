@@ -6,7 +6,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_positive_int", "check_devices", "check_angle", "check_number"]
+__all__ = ["check_positive_int", "check_devices", "check_angle", "check_number",
+           "as_float_values", "as_flag_values", "as_image_array", "check_pdfs"]
 
 
 def check_positive_int(value, name, *, minimum=1):
@@ -113,3 +114,149 @@ def check_number(value, name, *, low=None, high=None, low_open=False, high_open=
     if not ok:
         raise ValueError(f"{name} must be a finite number{where}, got {value!r}")
     return x
+
+
+def as_float_values(values, name, *, what="numbers"):
+    """The one mask-aware reader of a numeric column or array: ``values`` (a Column,
+    MaskedColumn, masked array, Quantity, list or array) as a float64 array in which masked
+    entries are NaN (never the hidden value under the mask); a column of strings, objects or
+    dates is a TypeError naming ``name``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import MaskedColumn
+    >>> from galssl.utils._validate import as_float_values
+    >>> as_float_values(MaskedColumn([0.1, 0.2], mask=[False, True]), "z_spec")
+    array([0.1, nan])
+    >>> as_float_values(np.array(["0.1"]), "z_spec")
+    Traceback (most recent call last):
+    ...
+    TypeError: z_spec must hold numbers, got dtype <U3
+    """
+    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) or \
+        getattr(values, "mask", None) is not None else None
+    data = np.ma.getdata(getattr(values, "value", values))
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must hold {what} ({exc})") from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold {what}, got dtype {arr.dtype}")
+    out = np.array(arr, dtype=np.float64)
+    if mask is not None and np.shape(mask) == out.shape:
+        out[np.asarray(mask, dtype=bool)] = np.nan
+    return out
+
+
+def as_flag_values(values, name="flags"):
+    """A bit-flag column as int64: integers as they are, floats only where every value is a
+    whole number (a catalogue written through a float format); masked, NaN, fractional or
+    negative flags, and non-numbers, are an error naming ``name`` (a flag nobody can read
+    must not read as "no flag").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from galssl.utils._validate import as_flag_values
+    >>> as_flag_values(np.array([0., 6., 32.]), "flags")
+    array([ 0,  6, 32])
+    >>> as_flag_values(np.array([0.5]), "flags")
+    Traceback (most recent call last):
+    ...
+    ValueError: flags must hold whole, non-negative bit flags; row 0 holds 0.5
+    """
+    arr = as_float_values(values, name, what="bit flags (integers)")
+    bad = ~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)) | (arr >= 2.0 ** 62)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must hold whole, non-negative bit flags; row {i} holds "
+                         f"{'a masked value' if np.isnan(arr[i]) else repr(arr[i].item())}")
+    return arr.astype(np.int64)
+
+
+#: Image element types galssl reads (numpy kinds: float, signed, unsigned, bool); torch
+#: half-precision tensors (float16, bfloat16) are converted to float32 first.
+IMAGE_KINDS = "fiub"
+
+
+def as_image_array(data, name="images"):
+    """Images as a numpy array (not copied when already one): a torch tensor of any real
+    dtype (bfloat16 and float16 included, which numpy cannot hold or torch cannot export)
+    is detached and moved to the CPU as float32; anything that is not real numbers is a
+    TypeError naming ``name``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from galssl.utils._validate import as_image_array
+    >>> as_image_array(torch.ones(1, 5, 4, 4, dtype=torch.bfloat16)).dtype
+    dtype('float32')
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is not None and isinstance(data, torch.Tensor):
+        if data.is_complex() or data.dtype not in (torch.float16, torch.bfloat16,
+                                                   torch.float32, torch.float64, torch.bool,
+                                                   torch.uint8, torch.int8, torch.int16,
+                                                   torch.int32, torch.int64):
+            raise TypeError(f"{name} must be real numbers (nanomaggies), got a tensor of "
+                            f"{data.dtype}")
+        data = data.detach().cpu()
+        if data.dtype in (torch.float16, torch.bfloat16):
+            data = data.float()
+        return data.numpy()
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be real numbers (nanomaggies): {exc}") from None
+    if arr.dtype.kind not in IMAGE_KINDS:
+        raise TypeError(f"{name} must be real numbers (nanomaggies), got dtype {arr.dtype}")
+    return arr
+
+
+def check_pdfs(pdfs, edges, *, n=None, name="pdfs", missing="error"):
+    """The one check of binned redshift PDFs shared by every PDF function: ``pdfs`` an
+    (N, n_bins) array of finite, non-negative probabilities with a positive sum per row,
+    ``edges`` n_bins + 1 finite, strictly increasing bin edges, and N == ``n`` when given.
+    Returns (pdfs normalised to unit sum per row as float64, edges as float64).
+    ``missing="keep"`` lets rows that are entirely NaN (no prediction) through as NaN rows;
+    anything else wrong is a ValueError naming ``name`` and the first bad row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from galssl.utils._validate import check_pdfs
+    >>> p, e = check_pdfs([[1.0, 3.0]], [0.0, 0.1, 0.2])
+    >>> p.tolist()
+    [[0.25, 0.75]]
+    >>> check_pdfs([[1.0, 3.0]], [0.0, 0.1])
+    Traceback (most recent call last):
+    ...
+    ValueError: pdfs has 2 bins per row, but 2 bin edges make 1 bin
+    """
+    e = as_float_values(edges, "bin edges")
+    if e.ndim != 1 or len(e) < 2 or not np.isfinite(e).all() or not (np.diff(e) > 0).all():
+        raise ValueError(f"the bin edges of {name} must be at least 2 finite, strictly "
+                         f"increasing values, got {np.array2string(e, threshold=6)}")
+    p = as_float_values(pdfs, name, what="probabilities")
+    if p.ndim != 2:
+        raise ValueError(f"{name} must be 2-d (one PDF of {len(e) - 1} bins per row), got "
+                         f"shape {p.shape}")
+    if p.shape[1] != len(e) - 1:
+        raise ValueError(f"{name} has {p.shape[1]} bins per row, but {len(e)} bin edges make "
+                         f"{len(e) - 1} bin{'s' if len(e) != 2 else ''}")
+    if n is not None and len(p) != n:
+        raise ValueError(f"{name} has {len(p)} rows for {n} objects")
+    unknown = np.isnan(p).all(axis=1) if missing == "keep" else np.zeros(len(p), bool)
+    with np.errstate(invalid="ignore"):
+        total = p.sum(axis=1)
+        bad = ~unknown & (~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1) | ~(total > 0))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"{name} must be finite, non-negative and not all zero in every row; "
+                         f"{len(rows)} row(s) are not: {rows[:10].tolist()}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return p / total[:, None], e

@@ -55,32 +55,62 @@ def lupton_rgb(image, bands="ugriz", *, rgb="irg", stretch=0.5, Q=8, minimum=0.0
 
 
 def plot_cutouts(catalog, indices=None, *, ncols=5, label=None, rgb="irg", stretch=0.5, Q=8,
-                 figsize_per_panel=2.0, scale_bar=10.0):
-    """A grid of colour cutouts of a `~galssl.cutouts.CutoutCatalog` (needs matplotlib).
+                 figsize_per_panel=2.0, scale_bar=10.0, bands=None, pixel_scale=None,
+                 max_panels=50):
+    """A grid of colour cutouts (needs matplotlib).
 
     Parameters
     ----------
-    catalog : `~galssl.cutouts.CutoutCatalog`
+    catalog : `~galssl.cutouts.CutoutCatalog`, array or tensor
+        A catalogue, or (N, n_bands, H, W) images (a numpy array or torch tensor, e.g.
+        augmented views) with their ``bands``.
     indices : sequence of int, optional
-        Rows to show (default: the first 10).
+        Rows to show (default: every row, up to ``max_panels``; with more rows the first
+        ``max_panels`` are shown and a warning says so).
     ncols : int, optional
     label : str or callable, optional
-        A table column printed over each panel (e.g. ``"mag_r"``), or a function of the
-        row index returning the text (several lines allowed).
+        A table column printed over each panel with its name (e.g. ``"mag_r"`` gives
+        ``mag_r = 17.21``), or a function of the row index returning the text (several
+        lines allowed).
     rgb, stretch, Q : optional
         As in `lupton_rgb`.
     scale_bar : float or None, optional
         Length in arcsec of a scale bar drawn in the first panel (from the catalogue's
         pixel scale); None: none.
+    bands : str or sequence, optional
+        Bands of image arrays (default: those of the survey of ``rgb``'s bands, SDSS
+        ugriz); a catalogue knows its own.
+    pixel_scale : float, optional
+        arcsec per pixel of image arrays, for the scale bar (default: the survey's).
+    max_panels : int, optional
 
     Returns
     -------
     `matplotlib.figure.Figure`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from galssl.visualization import plot_cutouts
+    >>> fig = plot_cutouts(np.random.default_rng(0).random((3, 5, 32, 32)))  # doctest: +SKIP
     """
+    import warnings
+
     import matplotlib.pyplot as plt
 
+    catalog = _as_catalog(catalog, bands, pixel_scale)
+    if label is not None and not callable(label):
+        if catalog.table is None:
+            raise ValueError("label names a column, but images given as an array have no "
+                             "table: pass a function of the row index")
+        if label not in catalog.table.colnames:
+            raise KeyError(f"label {label!r} is not a column of the catalogue; its columns "
+                           f"are {catalog.table.colnames}")
     if indices is None:
-        indices = np.arange(min(10, len(catalog)))
+        indices = np.arange(min(int(max_panels), len(catalog.images)))
+        if len(catalog.images) > len(indices):
+            warnings.warn(f"showing the first {len(indices)} of {len(catalog.images)} "
+                          f"cutouts; pass indices= to choose which", UserWarning)
     indices = np.atleast_1d(np.asarray(indices, dtype=int))
     n = max(len(indices), 1)
     ncols = max(1, min(ncols, n))
@@ -98,13 +128,14 @@ def plot_cutouts(catalog, indices=None, *, ncols=5, label=None, rgb="irg", stret
             text = str(label(int(i)))
         elif label is not None:
             value = catalog.table[label][i]
-            text = f"{value:.2f}" if np.ndim(value) == 0 and np.issubdtype(
-                np.asarray(getattr(value, "value", value)).dtype, np.floating) else str(value)
+            number = np.asarray(getattr(value, "value", value))
+            text = f"{label} = {float(number):.3g}" if number.ndim == 0 and \
+                np.issubdtype(number.dtype, np.floating) else f"{label} = {value}"
         if text:
             ax.text(0.04, 0.96, text, transform=ax.transAxes, color="w", va="top",
                     fontsize=7, linespacing=1.1)
-        if scale_bar and k == 0:
-            pixels = scale_bar / float(getattr(catalog, "pixel_scale", 0.396))
+        if scale_bar and k == 0 and catalog.pixel_scale:
+            pixels = scale_bar / float(catalog.pixel_scale)
             width = np.shape(image)[-1]
             x0, y0 = 0.06 * width, 0.07 * width
             ax.plot([x0, x0 + pixels], [y0, y0], color="w", lw=2)
@@ -112,3 +143,31 @@ def plot_cutouts(catalog, indices=None, *, ncols=5, label=None, rgb="irg", stret
                     ha="center", va="bottom", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+class _Images:
+    """What `plot_cutouts` reads of a catalogue: images, bands, pixel scale, table."""
+
+    def __init__(self, images, bands, pixel_scale, table=None):
+        self.images, self.bands, self.pixel_scale, self.table = images, bands, pixel_scale, \
+            table
+
+
+def _as_catalog(catalog, bands, pixel_scale):
+    if hasattr(catalog, "images") and hasattr(catalog, "table"):
+        return _Images(catalog.images, catalog.bands, getattr(catalog, "pixel_scale", None),
+                       catalog.table)
+    from ..surveys import parse_bands, survey_of
+    from ..utils._validate import as_image_array
+
+    images = as_image_array(catalog, "catalog")
+    if images.ndim == 3:
+        images = images[None]
+    bands = parse_bands("ugriz" if bands is None else bands)
+    if images.ndim != 4 or images.shape[1] != len(bands):
+        raise ValueError(f"images must be (N, {len(bands)}, H, W) for the bands "
+                         f"{''.join(bands)}, got shape {images.shape}")
+    if pixel_scale is None:  # the survey's, when the bands are one survey's
+        survey = survey_of(bands)
+        pixel_scale = None if survey is None else survey.pixel_scale
+    return _Images(images, bands, None if pixel_scale is None else float(pixel_scale))

@@ -416,3 +416,56 @@ def test_dask_client_gives_the_serial_catalogue(tmp_path, monkeypatch):
     # every field was detected on (the three sources, seen in overlapping fields, kept once)
     assert len(serial_det) == 3
     assert sum(k.startswith("stellar_concentration_") for k in par_det.table.meta) == 3
+
+
+def test_from_sdss_after_the_query_offline(monkeypatch):
+    """Everything from_sdss does after the archive answers, offline: the query stubbed to
+    name the real field 003918-3-0213 (twice, as it names a field once per object), the
+    download to hand back the local frames. The URLs asked for are the archive's, one per
+    field and band; the catalogue is the one from_table cuts from the same frames (shape,
+    bands, pixel scale, pixels, flags), and a position on no fetched field is a flagged
+    row, in its place. Slips caught: a band order or band subset lost between the query and
+    the cutting, duplicate fields fetched twice, positions reordered."""
+    pytest.importorskip("astroquery")
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    from astroquery.sdss import SDSS
+
+    from galssl.tests.helpers import requires_shared_data, shared_data_dir
+
+    if shared_data_dir() is None:
+        pytest.skip(requires_shared_data.kwargs["reason"])
+    folder = Path(shared_data_dir()) / "sdss_frames" / "003918-3-0213"
+    header = fits.getheader(folder / "frame-r-003918-3-0213.fits.bz2")
+    with warnings.catch_warnings():  # the SDSS header's deprecated RADECSYS
+        warnings.simplefilter("ignore")
+        wcs = WCS(header)
+    ra, dec = wcs.all_pix2world([300.0, 1000.0], [400.0, 1200.0], 0)
+    coords = SkyCoord(np.r_[ra[0], 10.0, ra[1]], np.r_[dec[0], -30.0, dec[1]], unit="deg")
+    asked, fetched = [], []
+
+    def query_region(c, **kwargs):
+        asked.append((len(c), kwargs["data_release"]))
+        return Table({"run": [3918, 3918], "camcol": [3, 3], "field": [213, 213]})
+
+    def download_file(url, **kwargs):
+        fetched.append(url)
+        return str(folder / url.rsplit("/", 1)[1])
+
+    monkeypatch.setattr(SDSS, "query_region", query_region)
+    monkeypatch.setattr("astropy.utils.data.download_file", download_file)
+    cat = CutoutCatalog.from_sdss(coords, bands="gri", size=21, progress=False)
+    assert asked == [(3, 17)]
+    assert sorted(u.rsplit("/", 1)[1] for u in fetched) == [
+        f"frame-{b}-003918-3-0213.fits.bz2" for b in "gir"]
+    assert all("/dr17/eboss/photoObj/frames/301/3918/3/" in u for u in fetched)
+    local = CutoutCatalog.from_table(coords, [str(folder / f"frame-{b}-003918-3-0213.fits.bz2")
+                                              for b in "gri"],
+                                     bands="gri", size=21, progress=False)
+    assert cat.images.shape == (3, 3, 21, 21) and cat.bands == local.bands
+    assert cat.pixel_scale == local.pixel_scale == 0.396
+    np.testing.assert_array_equal(cat.images, local.images)
+    assert list(cat.table["flags"]) == list(local.table["flags"])
+    assert cat.table["flags"][1] & CutoutFlag.OFF_FRAMES and np.isnan(cat.images[1]).all()
+    assert np.isfinite(cat.images[[0, 2]]).all()
+    np.testing.assert_allclose(cat.table["ra"].to_value(u.deg), coords.ra.deg)

@@ -137,6 +137,32 @@ def test_out_of_distribution_flag(trained):
     assert frac_like < 0.1 and frac_weird > 0.9
 
 
+def test_ood_threshold_is_the_stated_quantile_of_the_reference_distances(trained):
+    """The threshold is exactly the ``ood_quantile`` quantile of each reference row's mean
+    cosine distance to its ``ood_k`` nearest other reference rows, recomputed here in
+    numpy; and a row is flagged exactly when its distance exceeds it. Slips caught: a
+    threshold lowered or raised by a quarter, the row itself counted among its neighbours
+    (distance 0), a distance instead of its mean over k, a >= instead of >."""
+    pz, cat = trained
+    ref = pz.reference.double().numpy()
+    assert np.allclose(np.linalg.norm(ref, axis=1), 1.0, atol=1e-5)
+    cos = 1.0 - ref @ ref.T
+    np.fill_diagonal(cos, np.inf)
+    k = pz.config["ood_k"]
+    mean_k = np.sort(cos, axis=1)[:, :k].mean(axis=1)
+    expected = np.quantile(mean_k, pz.config["ood_quantile"])
+    assert pz.ood_threshold == pytest.approx(expected, rel=1e-5)
+    out = pz.predict(cat[:80], progress=False, device="cpu")
+    d = np.asarray(out["ood_distance"])
+    flagged = (np.asarray(out["photoz_flag"]) & PhotoZFlag.OUT_OF_DISTRIBUTION) != 0
+    np.testing.assert_array_equal(flagged, d > pz.ood_threshold)
+    # the distance of a new row: its k nearest reference rows, none left out
+    feats = pz.encoder().encode(cat[:3], progress=False, device="cpu")
+    f = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    np.testing.assert_allclose(d[:3], np.sort(1 - f @ ref.T, axis=1)[:, :k].mean(axis=1),
+                               rtol=1e-4, atol=1e-6)
+
+
 def test_training_label_checks():
     cat = toy_photoz(n=40)
     z = np.asarray(cat.table["redshift"]).copy()
@@ -494,6 +520,40 @@ def test_calibration_improves_pit_of_held_out_objects(trained):
     assert out.meta["photoz_conventions"]["calibrated"]
     raw = pz.predict(test[:5], progress=False, calibrated=False)
     assert not np.allclose(out["z_pdf"], raw["z_pdf"])
+
+
+def test_calibrated_summaries_are_those_of_the_calibrated_pdfs_in_every_chunk(
+        trained, monkeypatch):
+    """After `calibrate`, predict recalibrates and summarises in chunks of
+    ``summary_chunk`` rows: with chunks of 4 rows, batches of 3 and two empty rows, every
+    row's z_pdf, z_phot, z_phot_err, z_mode and odds are `summarize_pdfs` of
+    `PITCalibration.apply` of its uncalibrated PDF computed at once, and they differ from
+    the uncalibrated summaries. Slips caught: a chunk summarised before it is recalibrated,
+    the calibration applied twice or to the wrong rows, summaries of chunk 1 reused."""
+    import copy
+
+    from galssl.photoz import summarize_pdfs
+
+    pz, _ = trained
+    pz = copy.deepcopy(pz)
+    pz.calibrate(toy_photoz(n=300, seed=11), progress=False, device="cpu")
+    assert pz.calibration.fitted
+    sub = toy_photoz(n=11, seed=12)
+    images = np.asarray(sub.images).copy()
+    images[[2, 8]] = np.nan
+    sub = CutoutCatalog(QTable(sub.table, copy=True), images)
+    raw = pz.predict(sub, progress=False, device="cpu", calibrated=False)
+    monkeypatch.setattr(pz, "summary_chunk", 4)
+    out = pz.predict(sub, batch_size=3, progress=False, device="cpu")
+    ok = np.array([i not in (2, 8) for i in range(11)])
+    pdf = pz.calibration.apply(np.asarray(raw["z_pdf"])[ok], pz.bin_edges)
+    expected = summarize_pdfs(pdf, pz.bin_edges)
+    np.testing.assert_allclose(np.asarray(out["z_pdf"])[ok], pdf, rtol=1e-5, atol=1e-7)
+    for col, values in expected.items():
+        np.testing.assert_allclose(np.asarray(out[col])[ok], values, rtol=1e-5, atol=1e-7,
+                                   err_msg=col)
+        assert np.isnan(np.asarray(out[col])[~ok]).all()
+    assert not np.allclose(np.asarray(out["z_phot_err"])[ok], np.asarray(raw["z_phot_err"])[ok])
 
 
 def test_table_and_skycoord_input_cut_from_frames(tmp_path, trained):

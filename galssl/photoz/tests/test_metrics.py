@@ -79,7 +79,7 @@ def test_evaluate_reports_conventions_and_bins():
     assert out["n"] == 5000 and len(out["binned"]) == 3
     assert int(out["binned"]["n"].sum()) == 5000
     assert "1 + z_spec" in out["conventions"]["delta_z"]
-    with pytest.raises(ValueError, match="pdfs must be"):
+    with pytest.raises(ValueError, match="pdfs has 10 bins per row, but 181 bin edges"):
         evaluate(zp, zs, pdfs=pdfs[:, :10], bin_edges=edges)
 
 
@@ -111,7 +111,7 @@ def test_evaluate_boundary():
         evaluate(zp, zs, pdfs=pdfs[:3], bin_edges=edges)
     neg = pdfs.copy()
     neg[1, 5] = -0.01
-    with pytest.raises(ValueError, match=r"non-negative; rows \[1\]"):
+    with pytest.raises(ValueError, match=r"not all zero in every row; 1 row\(s\) are not: \[1\]"):
         pit(neg, edges, np.full(4, 0.2))
     ok = evaluate(zp, zs, pdfs=pdfs, bin_edges=edges, bins=[0, 0.15, 0.4])
     assert np.all((pit(pdfs, edges, np.full(4, 0.2)) >= 0))

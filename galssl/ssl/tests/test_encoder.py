@@ -1,5 +1,6 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 import csv
+import math
 import os
 
 import numpy as np
@@ -327,3 +328,38 @@ def test_a_catalogue_smaller_than_the_batch_adapts_with_a_warning(tmp_path):
     assert len(enc.history["loss"]) == 2 and enc.config["queue_size"] < 40
     with pytest.raises(ValueError, match="cannot fill one batch of 256"):
         enc.fit(cat, checkpoint_dir=tmp_path, resume=True, progress=False)
+
+
+def test_views_key_shuffle_and_momentum_follow_the_global_step_across_epochs(monkeypatch):
+    """Three epochs of two steps: the random views, the shuffle-BN permutation and the
+    momentum m are drawn for optimiser steps 0..5, not for the step within the epoch
+    (a per-epoch counter repeats epoch 1's views in every epoch, and its m never rises),
+    and m follows the cosine schedule to its planned end. Stop-and-resume tests cannot see
+    this slip: it is deterministic either way."""
+    from galssl.ssl import _module
+
+    seeds, moments = [], []
+    real_seed_from, real_momentum_at = _module.seed_from, _module.MoCoModule.momentum_at
+
+    def spy_seed(seed, step, salt):
+        seeds.append((step, salt))
+        return real_seed_from(seed, step, salt)
+
+    def spy_momentum(self, step):
+        m = real_momentum_at(self, step)
+        moments.append((step, m, self._planned_steps))
+        return m
+
+    monkeypatch.setattr(_module, "seed_from", spy_seed)
+    monkeypatch.setattr(_module.MoCoModule, "momentum_at", spy_momentum)
+    enc = ContrastiveEncoder(**dict(SMALL, queue_size=16), bn_splits=2, momentum=0.9,
+                             momentum_schedule="cosine")
+    enc.fit(_toy_catalog(n=32), epochs=3, batch_size=16, progress=False,
+            precision="32-true", seed=3)
+    views = [s for s, salt in seeds if salt == 0]        # rank 0's view generator
+    keys = [s for s, salt in seeds if salt == 7]         # the key-shuffle generator
+    assert views == keys == [0, 1, 2, 3, 4, 5]
+    assert [s for s, _, _ in moments] == [0, 1, 2, 3, 4, 5]
+    assert {total for _, _, total in moments} == {6}
+    expected = [1 - 0.1 * (math.cos(math.pi * s / 6) + 1) / 2 for s in range(6)]
+    np.testing.assert_allclose([m for _, m, _ in moments], expected, rtol=1e-12)
