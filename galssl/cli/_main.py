@@ -393,11 +393,47 @@ def _pretrain(args):
             progress=not args.no_progress)
     path = os.path.join(args.out, "encoder.pt")
     enc.save(path, overwrite=True)  # the run's folder: a resumed run replaces it
-    loss = enc.history.get("train_loss")
-    print(f"trained {enc!r} on {int(cat.good.sum())} images"
-          + (f", final loss {loss:.3f}" if loss is not None else ""))
+    print(_training_summary(enc, cat))
     print(f"encoder written to {path}")
     return 0
+
+
+def _training_summary(enc, cat):
+    """What a pretraining run trained on and what its loss means: the rows left out and
+    why, and the final loss beside the chance level ln(K + 1) of a network that cannot tell
+    its K negatives from the positive."""
+    import math
+
+    import numpy as np
+
+    from ..cutouts import HIGH_EXTINCTION_EBV
+    from ..engine import read_ebv, training_rows
+
+    good = np.asarray(cat.good)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fit has warned about these rows already
+        used = training_rows(good, read_ebv(cat.table))
+    lines = [f"trained {enc!r} on {int(used.sum())} of {len(cat)} images"]
+    left = []
+    if (~good).sum():
+        left.append(f"{int((~good).sum())} with missing pixels (CutoutFlag image defects)")
+    if (good & ~used).sum():
+        left.append(f"{int((good & ~used).sum())} behind E(B-V) > {HIGH_EXTINCTION_EBV}")
+    if left:
+        lines[0] += " (left out: " + ", ".join(left) + ")"
+    loss, acc = enc.history.get("train_loss"), enc.history.get("train_acc")
+    if loss is not None:
+        k = int(enc.config["queue_size"])
+        chance = math.log(k + 1)
+        verdict = ("below it: the network tells each image's view from the others" if
+                   loss < 0.9 * chance else "not below it: the encoder has not learnt yet "
+                   "(train longer or on more images)")
+        lines.append(f"final InfoNCE loss {loss:.3f}; chance level ln(queue + 1) = "
+                     f"ln({k + 1}) = {chance:.3f}, {verdict}")
+        if acc is not None:
+            lines.append(f"positive ranked first among {k + 1} candidates in {acc:.1%} of "
+                         f"the last step's batch (chance {1 / (k + 1):.2%})")
+    return "\n".join(lines)
 
 
 def _encode(args):
@@ -459,10 +495,12 @@ def _demo(args):
     print(f"photometric redshifts with the shipped model {pz.card.get('name', '')} "
           f"(held-out sigma_MAD {pz.card.get('metrics', {}).get('sigma_mad', float('nan'))})")
     out = pz.predict(cat, progress=progress)
-    cols = [c for c in ("ra", "dec", "system", "mag_r", "r50", "ebv", "flags", "z_phot",
-                        "z_phot_err",
-                        "odds", "photoz_flag", "photoz_flag_names") if c in out.colnames]
+    cols = [c for c in ("ra", "dec", "system", "mag_r", "r50", "ebv", "z_phot",
+                        "z_phot_err", "odds", "photoz_flag_names") if c in out.colnames]
     view = out[cols]
+    if "flags" in out.colnames:  # the cutout flags by name, as the photo-z flags
+        view.add_column(CutoutFlag.names_column(out["flags"]), name="cutout_flags",
+                        index=cols.index("z_phot"))
     for c in ("ra", "dec"):
         view[c].info.format = ".5f"
     for c in ("mag_r", "r50", "ebv", "z_phot", "z_phot_err", "odds"):

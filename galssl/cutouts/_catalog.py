@@ -12,6 +12,7 @@ from ..surveys import SURVEYS, band_label
 from ..utils._atomic import check_new_output
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
+from ..utils._tables import set_display_formats
 from ..utils._validate import as_flag_values, as_image_array
 from ._flags import HIGH_EXTINCTION_EBV, IMAGE_DEFECTS, CutoutFlag
 from ._frames import find_frames, group_fields, read_frame_data
@@ -171,6 +172,7 @@ class CutoutCatalog:
                 raise ValueError(f"flags holds {flags.max()}, not a combination of "
                                  f"CutoutFlag bits")
             self.table["flags"] = flags.astype(np.int32)
+        set_display_formats(self.table)  # how it prints; files keep every digit
         self.images = images
         self.pixel_scale = _check_pixel_scale(pixel_scale, self.bands)
 

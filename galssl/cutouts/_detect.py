@@ -449,7 +449,10 @@ def _detect_field(name, frame, params):
         mag = np.where(m["flux"] > 0, 22.5 - 2.5 * np.log10(m["flux"]), np.nan)
     t[f"flux_{band}"] = m["flux"]
     t[f"flux_{band}_err"] = m["flux_err"]
-    t[f"mag_{band}"] = mag * u.ABmag
+    # plain "mag" (FITS's unit), AB in the description: astropy's mag(AB) cannot be written
+    # to FITS without a warning nobody can act on
+    t[f"mag_{band}"] = mag * u.mag
+    t[f"mag_{band}"].info.description = f"AB magnitude in {band}, 22.5 - 2.5 log10(flux_{band})"
     t["r50"] = m["r50"] * pixscale * u.arcsec
     t["concentration"] = m["concentration"]
     t["snr"] = snr

@@ -3,10 +3,12 @@
 
 import enum
 
+from ..utils._bitflags import NamedBits
+
 __all__ = ["CutoutFlag", "IMAGE_DEFECTS"]
 
 
-class CutoutFlag(enum.IntFlag):
+class CutoutFlag(NamedBits, enum.IntFlag):
     """Bits of the ``flags`` column of a `~galssl.cutouts.CutoutCatalog` table.
 
     A row whose object could not be cut cleanly keeps its place in the table and says why
@@ -19,6 +21,8 @@ class CutoutFlag(enum.IntFlag):
     6
     >>> CutoutFlag.describe(6)
     ['PARTIAL', 'NAN_PIXELS']
+    >>> CutoutFlag.names_column([0, 38]).tolist()
+    ['', 'PARTIAL|NAN_PIXELS|BLENDED']
     """
 
     #: The position lies on none of the frames (image all NaN).
@@ -44,11 +48,6 @@ class CutoutFlag(enum.IntFlag):
     #: Detection: deblended from the same detection footprint as a saturated star (its
     #: halo, a diffraction spike, or an object buried in them): never a galaxy.
     STAR_HALO = 256
-
-    @classmethod
-    def describe(cls, value):
-        """Names of the bits set in an integer flag value."""
-        return [f.name for f in cls if int(value) & int(f)]
 
 
 #: E(B-V) beyond which a row is flagged `CutoutFlag.HIGH_EXTINCTION` and left out of training.

@@ -152,6 +152,8 @@ def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
             (n_dev == "auto" and torch.cuda.device_count() > 1)
         strategy = "ddp" if many else "auto"
     cbs = [ApplySchedule()] + list(callbacks or [])
+    if progress:
+        cbs.append(_progress_bar())
     logger = False
     if checkpoint_dir is not None:
         cbs.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True,
@@ -177,6 +179,20 @@ def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
             plugins=[SafeCheckpointIO(preloaded)])
         trainer.fit(module, ckpt_path=ckpt)
     return trainer
+
+
+def _progress_bar():
+    """Lightning's progress bar without its logger version number (``v_num``), which
+    means nothing to a reader of the bar."""
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    class ProgressBar(TQDMProgressBar):
+        def get_metrics(self, trainer, pl_module):
+            metrics = super().get_metrics(trainer, pl_module)
+            metrics.pop("v_num", None)
+            return metrics
+
+    return ProgressBar()
 
 
 class QuietLightning:

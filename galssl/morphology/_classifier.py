@@ -551,6 +551,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         out = QTable()
         for k, q in enumerate(self.questions):
             out[q] = probs[:, k].astype(float)
+            out[q].info.format = ".3f"  # how it prints
         c = self.config
         out.meta["morphology"] = {
             "mode": c["mode"], "arch": c["arch"], "bands": c["bands"],

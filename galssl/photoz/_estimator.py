@@ -15,6 +15,8 @@ from ..engine import (KeepBest, as_image_source, check_checkpoint, check_images,
 from ..nn import create_backbone
 from ..ssl import backbone_for_head
 from ..utils._checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from ..utils._bitflags import NamedBits
+from ..utils._tables import set_display_formats
 from ..utils._validate import as_float_values, check_number, check_positive_int
 from ..utils._checkpoint import describe_value as _describe
 from ..surveys import band_label, parse_bands
@@ -44,7 +46,7 @@ COLUMN_DESCRIPTIONS = {
 }
 
 
-class PhotoZFlag(enum.IntFlag):
+class PhotoZFlag(NamedBits, enum.IntFlag):
     """Bits of the ``photoz_flag`` column of `PhotoZEstimator.predict`.
 
     Examples
@@ -52,6 +54,8 @@ class PhotoZFlag(enum.IntFlag):
     >>> from galssl.photoz import PhotoZFlag
     >>> PhotoZFlag.describe(5)
     ['OUT_OF_DISTRIBUTION', 'CUTOUT']
+    >>> PhotoZFlag.names_column([0, 6]).tolist()
+    ['', 'BROAD_PDF|CUTOUT']
     """
 
     #: The representation is farther from the training set's than the threshold: the mean
@@ -66,26 +70,6 @@ class PhotoZFlag(enum.IntFlag):
     CUTOUT = 4
     #: No image data at all: z_phot and the PDF are NaN.
     NO_DATA = 8
-
-    @classmethod
-    def describe(cls, value):
-        """Names of the bits set in ``value``."""
-        return [f.name for f in cls if int(value) & int(f)]
-
-    @classmethod
-    def names_column(cls, values):
-        """The names of the bits of each value joined by "|" ("" for 0), as a string array.
-
-        Examples
-        --------
-        >>> from galssl.photoz import PhotoZFlag
-        >>> PhotoZFlag.names_column([0, 6]).tolist()
-        ['', 'BROAD_PDF|CUTOUT']
-        """
-        values = np.asarray(values, dtype=np.int64)
-        names = {v: "|".join(cls.describe(v)) for v in np.unique(values).tolist()}
-        width = max([1] + [len(t) for t in names.values()])
-        return np.array([names[v] for v in values.tolist()], dtype=f"U{width}")
 
 
 def knn_distance(feats, reference, k, exclude_self=False):
@@ -692,6 +676,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         table["ood_distance"] = dist
         table["photoz_flag"] = flag
         table["photoz_flag_names"] = PhotoZFlag.names_column(flag)
+        set_display_formats(table)
         for name, text in COLUMN_DESCRIPTIONS.items():
             table[name].description = text
         table.meta["z_bin_edges"] = [float(v) for v in edges]

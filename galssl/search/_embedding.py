@@ -19,7 +19,7 @@ def import_umap():
             import umap
     except ImportError:
         raise ImportError("UMAP maps need umap-learn: pip install umap-learn, or "
-                          "pip install 'galssl[search]'") from None
+                          "galssl's extra: pip install '.[search]' in its folder") from None
     return umap
 
 

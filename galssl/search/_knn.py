@@ -19,7 +19,8 @@ def import_faiss():
         import faiss
     except ImportError:
         raise ImportError("similarity search needs faiss: pip install faiss-cpu (or faiss-gpu "
-                          "with CUDA), or pip install 'galssl[search]'") from None
+                          "with CUDA), or galssl's extra: pip install '.[search]' in its "
+                          "folder") from None
     return faiss
 
 

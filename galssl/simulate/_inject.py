@@ -309,7 +309,8 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
     try:
         import galsim  # noqa: F401
     except ImportError as exc:
-        raise ImportError("galssl.simulate needs GalSim: pip install 'galssl[sim]'") from exc
+        raise ImportError("galssl.simulate needs GalSim: pip install galsim (or galssl's "
+                          "extra: pip install '.[sim]' in its folder)") from exc
     import astropy.units as u
     from astropy.cosmology import Planck18
     from astropy.table import QTable
@@ -396,7 +397,8 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
     table["redshift"] = z[:count]
     for j, b in enumerate(band_list):
         table[f"flux_{b}"] = injected_flux[:, j]
-        table[f"mag_{b}"] = (22.5 - 2.5 * np.log10(injected_flux[:, j])) * u.ABmag
+        table[f"mag_{b}"] = (22.5 - 2.5 * np.log10(injected_flux[:, j])) * u.mag
+        table[f"mag_{b}"].info.description = f"AB magnitude injected in {b}"
     table["ebv"] = truth["ebv_new"]
     table["ebv_source"] = np.full(count, "sfd_healpix")
     table["source_ebv"] = ebv_src[:count]

@@ -274,6 +274,12 @@ class ContrastiveEncoder:
         if images.shape[1] != self.config["in_chans"]:
             raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "
                              f"{self.config['in_chans']} ({self.config['bands']})")
+        need = self.config["crop"] + 2 * self.config["jitter"]
+        if min(images.shape[-2:]) < need:  # before any work, not at the first step
+            raise ValueError(f"{images.shape[-2]}x{images.shape[-1]} images are too small for "
+                             f"the views: a {self.config['crop']}-pixel crop with a jitter of "
+                             f"{self.config['jitter']} pixels needs {need}x{need}; cut larger "
+                             f"cutouts or choose a smaller crop or jitter")
         rows = np.flatnonzero(training_rows(good, ebv))
         if len(rows) == 0:
             raise ValueError("no complete images to train on (empty catalogue, or every row "

@@ -7,7 +7,7 @@ import pytest
 from astropy.table import Table
 
 from galssl.cli import main
-from galssl.cutouts import CutoutCatalog
+from galssl.cutouts import CutoutCatalog, CutoutFlag
 from galssl.tests.helpers import SOURCES, make_frames, requires_shared_data, shared_data_dir
 
 
@@ -92,6 +92,7 @@ def test_cutouts_detect_and_bad_frames(tmp_path, capsys):
     assert len(frames) == 5
 
 
+@pytest.mark.filterwarnings("ignore:1 of 38 training rows have E")  # fit warns, as it should
 def test_pretrain_then_encode(tmp_path, capsys):
     from astropy.table import QTable
 
@@ -100,12 +101,19 @@ def test_pretrain_then_encode(tmp_path, capsys):
     images[:, :, 20:28, 20:28] += rng.uniform(0.1, 1, (40, 5, 1, 1)).astype(np.float32)
     table = QTable({"ra": np.zeros(40), "dec": np.zeros(40), "flags": np.zeros(40, int),
                     "ebv": np.full(40, 0.02)})
+    table["flags"][:2] = CutoutFlag.PARTIAL  # left out of training, and the summary says so
+    table["ebv"][2] = 0.9
     CutoutCatalog(table, images).write(tmp_path / "c.h5", progress=False)
     out = tmp_path / "run"
     assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(out), "--epochs",
                  "1", "--batch-size", "8", "--queue-size", "16", "--crop", "32",
                  "--precision", "32-true", "--bn-splits", "2", "--no-progress"]) == 0
     assert (out / "encoder.pt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    said = capsys.readouterr().out
+    assert "on 37 of 40 images (left out: 2 with missing pixels (CutoutFlag image defects), " \
+        "1 behind E(B-V) > 0.5)" in said
+    assert "chance level ln(queue + 1) = ln(17) = 2.833" in said
+    assert "positive ranked first among 17 candidates" in said
     assert main(["pretrain", "--data", str(tmp_path / "c.h5"), "--out", str(out), "--epochs",
                  "2", "--batch-size", "8", "--queue-size", "16", "--crop", "32", "--resume",
                  "--no-progress"]) == 0

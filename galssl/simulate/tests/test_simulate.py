@@ -59,7 +59,8 @@ def test_missing_galsim_is_named(monkeypatch):
     from galssl.simulate import inject_galaxies
 
     monkeypatch.setitem(sys.modules, "galsim", None)
-    with pytest.raises(ImportError, match=r"galssl\[sim\]"):
+    with pytest.raises(ImportError,
+                       match=r"pip install galsim .or galssl.s extra: pip install .\.\[sim\]."):
         inject_galaxies(Table({"redshift": [0.1]}), "nowhere")
 
 
