@@ -75,7 +75,7 @@ def throughput(pz, cat, batch_size, repeats):
         return logits
 
     def predict():
-        return pz.predict(cat, batch_size=batch_size, device="cpu", progress=False)
+        return pz.predict(cat, batch_size=batch_size, devices="cpu", progress=False)
 
     predict(), raw()  # warm-up
     t_pred, t_raw = [], []
@@ -127,7 +127,7 @@ def memory_child(path, batch_size):
         current = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    out = pz.predict(cat, batch_size=batch_size, device="cpu", progress=False)
+    out = pz.predict(cat, batch_size=batch_size, devices="cpu", progress=False)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rows": len(out), "rss_before_MB": current, "peak_before_MB": before,

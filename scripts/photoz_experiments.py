@@ -83,7 +83,7 @@ def part_tutorial(args, out, log):
     ax = fig.add_axes([0.40, 0.58, 0.26, 0.36])
     order = np.argsort(np.where(ok, np.asarray(res["mag_r"].value), np.inf))[:5]
     for i in order:
-        ax.plot(pz.bin_centres, res["z_pdf"][i] / np.diff(pz.bin_edges),
+        ax.plot(pz.bin_centers, res["z_pdf"][i] / np.diff(pz.bin_edges),
                 label=f"r = {res['mag_r'][i].value:.1f}")
     ax.set(xlabel="z", ylabel="p(z)", xlim=(0, 0.4), title="PDFs of the 5 brightest")
     ax.legend(fontsize=7)
@@ -196,7 +196,7 @@ def part_efficiency(args, train, val_test, out, log):
     from astropy.table import Table, vstack
 
     from galssl import ContrastiveEncoder
-    from galssl.research import aperture_colours, aperture_features, label_efficiency
+    from galssl.research import aperture_colors, aperture_features, label_efficiency
     from galssl.research import validation_halves
 
     enc = ContrastiveEncoder.load(os.path.join(args.work, "encoder.pt"))
@@ -204,8 +204,8 @@ def part_efficiency(args, train, val_test, out, log):
     if "ceiling" in args.methods:
         shared["photometry"] = catalogue_photometry(args, train, val_test)
     if "colours" in args.methods:
-        shared["colours"] = (aperture_colours(train, progress=args.progress),
-                             aperture_colours(val_test, progress=args.progress))
+        shared["colours"] = (aperture_colors(train, progress=args.progress),
+                             aperture_colors(val_test, progress=args.progress))
     if "apertures" in args.methods:
         shared["apertures"] = (aperture_features(train, progress=args.progress),
                                aperture_features(val_test, progress=args.progress))

@@ -27,11 +27,11 @@ APERTURES_ARCSEC = (1.5, 3.0, 6.0)
 
 def aperture_features(cat):
     """Dereddened aperture magnitudes in every band and aperture of `APERTURES_ARCSEC`."""
-    from galssl.research import aperture_colours
+    from galssl.research import aperture_colors
 
     cols = []
     for r in APERTURES_ARCSEC:
-        t = aperture_colours(cat, radius=r, progress=False)
+        t = aperture_colors(cat, radius=r, progress=False)
         cols += [np.asarray(t[f"mag_{b}"], float) for b in cat.bands]
     return np.column_stack(cols)
 

@@ -43,7 +43,7 @@ def main():
     from galssl.pretrained import DEFAULT_ENCODER, DEFAULT_PHOTOZ
     from galssl.search import (SimilaritySearch, retrieval_invariance, top_anomalies,
                                umap_embedding)
-    from galssl.visualization import plot_anomalies, plot_neighbours, plot_umap
+    from galssl.visualization import plot_anomalies, plot_neighbors, plot_umap
     from galssl.research import in_memory
 
     cat = in_memory(os.path.join(args.data, "real.h5"), lambda c: c.good & (
@@ -61,7 +61,7 @@ def main():
     mag = np.asarray(cat.table["mag_r"].value)
     pick = np.flatnonzero(mag > 15.5)
     queries = pick[np.argsort(mag[pick], kind="stable")[:4]]
-    fig = plot_neighbours(ss, cat, queries, k=7)
+    fig = plot_neighbors(ss, cat, queries, k=7)
     fig.savefig(os.path.join(args.out, "neighbours_real.png"), dpi=90)
     top = top_anomalies(reps, cat.table, n=24, k=10)
     fig = plot_anomalies(cat, top, n=24)

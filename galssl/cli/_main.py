@@ -173,7 +173,7 @@ def _parser():
     enc.add_argument("--batch-size", type=_positive_int, default=256,
                      help="images per forward pass (default: 256)")
     enc.add_argument("--device", default=None,
-                     help="torch device, e.g. cpu or cuda:0 (default: a GPU if any)")
+                     help="deprecated spelling of --devices (one device, e.g. cpu or cuda:0)")
     _distributed_options(enc)
     enc.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     enc.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -196,7 +196,7 @@ def _parser():
     pz.add_argument("--batch-size", type=_positive_int, default=256,
                     help="images per forward pass (default: 256)")
     pz.add_argument("--device", default=None,
-                    help="torch device, e.g. cpu or cuda:0 (default: a GPU if any)")
+                    help="deprecated spelling of --devices (one device, e.g. cpu or cuda:0)")
     _distributed_options(pz)
     pz.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -228,9 +228,10 @@ def _parser():
 def _distributed_options(parser):
     """The options of inference on several devices or nodes (encode, photoz)."""
     parser.add_argument("--devices", default=None,
-                        help="several devices (a number, or a comma-separated list of "
-                        "indices): the rows are split between processes on Lightning's DDP "
-                        "(default: one process on --device)")
+                        help="where to run: one device by name (cpu, cuda, cuda:1), or "
+                        "several (a number, or a comma-separated list of indices): the rows "
+                        "are split between processes on Lightning's DDP (default: one "
+                        "process, on a GPU if any)")
     parser.add_argument("--num-nodes", type=_positive_int, default=1,
                         help="nodes of a multi-node run under torchrun or SLURM (default: 1)")
     parser.add_argument("--accelerator", default=None,
@@ -242,10 +243,21 @@ def _distributed_options(parser):
 
 
 def _distributed(args):
-    """Keywords of `encode` / `predict` from `_distributed_options`."""
+    """Keywords of `encode` / `predict` from `_distributed_options` (and the deprecated
+    ``--device``, which warns)."""
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
     from ..utils._validate import check_devices
 
-    return dict(devices=check_devices(args.devices, "--devices"), num_nodes=args.num_nodes,
+    devices = args.devices
+    if getattr(args, "device", None) is not None:
+        if devices is not None:
+            raise ValueError("give --devices alone (--device is its deprecated spelling)")
+        warnings.warn("--device is deprecated and will be removed in galssl 0.3: use "
+                      "--devices (a device name such as cpu or cuda:0, or a count)",
+                      AstropyDeprecationWarning)
+        devices = args.device
+    return dict(devices=check_devices(devices, "--devices"), num_nodes=args.num_nodes,
                 accelerator=args.accelerator, strategy=args.strategy)
 
 
@@ -267,11 +279,11 @@ def _photoz(args):
 
     progress = not args.no_progress
     _check_table_output(args.out, args.overwrite)  # before any work, not after it
+    dist = _distributed(args)
     pz = PhotoZEstimator.from_pretrained(args.model)
     data = CutoutCatalog.read(args.data) if args.data else QTable.read(args.table)
     out = pz.predict(data, frames=args.frames, batch_size=args.batch_size,
-                     device=args.device, calibrated=not args.no_calibration,
-                     progress=progress, **_distributed(args))
+                     calibrated=not args.no_calibration, progress=progress, **dist)
     if not _writes_output():
         return 0
     if args.no_pdf:
@@ -441,12 +453,13 @@ def _encode(args):
     from ..ssl import ContrastiveEncoder
 
     _check_new_file(args.out, args.overwrite)  # before any work, not after it
+    dist = _distributed(args)
     model = args.model
     if model is not None and os.path.isdir(model):
         model = os.path.join(model, "encoder.pt")
     enc = ContrastiveEncoder.from_pretrained(model)  # a path, a registry name or the default
     reps = enc.encode(CutoutCatalog.read(args.data), batch_size=args.batch_size,
-                      device=args.device, progress=not args.no_progress, **_distributed(args))
+                      progress=not args.no_progress, **dist)
     if not _writes_output():
         return 0
     save_array(reps, args.out, overwrite=args.overwrite, flag="--overwrite")

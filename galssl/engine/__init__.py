@@ -8,7 +8,8 @@ training may use (``training_rows``), the Lightning runner with exact resume
 (``run_trainer``, ``resume_checkpoint``, the learning-rate schedules, the RNG state),
 fine-tuning a backbone with a head (``FinetuneModule``, ``run_finetune``), inference in
 one process or on several (``run_inference``), device and precision choices
-(``resolve_device``, ``default_precision``) and the checks of model checkpoints
+(``devices_alias``, ``lightning_devices``, ``inference_device``, ``resolve_device``,
+``default_precision``) and the checks of model checkpoints
 (``check_checkpoint``, ``load_strict``).
 
 The models (`galssl.ssl`, `galssl.photoz`, `galssl.morphology`, `galssl.search`) import these
@@ -29,10 +30,11 @@ _NAMES = {
                 "read_training_checkpoint", "cosine_schedule", "step_schedule",
                 "run_trainer", "QuietLightning", "save_rng_state", "load_rng_state",
                 "RunStateHooks",
-                "seed_from", "resolve_device"),
+                "seed_from", "resolve_device", "devices_alias", "lightning_devices",
+                "inference_device"),
     "_plugins": ("SafeCheckpointIO", "ApplySchedule"),
     "_finetune": ("FinetuneModule", "freeze_batchnorm", "KeepBest", "run_finetune",
-                  "refresh_batchnorm", "standardise", "lbfgs_minimise"),
+                  "refresh_batchnorm", "standardize", "lbfgs_minimize"),
     "_inference": ("is_distributed", "shard_bounds", "run_inference", "SeededView",
                    "InferenceModule"),
     "_state": ("TRAINING_PARTS", "check_checkpoint", "load_strict"),

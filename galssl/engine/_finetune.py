@@ -11,8 +11,8 @@ from ._data import CutoutDataset, collate_batch, data_fingerprint
 from ._runner import RunStateHooks, run_trainer, step_schedule
 from ._runner import seed_from
 
-__all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm", "standardise",
-           "lbfgs_minimise", "KeepBest", "freeze_batchnorm"]
+__all__ = ["FinetuneModule", "run_finetune", "refresh_batchnorm", "standardize",
+           "lbfgs_minimize", "KeepBest", "freeze_batchnorm"]
 
 
 class FinetuneModule(RunStateHooks, L.LightningModule):
@@ -263,7 +263,7 @@ def refresh_batchnorm(net, images, ebv, rows, config, *, n_batches=32, batch_siz
     return robust_batchnorm_statistics(net, batches())
 
 
-def standardise(features):
+def standardize(features):
     """``(x - mean) / std``, ``mean`` and ``std`` of float32 ``features`` over the rows (a
     constant feature keeps std 1), for the linear heads fitted on frozen representations."""
     x = torch.as_tensor(features, dtype=torch.float32)
@@ -273,7 +273,7 @@ def standardise(features):
     return (x - mean) / std, mean, std
 
 
-def lbfgs_minimise(params, objective, max_iter):
+def lbfgs_minimize(params, objective, max_iter):
     """Minimise ``objective()`` over the tensors ``params`` by full-batch L-BFGS (strong
     Wolfe line search) from their current values; returns the final objective."""
     opt = torch.optim.LBFGS(params, lr=1.0, max_iter=int(max_iter), history_size=20,

@@ -42,7 +42,7 @@ def shard_bounds(n, world):
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-def run_inference(net, images, ebv, rows, transform, step, *, batch_size=256, device=None,
+def run_inference(net, images, ebv, rows, transform, step, *, batch_size=256,
                   progress=True, desc="evaluating", devices=None, num_nodes=1,
                   accelerator=None, strategy=None):
     """``step(net, x)`` over batches of the given rows (all if None), in evaluation mode.
@@ -54,7 +54,8 @@ def run_inference(net, images, ebv, rows, transform, step, *, batch_size=256, de
     masks ``"empty"`` (no finite pixel) and ``"incomplete"`` (any non-finite pixel or
     E(B-V)).
 
-    One process by default (``device``). With several ``devices`` or ``num_nodes`` it runs
+    One process by default, on the device ``devices`` names (``"cpu"``, ``"cuda:1"``; None:
+    CUDA when available). With several ``devices`` or ``num_nodes`` it runs
     on Lightning's DDP (``strategy``; default ``"ddp_spawn"`` when started from one
     process, ``"ddp"`` when launched by ``torchrun`` or SLURM): each rank reads and
     evaluates one contiguous shard of the batches (`shard_bounds` of the batches: the
@@ -76,9 +77,9 @@ def run_inference(net, images, ebv, rows, transform, step, *, batch_size=256, de
         finally:
             net.cpu()
     from ..utils._progress import progress_bar
-    from ._runner import resolve_device
+    from ._runner import inference_device
 
-    dev = resolve_device(device)
+    dev = inference_device(devices, accelerator)
     net.to(dev).eval()
     parts = []
     try:

@@ -134,7 +134,7 @@ def run_trainer(module, *, epochs, stop_epoch=None, max_steps=-1, devices=None,
 
     epochs = check_positive_int(epochs, "epochs")
     num_nodes = check_positive_int(num_nodes, "num_nodes")
-    devices = check_devices(devices)
+    devices, accelerator = lightning_devices(check_devices(devices), accelerator)
     stop = epochs if stop_epoch is None else int(stop_epoch)
     if not 1 <= stop <= epochs:
         raise ValueError(f"stop_epoch must be between 1 and epochs={epochs}, got {stop_epoch!r}")
@@ -267,6 +267,58 @@ def seed_from(*parts):
     for p in parts:
         h = ((h ^ (int(p) & 0xFFFFFFFFFFFF)) * 1099511628211) % (1 << 63)
     return h
+
+
+def devices_alias(device, devices, where):
+    """``devices`` of a call that may still use the deprecated ``device=`` spelling: the
+    value of ``device`` with an `~astropy.utils.exceptions.AstropyDeprecationWarning`
+    (``devices`` takes a device name, ``"cpu"`` or ``"cuda:1"``, as well as a count), or a
+    TypeError when both are given."""
+    if device is None:
+        return devices
+    import warnings
+
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    if devices is not None:
+        raise TypeError(f"{where} got both device={device!r} and devices={devices!r}: "
+                        f"use devices= alone")
+    warnings.warn(f"{where}: device= is deprecated and will be removed in galssl 0.3; use "
+                  f"devices={str(device)!r} (devices takes a device name as well as a count)",
+                  AstropyDeprecationWarning, stacklevel=3)
+    return str(device)
+
+
+def lightning_devices(devices, accelerator):
+    """(devices, accelerator) for Lightning: a device name becomes its accelerator and
+    index (``"cuda:1"`` -> ``([1], "gpu")``, ``"cpu"`` -> ``(1, "cpu")``); counts, lists and
+    None pass unchanged. A name that contradicts ``accelerator`` is a ValueError."""
+    from ..utils._validate import check_devices
+
+    devices = check_devices(devices)
+    if not isinstance(devices, str) or devices == "auto":
+        return devices, accelerator
+    kind, _, index = devices.partition(":")
+    kind_accelerator = {"cuda": "gpu"}.get(kind, kind)
+    if accelerator not in (None, "auto", kind_accelerator, kind):
+        raise ValueError(f"devices={devices!r} is a {kind} device, but accelerator="
+                         f"{accelerator!r}")
+    return ([int(index)] if index else 1), kind_accelerator
+
+
+def inference_device(devices, accelerator=None):
+    """The `torch.device` of a one-process run asked for by ``devices`` (a device name, one
+    index of the accelerator, or None/1: CUDA when available) and ``accelerator``."""
+    from ..utils._validate import check_devices
+
+    devices = check_devices(devices)
+    if isinstance(devices, str) and devices != "auto":
+        return resolve_device(devices)
+    if accelerator == "cpu":
+        return torch.device("cpu")
+    if isinstance(devices, (list, tuple)) and len(devices) == 1:
+        return resolve_device(f"cuda:{devices[0]}")
+    return resolve_device(None)
 
 
 def resolve_device(device):

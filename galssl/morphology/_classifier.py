@@ -89,7 +89,7 @@ class MorphologyClassifier:
     output is the predicted probability, per question. Following Hayat et al. (2021):
 
     - ``mode="linear"``: a linear layer and a sigmoid on the frozen representations of a
-      pretrained encoder (the representations are standardised with the training mean and
+      pretrained encoder (the representations are standardized with the training mean and
       standard deviation, then fitted by full-batch L-BFGS with an L2 penalty; each
       question is an independent logistic regression with soft labels);
     - ``mode="finetune"``: the encoder is trained too, on the Lightning engine, with a
@@ -304,11 +304,11 @@ class MorphologyClassifier:
 
     # ------------------------------------------------------------------ training
     def fit(self, data, labels=None, *, epochs=10, batch_size=256, seed=0, augment=True,
-            max_iter=500, device=None, devices=None, accelerator=None, num_nodes=1,
+            max_iter=500, devices=None, accelerator=None, num_nodes=1,
             strategy=None, checkpoint_dir=None, resume=False, stop_epoch=None, num_workers=0,
             precision=None,
             deterministic=False, max_steps=-1, callbacks=None, log_every_n_steps=10,
-            progress=True):
+            progress=True, device=None):
         """Train on labelled galaxies.
 
         Parameters
@@ -331,19 +331,24 @@ class MorphologyClassifier:
             Fine-tuning augmentations; False trains on the evaluation view.
         max_iter : int, optional
             Linear mode: L-BFGS iterations.
-        device : str, optional
-            Linear mode: where the representations are computed (None: CUDA if available).
-        devices, accelerator, num_nodes, strategy, checkpoint_dir, resume, stop_epoch, \
+        devices : str, int, list or None, optional
+            Where to run, as in `galssl.ContrastiveEncoder.fit`: a device name (``"cpu"``,
+            ``"cuda:1"``), a count or list of devices, None to choose. In the linear mode,
+            where the representations are computed.
+        accelerator, num_nodes, strategy, checkpoint_dir, resume, stop_epoch, \
 num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, progress : optional
             The Lightning engine, as in `galssl.ContrastiveEncoder.fit` (fine-tuning).
+        device : str, optional
+            Deprecated spelling of ``devices`` (warns).
 
         Returns
         -------
         self
         """
-        from ..engine import training_rows
+        from ..engine import devices_alias, training_rows
         from ..utils._validate import check_positive_int
 
+        devices = devices_alias(device, devices, "MorphologyClassifier.fit")
         batch_size = check_positive_int(batch_size, "batch_size")
         num_workers = check_positive_int(num_workers, "num_workers", minimum=0)
         seed = check_positive_int(seed, "seed", minimum=0)
@@ -367,7 +372,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                              f"usable rows)")
         if self.config["mode"] == "linear":
             self._fit_linear(kind, src, y, rows, max_iter=max_iter, batch_size=batch_size,
-                             device=device, progress=progress)
+                             devices=devices, progress=progress)
         else:
             if kind == "features":  # pragma: no cover - _source refuses it
                 raise ValueError("fine-tuning needs images")
@@ -385,14 +390,14 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         self._trained = True
         return self
 
-    def _fit_linear(self, kind, src, y, rows, *, max_iter, batch_size, device, progress):
+    def _fit_linear(self, kind, src, y, rows, *, max_iter, batch_size, devices, progress):
         from ._module import fit_linear_head
 
         if kind == "features":
             feats = src[rows]
         else:
             images, ebv, _ = src
-            feats = self._run(images, ebv, rows, batch_size=batch_size, device=device,
+            feats = self._run(images, ebv, rows, batch_size=batch_size, devices=devices,
                               progress=progress, desc="encoding")["features"]
         finite = np.isfinite(feats).all(axis=1)
         if not finite.all():  # images without any data that no flag marked
@@ -440,7 +445,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         self._backbone = self.net.backbone
 
     # ------------------------------------------------------------------ inference
-    def _run(self, images, ebv, rows=None, *, batch_size=256, device=None, progress=True,
+    def _run(self, images, ebv, rows=None, *, batch_size=256, progress=True,
              desc="morphology", devices=None, num_nodes=1, accelerator=None, strategy=None):
         """Probabilities (if the head exists) and representations of the given rows (all
         by default), float32, NaN for rows without data, streamed batch by batch in one
@@ -459,7 +464,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         transform = eval_transform(bands=self.bands, out=c["crop"])
         res = run_inference(net, images, ebv, rows, transform,
                             MorphologyStep(self.net is not None), batch_size=batch_size,
-                            device=device, progress=progress, desc=desc, devices=devices,
+                            progress=progress, desc=desc, devices=devices,
                             num_nodes=num_nodes, accelerator=accelerator, strategy=strategy)
         probs = res.get("probabilities", np.zeros((n, 0), np.float32))
         feats = res["features"]
@@ -478,8 +483,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 out[ok] = torch.sigmoid(head(torch.from_numpy(feats[ok]))).numpy()
         return out
 
-    def predict(self, data, *, frames=None, batch_size=256, device=None, progress=True,
-                devices=None, num_nodes=1, accelerator=None, strategy=None, **cutout_kwargs):
+    def predict(self, data, *, frames=None, batch_size=256, devices=None, progress=True,
+                num_nodes=1, accelerator=None, strategy=None, device=None, **cutout_kwargs):
         """Predicted probability of each question, one row per input row, in order.
 
         Parameters
@@ -493,13 +498,16 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         frames : str or list, optional
             Frame files, globs or directories for Table/SkyCoord input.
         batch_size : int, optional
-        device : str, optional
-            None: CUDA when available.
+        devices : str, int, list or None, optional
+            Where to run: one device by name (``"cpu"``, ``"cuda:1"``), or several (a count
+            or list of indices): each process evaluates one contiguous shard of the rows on
+            Lightning's DDP and the shards are gathered, giving the table of a one-process
+            run. None: one process, on CUDA when available.
         progress : bool, optional
-        devices, num_nodes, accelerator, strategy : optional
-            Several devices or nodes, as in `fit`: each process evaluates one contiguous
-            shard of the rows on Lightning's DDP and the shards are gathered
-            (`galssl.ssl.run_inference`); the table is that of a one-process run.
+        num_nodes, accelerator, strategy : optional
+            As in `fit`.
+        device : str, optional
+            Deprecated spelling of ``devices`` (warns).
         **cutout_kwargs
             Passed to the cutout maker for Table/SkyCoord input.
 
@@ -518,9 +526,10 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         from ..cutouts import CutoutCatalog
         from ..utils._validate import check_positive_int
 
-        from ..engine import check_predict_input
+        from ..engine import check_predict_input, devices_alias
 
         batch_size = check_positive_int(batch_size, "batch_size")
+        devices = devices_alias(device, devices, "MorphologyClassifier.predict")
         data = check_predict_input(data, frames, cutout_kwargs)
         if self.net is None:
             raise ValueError("this MorphologyClassifier has no questions yet: fit it first")
@@ -543,7 +552,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             probs = self._probabilities(src)
         else:
             images, ebv, _ = src
-            probs = self._run(images, ebv, batch_size=batch_size, device=device,
+            probs = self._run(images, ebv, batch_size=batch_size,
                               progress=progress, devices=devices, num_nodes=num_nodes,
                               accelerator=accelerator,
                               strategy=strategy)["probabilities"] if len(images) else \

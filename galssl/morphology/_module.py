@@ -65,7 +65,7 @@ class MorphologyNet(torch.nn.Module):
 
 
 def fit_linear_head(head, features, targets, *, weight_decay=1e-3, max_iter=500):
-    """Fit ``head`` on frozen representations: standardise them with the training mean and
+    """Fit ``head`` on frozen representations: standardize them with the training mean and
     standard deviation, then, for each question separately, minimise the mean binary
     cross-entropy over its labelled rows (NaN targets are left out) + ``weight_decay``
     times the squared norm of its weights (not the bias), by full-batch L-BFGS from zero.
@@ -73,9 +73,9 @@ def fit_linear_head(head, features, targets, *, weight_decay=1e-3, max_iter=500)
     Each problem is convex with a fixed start, so the result is deterministic, and a
     question's fit does not depend on the others. Returns the summed final loss.
     """
-    from ..engine import lbfgs_minimise, standardise
+    from ..engine import lbfgs_minimize, standardize
 
-    xs, mean, std = standardise(features)
+    xs, mean, std = standardize(features)
     y = torch.as_tensor(targets, dtype=torch.float32)
     head.mean.copy_(mean)
     head.std.copy_(std)
@@ -91,7 +91,7 @@ def fit_linear_head(head, features, targets, *, weight_decay=1e-3, max_iter=500)
                 + weight_decay * (w * w).sum()
 
         if len(yk):
-            total += lbfgs_minimise([w, b], objective, max_iter)
+            total += lbfgs_minimize([w, b], objective, max_iter)
         with torch.no_grad():
             head.linear.weight[k].copy_(w)
             head.linear.bias[k].copy_(b)

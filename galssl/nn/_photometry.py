@@ -64,7 +64,7 @@ class PhotometryHead(nn.Module):
     g - r, r - i, i - z for ugriz), 15 numbers for five bands in three apertures. Asinh
     magnitudes (Lupton, Gunn & Szalay 1999) with the SDSS softening stay finite for the
     faint and noisy fluxes of u and z.
-    Each number is standardised over the batch, so the loss, the mean squared error of a
+    Each number is standardized over the batch, so the loss, the mean squared error of a
     linear regression on the representations, is about 1 - R² averaged over the 15
     targets: 1 for representations that carry none of it, 0 for a perfect linear read-off.
     Added to InfoNCE (``ContrastiveEncoder(photometry=w)``), it keeps the colours that
@@ -118,7 +118,7 @@ class PhotometryHead(nn.Module):
     @torch.no_grad()
     def targets(self, views):
         """(B, n_targets) reference-band asinh magnitudes and adjacent colours of the
-        views (B, C, size, size) in nanomaggies, in units of 2.5 / ln 10 mag, unstandardised."""
+        views (B, C, size, size) in nanomaggies, in units of 2.5 / ln 10 mag, unstandardized."""
         with torch.autocast(views.device.type, enabled=False):  # fp32 under mixed precision
             flux = views.float().flatten(2) @ self.masks  # (B, C, R) nanomaggies
         mag = -torch.asinh(flux / (2 * self.softening))  # + a constant per band
@@ -129,7 +129,7 @@ class PhotometryHead(nn.Module):
         return self.linear(features)
 
     def loss(self, features, views, *, gather=None, eps=1e-6):
-        """Mean squared error of the linear prediction against the batch-standardised
+        """Mean squared error of the linear prediction against the batch-standardized
         targets of ``views``. ``gather`` (a function of a tensor returning the
         concatenation of every process's, e.g. for DDP) makes the batch statistics those
         of the global batch, so that the mean of the processes' losses is the loss of

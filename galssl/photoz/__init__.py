@@ -20,6 +20,9 @@ __all__ = ["PhotoZEstimator", "PhotoZFlag", "PITCalibration", "redshift_bins",
            "fit_softmax_head", "fit_regression_head"]
 
 __getattr__ = moved_names(__name__, {
-    name: ("galssl.research", name) for name in (
-        "label_efficiency", "labels_saved", "aperture_colours", "aperture_features",
-        "ColourBaseline", "magnitude_table", "seed_summary", "METHODS")})
+    **{name: ("galssl.research", name) for name in (
+        "label_efficiency", "labels_saved", "aperture_features", "magnitude_table",
+        "seed_summary", "METHODS")},
+    # moved and respelt (one English spelling: American)
+    "ColourBaseline": ("galssl.research", "ColorBaseline"),
+    "aperture_colours": ("galssl.research", "aperture_colors")})

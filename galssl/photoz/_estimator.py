@@ -10,8 +10,8 @@ import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
 from ..engine import (KeepBest, as_image_source, check_checkpoint, check_images,
-                      check_predict_input, load_strict, resume_checkpoint, run_finetune,
-                      training_rows)
+                      check_predict_input, devices_alias, load_strict, resume_checkpoint,
+                      run_finetune, training_rows)
 from ..nn import create_backbone
 from ..ssl import backbone_for_head
 from ..utils._checkpoint import CheckpointError, read_checkpoint, write_checkpoint
@@ -187,7 +187,7 @@ class PhotoZEstimator:
         steps then follow a useful head instead of a random one). Without an encoder the
         head is always random.
     head_weight_decay : float, optional
-        The L2 penalty of the ``"probe"`` head fit (on standardised representations).
+        The L2 penalty of the ``"probe"`` head fit (on standardized representations).
     freeze_batchnorm : bool, optional
         Keep the backbone's batch-norm layers in evaluation mode while training: they
         normalise with the statistics they came with (the encoder's, when fine-tuning) and
@@ -273,10 +273,19 @@ class PhotoZEstimator:
         return redshift_bins(c["z_min"], c["z_max"], c["n_bins"])[0]
 
     @property
-    def bin_centres(self):
-        """Centres of the redshift bins (where z_phot = E(z) is evaluated)."""
+    def bin_centers(self):
+        """Centers of the redshift bins (where z_phot = E(z) is evaluated)."""
         c = self.config
         return redshift_bins(c["z_min"], c["z_max"], c["n_bins"])[1]
+
+    @property
+    def bin_centres(self):
+        """Deprecated spelling of `bin_centers` (warns; removed in galssl 0.3)."""
+        from astropy.utils.exceptions import AstropyDeprecationWarning
+
+        warnings.warn("PhotoZEstimator.bin_centres is deprecated: use bin_centers",
+                      AstropyDeprecationWarning, stacklevel=2)
+        return self.bin_centers
 
     def __repr__(self):
         c = self.config
@@ -472,7 +481,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         if self.config["head_init"] == "regression":
             z = np.clip(z[ok], self.config["z_min"], self.config["z_max"])
             self._head_fit = fit_regression_head(self.net.head, feats[ok], z,
-                                                 self.bin_centres)
+                                                 self.bin_centers)
         else:
             fit_softmax_head(self.net.head, feats[ok], labels[ok],
                              weight_decay=self.config["head_weight_decay"])
@@ -522,7 +531,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
     def _check_images(self, images):
         check_images(images, self.config)
 
-    def _run(self, images, ebv, rows=None, *, batch_size=256, device=None, progress=True,
+    def _run(self, images, ebv, rows=None, *, batch_size=256, progress=True,
              desc="photo-z", features=False, devices=None, num_nodes=1, accelerator=None,
              strategy=None):
         """Bin probabilities (float32), out-of-distribution distances and, with
@@ -537,7 +546,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         transform = eval_transform(bands=self.bands, out=c["crop"])
         step = PhotoZStep(self.reference, c["ood_k"], features)
         res = run_inference(self.net, images, ebv, rows, transform, step,
-                            batch_size=batch_size, device=device, progress=progress, desc=desc,
+                            batch_size=batch_size, progress=progress, desc=desc,
                             devices=devices, num_nodes=num_nodes, accelerator=accelerator,
                             strategy=strategy)
         if not n:
@@ -555,8 +564,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         return {"pdf": probs, "distance": dist, "features": feats,
                 "incomplete": res["incomplete"]}
 
-    def predict(self, data, *, frames=None, batch_size=256, device=None, calibrated=True,
-                progress=True, devices=None, num_nodes=1, accelerator=None, strategy=None,
+    def predict(self, data, *, frames=None, batch_size=256, devices=None, calibrated=True,
+                progress=True, num_nodes=1, accelerator=None, strategy=None, device=None,
                 **cutout_kwargs):
         """Redshift PDFs, point estimates and flags, one row per input row, in order.
 
@@ -571,15 +580,18 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         frames : str or list, optional
             Frame files, globs or directories for Table/SkyCoord input.
         batch_size : int, optional
-        device : str, optional
-            None: CUDA when available.
+        devices : str, int, list or None, optional
+            Where to run: one device by name (``"cpu"``, ``"cuda:1"``), or several (a count
+            or list of indices): each process evaluates one contiguous shard of the rows on
+            Lightning's DDP and the shards are gathered, giving the table of a one-process
+            run. None: one process, on CUDA when available.
         calibrated : bool, optional
             Apply the PIT recalibration (if `calibrate` was run).
         progress : bool, optional
-        devices, num_nodes, accelerator, strategy : optional
-            Several devices or nodes, as in `fit`: each process evaluates one contiguous
-            shard of the rows on Lightning's DDP and the shards are gathered
-            (`galssl.ssl.run_inference`); the table is that of a one-process run.
+        num_nodes, accelerator, strategy : optional
+            As in `fit`.
+        device : str, optional
+            Deprecated spelling of ``devices`` (warns).
         **cutout_kwargs
             Passed to the cutout maker for Table/SkyCoord input.
 
@@ -598,6 +610,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         from ..cutouts import IMAGE_DEFECTS, CutoutCatalog, CutoutFlag
 
         batch_size = check_positive_int(batch_size, "batch_size")
+        devices = devices_alias(device, devices, "PhotoZEstimator.predict")
         if not self._trained:
             warnings.warn("this PhotoZEstimator has not been trained: its predictions are "
                           "meaningless", AstropyUserWarning)
@@ -636,7 +649,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         for name in OUTPUT_COLUMNS:
             if name in table.colnames:
                 raise ValueError(f"the input already has a column {name!r}; rename it")
-        res = self._run(images, ebv, batch_size=batch_size, device=device,
+        res = self._run(images, ebv, batch_size=batch_size,
                         progress=progress, devices=devices, num_nodes=num_nodes,
                         accelerator=accelerator, strategy=strategy) if n else \
             {"pdf": np.zeros((0, self.config["n_bins"]), np.float32), "distance": np.zeros(0),
@@ -688,8 +701,11 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
 
     # ------------------------------------------------------------------ calibration
     def calibrate(self, catalog, *, redshift="redshift", n_knots=101, batch_size=256,
-                  device=None, progress=True):
+                  devices=None, progress=True, device=None):
         """Fit the PIT recalibration of the PDFs on a validation set and keep it.
+
+        ``devices`` is where to run, as in `predict` (``device`` is its deprecated
+        spelling).
 
         Returns
         -------
@@ -702,13 +718,14 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
 
         from .metrics import pit
 
+        devices = devices_alias(device, devices, "PhotoZEstimator.calibrate")
         images, ebv, good = as_image_source(catalog, bands=self.bands)
         self._check_images(images)
         good = training_rows(good, ebv)
         z = self._labels(catalog, redshift)
         c = self.config
         use = np.flatnonzero(good & np.isfinite(z) & (z >= c["z_min"]) & (z <= c["z_max"]))
-        pdf = self._run(images, ebv, use, batch_size=batch_size, device=device,
+        pdf = self._run(images, ebv, use, batch_size=batch_size, devices=devices,
                         progress=progress)["pdf"].astype(np.float64)
         ok = np.isfinite(pdf).all(axis=1)
         pdf, zs = pdf[ok], z[use][ok]

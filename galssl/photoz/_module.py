@@ -33,7 +33,7 @@ class PhotoZModule(FinetuneModule):
 def fit_softmax_head(head, features, labels, *, weight_decay=1e-3, max_iter=300):
     """Fit the linear layer ``head`` on frozen representations as a multinomial logistic
     regression over the bins (the head initialisation of linear-probe-then-fine-tune, Kumar
-    et al. 2022): standardise the features with their training mean and standard deviation,
+    et al. 2022): standardize the features with their training mean and standard deviation,
     minimise the mean cross-entropy + ``weight_decay`` times the squared norm of the weights
     (not the biases) by full-batch L-BFGS from zero, and fold the standardisation into the
     weights and biases so that ``head`` takes raw representations. Bins without a training
@@ -42,17 +42,17 @@ def fit_softmax_head(head, features, labels, *, weight_decay=1e-3, max_iter=300)
     The problem is convex with a fixed start, so the result is deterministic. Returns the
     final penalised loss.
     """
-    from ..engine import lbfgs_minimise, standardise
+    from ..engine import lbfgs_minimize, standardize
 
     x = torch.as_tensor(features, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.long)
     if x.ndim != 2 or len(x) != len(y) or x.shape[1] != head.in_features:
         raise ValueError(f"need ({len(y)}, {head.in_features}) features, got "
                          f"{tuple(x.shape)}")
-    xs, mean, std = standardise(x)
+    xs, mean, std = standardize(x)
     w = torch.zeros(head.out_features, x.shape[1], requires_grad=True)
     b = torch.zeros(head.out_features, requires_grad=True)
-    loss = lbfgs_minimise([w, b], lambda: torch.nn.functional.cross_entropy(xs @ w.T + b, y)
+    loss = lbfgs_minimize([w, b], lambda: torch.nn.functional.cross_entropy(xs @ w.T + b, y)
                           + weight_decay * (w * w).sum(), max_iter)
     with torch.no_grad():
         head.weight.copy_(w / std)
@@ -64,7 +64,7 @@ def fit_regression_head(head, features, z, bin_centres, *, alphas=None):
     """Fit the linear layer ``head`` on frozen representations so that it gives what a ridge
     regression of log(1 + z) gives, as a PDF over the bins.
 
-    A ridge regression f(x) = w.x + b of u = log(1 + z) on the standardised features (the
+    A ridge regression f(x) = w.x + b of u = log(1 + z) on the standardized features (the
     penalty chosen by leave-one-out cross-validation among ``alphas``, default 13 values on
     [1e-2, 1e4]), and s, the RMS of its leave-one-out residuals. A Gaussian density of mean
     f(x) and width s in u, integrated over bins of equal width in z (width exp(-u_k) in u
@@ -88,7 +88,7 @@ def fit_regression_head(head, features, z, bin_centres, *, alphas=None):
     """
     import numpy as np
 
-    from ..engine import standardise
+    from ..engine import standardize
     from .metrics import sigma_mad
 
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
@@ -99,7 +99,7 @@ def fit_regression_head(head, features, z, bin_centres, *, alphas=None):
     if len(z) < 3 or not np.isfinite(z).all() or not torch.isfinite(x).all():
         raise ValueError(f"need at least 3 rows of finite features and redshifts, got "
                          f"{len(z)}")
-    xs, mean, std = standardise(x)
+    xs, mean, std = standardize(x)
     xs = xs.double().numpy()
     u = np.log1p(z)
     xc = xs - xs.mean(axis=0)

@@ -4,7 +4,7 @@ Experiments on the models: the runners behind the results page.
 
 `label_efficiency` (photo-z accuracy against the number of labels, every method of
 `METHODS`), `labels_saved` and `seed_summary` (its summaries), the photometric baselines
-(`ColourBaseline`, `aperture_colours`, `aperture_features`, `magnitude_table`),
+(`ColorBaseline`, `aperture_colors`, `aperture_features`, `magnitude_table`),
 `label_count_curve` (morphology AUC against the number of labels), and the probe of
 frozen representations (`probe_representations`, `probe_features`, `effective_rank`,
 `FACTORS`).
@@ -14,18 +14,23 @@ import it. ``scripts/`` are thin command-line entry points on it.
 """
 
 from ._morphology import LABEL_COUNTS, label_count_curve  # noqa: F401
-from ._photoz import (METHODS, ColourBaseline, aperture_colours,  # noqa: F401
+from ._photoz import (METHODS, ColorBaseline, aperture_colors,  # noqa: F401
                       aperture_features, label_efficiency, labels_saved, magnitude_table,
                       seed_summary)
 from ._probe import (FACTORS, PROBE_TABLE_ROWS, effective_rank, probe_features,  # noqa: F401
                      probe_representations)
+from ..utils._deprecate import moved_names
 # the datasets and bookkeeping of the results page's runs (scripts/), not in __all__
 from ._runs import (COMMON, EBV_LIMIT, TRAIN_FIELDS, VAL_FIELDS,  # noqa: F401
                     augmentation_summary,
                     in_memory, input_convention, load_probe_data, pretraining_catalog, read_log,
                     rst_grid, validation_halves)
 
-__all__ = ["label_efficiency", "labels_saved", "seed_summary", "METHODS", "ColourBaseline",
-           "aperture_colours", "aperture_features", "magnitude_table", "label_count_curve",
+# respelt (one English spelling: American); the old names warn for one release
+__getattr__ = moved_names(__name__, {"ColourBaseline": ("galssl.research", "ColorBaseline"),
+                                     "aperture_colours": ("galssl.research", "aperture_colors")})
+
+__all__ = ["label_efficiency", "labels_saved", "seed_summary", "METHODS", "ColorBaseline",
+           "aperture_colors", "aperture_features", "magnitude_table", "label_count_curve",
            "LABEL_COUNTS", "probe_representations", "probe_features", "effective_rank",
            "FACTORS"]

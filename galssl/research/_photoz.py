@@ -7,14 +7,14 @@ import numpy as np
 
 from ..nn import APERTURE_RADII_ARCSEC
 
-__all__ = ["label_efficiency", "aperture_colours", "aperture_features", "magnitude_table",
-           "ColourBaseline", "labels_saved", "seed_summary", "METHODS"]
+__all__ = ["label_efficiency", "aperture_colors", "aperture_features", "magnitude_table",
+           "ColorBaseline", "labels_saved", "seed_summary", "METHODS"]
 
 #: The methods of `label_efficiency`.
 METHODS = ("supervised", "finetuned", "linear", "colours", "apertures", "ceiling")
 
 
-def aperture_colours(catalog, *, radius=3.0, bands=None, progress=True):
+def aperture_colors(catalog, *, radius=3.0, bands=None, progress=True):
     """Dereddened aperture magnitudes and colours measured on the cutouts with photutils.
 
     A circular aperture of ``radius`` arcsec (default 3", the SDSS fibre diameter) at the
@@ -62,7 +62,7 @@ def _aperture_tables(catalog, radii, bands, progress):
 
 def magnitude_table(flux, ebv=None, bands="ugriz"):
     """Dereddened AB magnitudes and adjacent colours of fluxes in nanomaggies, in the
-    format of `aperture_colours` (the features of `ColourBaseline`).
+    format of `aperture_colors` (the features of `ColorBaseline`).
 
     Parameters
     ----------
@@ -101,15 +101,15 @@ def magnitude_table(flux, ebv=None, bands="ugriz"):
 
 
 def aperture_features(catalog, *, radii=APERTURE_RADII_ARCSEC, bands=None, progress=True):
-    """Multi-aperture photometry of the cutouts as features of `ColourBaseline`: all that
+    """Multi-aperture photometry of the cutouts as features of `ColorBaseline`: all that
     the photometry of the images gives, without their shape.
 
-    `aperture_colours` in each aperture of ``radii`` (arcsec): the adjacent colours of
+    `aperture_colors` in each aperture of ``radii`` (arcsec): the adjacent colours of
     every aperture (columns ``"<b1>-<b2> <radius>"``), the r magnitude of the middle
     aperture (``mag_r``) and the r-band profile, the magnitude differences between each
     other aperture and the middle one (``"r <radius>-r <middle>"``). With the default
     radii these are 15 numbers per galaxy, the magnitudes of the photometry target of
-    `~galssl.nn.PhotometryHead`, in the order `ColourBaseline` reads them.
+    `~galssl.nn.PhotometryHead`, in the order `ColorBaseline` reads them.
 
     Returns
     -------
@@ -154,11 +154,11 @@ def aperture_features(catalog, *, radii=APERTURE_RADII_ARCSEC, bands=None, progr
     return out
 
 
-class ColourBaseline:
+class ColorBaseline:
     """Photo-z from colours and the r magnitude alone: what the photometry gives, to
     compare with the images.
 
-    Features: the adjacent colours and ``mag_r`` (tables of `aperture_colours` or
+    Features: the adjacent colours and ``mag_r`` (tables of `aperture_colors` or
     `magnitude_table`).
 
     Parameters
@@ -167,7 +167,7 @@ class ColourBaseline:
         Neighbours of the kNN regressor.
     regressor : {"knn", "boosting", "best"}, optional
         ``"knn"`` (default): the inverse-distance-weighted mean redshift of the ``k``
-        nearest training objects in standardised features. ``"boosting"``: gradient-boosted
+        nearest training objects in standardized features. ``"boosting"``: gradient-boosted
         trees (scikit-learn's ``HistGradientBoostingRegressor``) of log(1 + z), stronger
         with many training objects. ``"best"``: whichever of the two gives the lower
         sigma_MAD in a 5-fold cross-validation on the training objects (the choice is in
@@ -229,7 +229,7 @@ class ColourBaseline:
         z = np.asarray(z, dtype=float)
         ok = np.isfinite(x).all(axis=1) & np.isfinite(z)
         if ok.sum() < 2:
-            raise ValueError(f"ColourBaseline needs at least 2 rows with finite features and "
+            raise ValueError(f"ColorBaseline needs at least 2 rows with finite features and "
                              f"redshift, got {int(ok.sum())}")
         if self.regressor == "best":
             self.chosen = self._cross_validated_choice(x[ok], z[ok]) if ok.sum() >= 10 \
@@ -262,12 +262,12 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
     - ``"finetuned"``: `PhotoZEstimator` fine-tuned from ``encoder``;
     - ``"linear"``: a ridge regression of log(1 + z) on the frozen representations of
       ``encoder`` (penalty by leave-one-out cross-validation);
-    - ``"colours"``: the kNN `ColourBaseline` on aperture colours measured on the cutouts;
+    - ``"colours"``: the kNN `ColorBaseline` on aperture colours measured on the cutouts;
     - ``"apertures"``: the best of kNN and gradient boosting (chosen as for "ceiling") on
       the 15 numbers of `aperture_features` (colours in 1.5, 3 and 6" apertures, r
       magnitude and profile) measured on the cutouts: what the images' own, noisy
       photometry gives at best;
-    - ``"ceiling"``: the best of kNN and gradient boosting (``ColourBaseline(regressor=
+    - ``"ceiling"``: the best of kNN and gradient boosting (``ColorBaseline(regressor=
       "best")``, chosen by cross-validation on the labelled subset) on ``photometry``, the
       catalogue's own photometry of the same galaxies (for injected galaxies: the
       noiseless magnitudes they were rendered from), what colours can give at best.
@@ -292,7 +292,7 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
         ``train`` and ``test``.
     colours, apertures, representations : tuple, optional
         For "colours", "apertures" and "linear", to reuse across calls: the ``(train,
-        test)`` tables of `aperture_colours` and of `aperture_features` and the ``(train,
+        test)`` tables of `aperture_colors` and of `aperture_features` and the ``(train,
         test)`` arrays of ``encoder.encode`` (computed here when not given).
     predictions : bool, optional
         Add the column ``z_phot``: every method's point estimate for every row of ``test``
@@ -345,8 +345,8 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
         apertures_train = aperture_features(train, progress=progress)
         apertures_test = aperture_features(test, progress=progress)
     if "colours" in methods and colours is None:
-        colours_train = aperture_colours(train, progress=progress)
-        colours_test = aperture_colours(test, progress=progress)
+        colours_train = aperture_colors(train, progress=progress)
+        colours_test = aperture_colors(test, progress=progress)
     if "linear" in methods and representations is None:
         reps_train = encoder.encode(train, progress=progress)
         reps_test = encoder.encode(test, progress=progress)
@@ -365,12 +365,12 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
         for method in methods:
             t0 = time.time()
             if method == "colours":
-                zp = ColourBaseline().fit(colours_train[subset], z_train[subset]) \
+                zp = ColorBaseline().fit(colours_train[subset], z_train[subset]) \
                     .predict(colours_test)
             elif method in ("ceiling", "apertures"):
                 ftrain, ftest = photometry if method == "ceiling" else \
                     (apertures_train, apertures_test)
-                zp = ColourBaseline(regressor="best", seed=seed) \
+                zp = ColorBaseline(regressor="best", seed=seed) \
                     .fit(ftrain[subset], z_train[subset]).predict(ftest)
             elif method == "linear":
                 zp = _linear_photoz(reps_train[subset], z_train[subset], reps_test)

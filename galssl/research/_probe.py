@@ -78,7 +78,7 @@ def _photoz_stats(z_phot, z):
             float(100 * np.mean(np.abs(dz) > 0.05)))
 
 
-def _standardise(train, test):
+def _standardize(train, test):
     mu, sd = train.mean(axis=0), train.std(axis=0)
     sd[sd < 1e-8] = 1.0
     return (train - mu) / sd, (test - mu) / sd
@@ -88,7 +88,7 @@ def _ridge(train_x, train_y, test_x):
     """Ridge regression with the penalty chosen by efficient leave-one-out (RidgeCV)."""
     from sklearn.linear_model import RidgeCV
 
-    x, t = _standardise(train_x, test_x)
+    x, t = _standardize(train_x, test_x)
     model = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit(x, train_y)
     return model.predict(t)
 
@@ -142,7 +142,7 @@ def _measure(name, feats_l, feats_t, z_l, z_t, factors_l, factors_t, label_count
 
 def probe_representations(encoder, labelled, test, *, redshift="redshift", real=None,
                           label_counts=(200, 800, 3200), splits=3, baseline=True, seed=0,
-                          batch_size=256, device=None, progress=True):
+                          batch_size=256, devices=None, progress=True, device=None):
     """What the frozen representations of ``encoder`` carry, beside an untrained encoder.
 
     The inner loop of pretraining research: every number is measured on held-out galaxies
@@ -183,8 +183,10 @@ def probe_representations(encoder, labelled, test, *, redshift="redshift", real=
         Also probe an untrained encoder of the same architecture.
     seed : int, optional
         Seeds the subsets, the untrained weights and the augmented views.
-    batch_size, device, progress : optional
+    batch_size, devices, progress : optional
         Encoding (`~galssl.ContrastiveEncoder.encode`).
+    device : str, optional
+        Deprecated spelling of ``devices`` (warns).
 
     Returns
     -------
@@ -209,9 +211,11 @@ def probe_representations(encoder, labelled, test, *, redshift="redshift", real=
     from astropy.table import QTable
 
     from ..augment import Compose, ExtinctionAugment, RandomRotate, default_pretraining_views
+    from ..engine import devices_alias
     from ..search import retrieval_invariance
     from ..ssl import ContrastiveEncoder
 
+    devices = devices_alias(device, devices, "probe_representations")
     if not isinstance(encoder, ContrastiveEncoder):
         raise TypeError(f"encoder must be a ContrastiveEncoder, got {type(encoder).__name__}")
     counts = _check_probe_args(labelled, test, redshift, label_counts, splits)
@@ -228,7 +232,7 @@ def probe_representations(encoder, labelled, test, *, redshift="redshift", real=
         encoders["untrained"] = floor
     results = {}
     for key, enc in encoders.items():
-        kw = dict(batch_size=batch_size, device=device, progress=progress)
+        kw = dict(batch_size=batch_size, devices=devices, progress=progress)
         feats_l, feats_t = enc.encode(labelled, **kw), enc.encode(test, **kw)
         real_scores = {}
         if real is not None:
@@ -299,7 +303,7 @@ def probe_features(labelled_features, test_features, labelled, test, *, redshift
     redshift : str, optional
     label_counts, splits, seed : optional
         As in `probe_representations` (the same seed draws the same labelled subsets).
-        The features are standardised with the mean and spread of the labelled rows
+        The features are standardized with the mean and spread of the labelled rows
         before the fits and the 10-nearest-neighbour (cosine) median.
     bands : str, optional
         Bands of the catalogues' magnitude columns (default: ``labelled.bands``).
@@ -334,8 +338,8 @@ def probe_features(labelled_features, test_features, labelled, test, *, redshift
     if feats_l.shape[1] != feats_t.shape[1]:
         raise ValueError(f"labelled_features and test_features have {feats_l.shape[1]} and "
                          f"{feats_t.shape[1]} columns")
-    # standardised by the labelled rows, so that the kNN's cosine compares all features
-    # on one scale (the ridge regression standardises anyway)
+    # standardized by the labelled rows, so that the kNN's cosine compares all features
+    # on one scale (the ridge regression standardizes anyway)
     with np.errstate(invalid="ignore"):
         mu, sd = np.nanmean(feats_l, axis=0), np.nanstd(feats_l, axis=0)
     sd = np.where(np.isfinite(sd) & (sd > 1e-12), sd, 1.0)

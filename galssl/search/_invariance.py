@@ -8,8 +8,8 @@ from ._knn import exact_knn, normalised, normalised_rows, positive_int, usable_r
 __all__ = ["retrieval_invariance"]
 
 
-def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256, device=None,
-                         per_object=False, progress=True, devices=None, num_nodes=1,
+def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256, devices=None,
+                         per_object=False, progress=True, device=None, num_nodes=1,
                          accelerator=None, strategy=None):
     """Fraction of augmented views whose most similar original is their own galaxy.
 
@@ -45,9 +45,11 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
         ``batch_size``, not on the number of processes).
     batch_size : int, optional
         Images per forward pass.
-    device, devices, num_nodes, accelerator, strategy : optional
-        As in `~galssl.ContrastiveEncoder.encode`: one device, or the rows shared between
-        several devices or nodes with the same result.
+    devices, num_nodes, accelerator, strategy : optional
+        As in `~galssl.ContrastiveEncoder.encode`: one device by name (``"cpu"``), or the
+        rows shared between several devices or nodes with the same result.
+    device : str, optional
+        Deprecated spelling of ``devices`` (warns).
     per_object : bool, optional
         Also return which objects were retrieved.
     progress : bool, optional
@@ -71,11 +73,10 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
     >>> retrieval_invariance(enc, images, eval_transform(out=32), progress=False)
     1.0
     """
-    from ..ssl import ContrastiveEncoder
-    from ..engine import as_image_source
-    from ..ssl import encode_step
-    from ..engine import SeededView, run_inference
+    from ..engine import SeededView, as_image_source, devices_alias, run_inference
+    from ..ssl import ContrastiveEncoder, encode_step
 
+    devices = devices_alias(device, devices, "retrieval_invariance")
     if not isinstance(encoder, ContrastiveEncoder):
         raise TypeError(f"encoder must be a ContrastiveEncoder, got {type(encoder).__name__}")
     if not callable(transform):
@@ -87,7 +88,7 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
     if n == 0:
         raise ValueError("the catalogue is empty")
     out = encoder.config["crop"]
-    originals = encoder.encode(catalog, batch_size=batch_size, device=device,
+    originals = encoder.encode(catalog, batch_size=batch_size,
                                progress=progress, devices=devices, num_nodes=num_nodes,
                                accelerator=accelerator, strategy=strategy)
     rows = np.flatnonzero(usable_rows(originals))
@@ -98,7 +99,7 @@ def retrieval_invariance(encoder, catalog, transform, *, seed=0, batch_size=256,
     dist = dict(devices=devices, num_nodes=num_nodes, accelerator=accelerator,
                 strategy=strategy)
     views = run_inference(encoder.backbone, images, ebv, rows, SeededView(transform, seed, out),
-                          encode_step, batch_size=batch_size, device=device,
+                          encode_step, batch_size=batch_size,
                           progress=progress, desc="views", **dist)["representation"]
     ok = usable_rows(views)
     retrieved = np.zeros(rows.size, dtype=bool)

@@ -264,17 +264,22 @@ class SimilaritySearch:
         self._sky = None  # (SkyCoord of the indexed rows with positions, their rows), lazily
 
     @classmethod
-    def from_catalog(cls, catalog, encoder, *, batch_size=256, device=None, progress=True,
-                     **kwargs):
+    def from_catalog(cls, catalog, encoder, *, batch_size=256, devices=None, progress=True,
+                     device=None, **kwargs):
         """Encode a `~galssl.cutouts.CutoutCatalog` and index it with its table.
 
         Parameters
         ----------
         catalog : `~galssl.cutouts.CutoutCatalog`
         encoder : `~galssl.ContrastiveEncoder`
-        batch_size, device : optional
-            Passed to `~galssl.ContrastiveEncoder.encode`.
+        batch_size, devices : optional
+            Passed to `~galssl.ContrastiveEncoder.encode` (``devices``: where to encode,
+            ``"cpu"``, ``"cuda:1"`` or a count).
         progress : bool, optional
+        device : str, optional
+            Deprecated spelling of ``devices`` (warns). The faiss index is placed by the
+            constructor's ``device``: build with ``SimilaritySearch(reps, device=...)`` to
+            choose it.
         **kwargs
             Passed to `SimilaritySearch` (``index``, ``nprobe``...).
 
@@ -290,7 +295,11 @@ class SimilaritySearch:
         if encoder is None:
             raise TypeError("from_catalog needs the encoder that computes the representations")
         _check_encoder(encoder, None)
-        reps = encoder.encode(catalog, batch_size=batch_size, device=device, progress=progress)
+        from ..engine import devices_alias
+
+        devices = devices_alias(device, devices, "SimilaritySearch.from_catalog")
+        reps = encoder.encode(catalog, batch_size=batch_size, devices=devices,
+                              progress=progress)
         return cls(reps, catalog.table, encoder=encoder, progress=progress, **kwargs)
 
     # ------------------------------------------------------------------ properties
@@ -360,7 +369,7 @@ class SimilaritySearch:
 
     # ------------------------------------------------------------------ queries
     def query(self, x, k=10, *, exclude_self=False, max_separation=None, batch_size=256,
-              device=None, progress=False):
+              devices=None, progress=False, device=None):
         """The ``k`` most similar indexed objects of each query.
 
         Parameters
@@ -384,8 +393,10 @@ class SimilaritySearch:
             it is returned first (rank 0, similarity 1), whatever the index.
         max_separation : `~astropy.units.Quantity`, optional
             Sky-position queries: raise if the nearest indexed object is farther than this.
-        batch_size, device, progress : optional
+        batch_size, devices, progress : optional
             Image queries: passed to `~galssl.ContrastiveEncoder.encode`.
+        device : str, optional
+            Deprecated spelling of ``devices`` (warns).
 
         Returns
         -------
@@ -419,8 +430,11 @@ class SimilaritySearch:
         k = positive_int(k, "k")
         if max_separation is not None:
             max_separation = check_angle(max_separation, "max_separation")
+        from ..engine import devices_alias
+
+        devices = devices_alias(device, devices, "SimilaritySearch.query")
         q = self._parse_query(x, max_separation=max_separation, batch_size=batch_size,
-                              device=device, progress=progress)
+                              devices=devices, progress=progress)
         rows = q["rows"]
         skip = rows is not None and exclude_self
         available = self.n_indexed - (1 if skip else 0)
@@ -468,7 +482,7 @@ class SimilaritySearch:
             "exclude_self": bool(exclude_self), **self.config}
         return out
 
-    def _parse_query(self, x, *, max_separation, batch_size, device, progress):
+    def _parse_query(self, x, *, max_separation, batch_size, devices, progress):
         """dict(kind, vectors (B, D) unit float32, rows (B,) or None, separation or None)."""
         from astropy.coordinates import SkyCoord
 
@@ -480,7 +494,7 @@ class SimilaritySearch:
         if max_separation is not None:
             raise ValueError("max_separation applies to SkyCoord queries")
         if isinstance(x, CutoutCatalog):
-            return self._image_query(x, "catalog", batch_size, device, progress)
+            return self._image_query(x, "catalog", batch_size, devices, progress)
         if isinstance(x, (bool, np.bool_, str, bytes)):
             raise TypeError(f"cannot query with a {type(x).__name__}: give a row index, "
                             "representation, image or SkyCoord")
@@ -511,7 +525,7 @@ class SimilaritySearch:
             return {"kind": "representation", "vectors": normalised(vectors), "rows": None,
                     "separation": None}
         if arr.ndim in (3, 4):
-            return self._image_query(arr, "image", batch_size, device, progress)
+            return self._image_query(arr, "image", batch_size, devices, progress)
         raise ValueError(f"cannot interpret a query of shape {arr.shape}: expected (D,), "
                          f"(N, D), (C, H, W) or (N, C, H, W)")
 
@@ -527,11 +541,11 @@ class SimilaritySearch:
         return {"kind": kind, "vectors": normalised(self.representations[rows]),
                 "rows": rows, "separation": separation}
 
-    def _image_query(self, images, kind, batch_size, device, progress):
+    def _image_query(self, images, kind, batch_size, devices, progress):
         if self.encoder is None:
             raise ValueError("image queries need the encoder of the representations: "
                              "SimilaritySearch(..., encoder=encoder)")
-        reps = self.encoder.encode(images, batch_size=batch_size, device=device,
+        reps = self.encoder.encode(images, batch_size=batch_size, devices=devices,
                                    progress=progress)
         bad = np.flatnonzero(~usable_rows(reps))
         if bad.size:

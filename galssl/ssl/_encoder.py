@@ -112,7 +112,7 @@ class ContrastiveEncoder:
     photometry : float, optional
         Weight of a second, self-supervised target added to InfoNCE: the squared error of
         a linear read-off of the query view's own aperture magnitude and colours from its
-        representation (`galssl.nn.PhotometryHead`; about 1 - R², batch-standardised). It
+        representation (`galssl.nn.PhotometryHead`; about 1 - R², batch-standardized). It
         keeps in the representations the colours that instance discrimination
         suppresses: with the default of 1 the representation probe's ridge photo-z is 3-5 %
         lower than with MoCo alone (0, the seed's objective and preset ``"hayat2021"``),
@@ -350,8 +350,8 @@ class ContrastiveEncoder:
         return new
 
     # ------------------------------------------------------------------ inference
-    def encode(self, data, *, batch_size=256, device=None, progress=True, devices=None,
-               num_nodes=1, accelerator=None, strategy=None):
+    def encode(self, data, *, batch_size=256, devices=None, progress=True, num_nodes=1,
+               accelerator=None, strategy=None, device=None):
         """Representations of images: deredden, centre-crop, encode (no projection head).
 
         Parameters
@@ -361,15 +361,17 @@ class ContrastiveEncoder:
             as 0; rows with no data at all get NaN representations.
         batch_size : int, optional
             Images per forward pass (per device).
-        device : str, optional
-            The device of a one-process run: ``None`` chooses CUDA when available;
-            ``"cuda"`` without CUDA raises.
+        devices : str, int, list or None, optional
+            Where to run: one device by name (``"cpu"``, ``"cuda:1"``; ``"cuda"`` without
+            CUDA raises), or several (a count or list of indices): the rows are split into
+            one contiguous shard per process on Lightning's DDP and gathered again, giving
+            the result of a one-process run. None: one process, on CUDA when available.
         progress : bool, optional
             Show a progress bar.
-        devices, num_nodes, accelerator, strategy : optional
-            Several devices or nodes, as in `fit`: the rows are split into one contiguous
-            shard per process on Lightning's DDP and gathered again
-            (`galssl.ssl.run_inference`); the result is that of a one-process run.
+        num_nodes, accelerator, strategy : optional
+            As in `fit`.
+        device : str, optional
+            Deprecated spelling of ``devices`` (warns).
 
         Returns
         -------
@@ -377,8 +379,9 @@ class ContrastiveEncoder:
             (N, D) float32, one row per input row, in order.
         """
         from ..augment import eval_transform
-        from ..engine import run_inference
+        from ..engine import devices_alias, run_inference
 
+        devices = devices_alias(device, devices, "ContrastiveEncoder.encode")
         images, ebv, _ = as_image_source(data, bands=self.bands)
         n = len(images)
         if n and images.shape[1] != self.config["in_chans"]:
@@ -386,7 +389,7 @@ class ContrastiveEncoder:
                              f"{self.config['in_chans']} ({self.config['bands']})")
         transform = eval_transform(bands=self.bands, out=self.config["crop"])
         res = run_inference(self.backbone, images, ebv, None, transform, encode_step,
-                            batch_size=batch_size, device=device, progress=progress,
+                            batch_size=batch_size, progress=progress,
                             desc="encoding", devices=devices, num_nodes=num_nodes,
                             accelerator=accelerator, strategy=strategy)
         if not n:

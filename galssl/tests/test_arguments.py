@@ -195,7 +195,7 @@ def test_the_ebv_column_is_read_one_way():
                                    mask=[False, True, False, False, False])})
     with pytest.warns(Warning, match="not been trained"):
         out = PhotoZEstimator(crop=32).predict(CutoutCatalog(t, images), progress=False,
-                                               device="cpu")
+                                               devices="cpu")
     cutout = (np.asarray(out["photoz_flag"]) & int(PhotoZFlag.CUTOUT)) != 0
     assert cutout.tolist() == [False, True, True, True, False]
 
@@ -250,8 +250,8 @@ def test_half_precision_tensors_are_images():
         images, ebv, good = as_image_source(half)
         assert images.dtype == np.float32 and good.all() and ebv is None
         np.testing.assert_array_equal(images, half.float().numpy())
-        a = enc.encode(half, progress=False, device="cpu")
-        b = enc.encode(half.float(), progress=False, device="cpu")
+        a = enc.encode(half, progress=False, devices="cpu")
+        b = enc.encode(half.float(), progress=False, devices="cpu")
         np.testing.assert_array_equal(a, b)
         cat = CutoutCatalog(Table_of(3), half)
         assert cat.images.dtype == np.float32
@@ -319,3 +319,68 @@ def test_calibrate_checks_the_redshift_length():
     with pytest.raises(ValueError, match=r"redshift must hold one value per row \(12\), got "
                                          r"shape \(11,\)"):
         pz.calibrate(cat.images, redshift=np.full(11, 0.1), progress=False)
+
+
+def test_devices_is_the_one_spelling_and_device_warns(tmp_path, capsys):
+    """``devices`` takes a device name as well as a count, everywhere a model runs; the old
+    ``device=`` gives the same result with an AstropyDeprecationWarning, and both together
+    are a TypeError."""
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    from galssl.engine import inference_device, lightning_devices
+    from galssl.search import SimilaritySearch
+
+    assert str(inference_device("cpu")) == "cpu"
+    assert lightning_devices("cuda:1", None) == ([1], "gpu")
+    assert lightning_devices("cpu", None) == (1, "cpu")
+    assert lightning_devices(2, "gpu") == (2, "gpu")
+    with pytest.raises(ValueError, match="devices='cpu' is a cpu device, but accelerator='gpu'"):
+        lightning_devices("cpu", "gpu")
+    with pytest.raises(ValueError, match="a device name"):
+        check_devices("gpu0")
+    cat = toy_photoz(n=6, size=40)
+    enc = ContrastiveEncoder(**ENC)
+    pz = PhotoZEstimator(crop=32, n_bins=40)
+    pz._trained = True
+    new = enc.encode(cat, devices="cpu", progress=False)
+    with pytest.warns(AstropyDeprecationWarning, match=r"encode: device= is deprecated.*"
+                                                       r"devices='cpu'"):
+        old = enc.encode(cat, device="cpu", progress=False)
+    np.testing.assert_array_equal(new, old)
+    with pytest.warns(AstropyDeprecationWarning, match="PhotoZEstimator.predict: device="):
+        a = pz.predict(cat, device="cpu", progress=False)
+    b = pz.predict(cat, devices="cpu", progress=False)
+    np.testing.assert_array_equal(a["z_phot"], b["z_phot"])
+    with pytest.raises(TypeError, match="got both device='cpu' and devices='cpu'"):
+        pz.predict(cat, device="cpu", devices="cpu", progress=False)
+    ss = SimilaritySearch(new, progress=False, encoder=enc)
+    with pytest.warns(AstropyDeprecationWarning, match="SimilaritySearch.query: device="):
+        ss.query(cat.images[:1], k=2, device="cpu")
+    assert main(["encode", "--data", "x.h5", "--out", str(tmp_path / "r.npy"), "--device",
+                 "cpu", "--devices", "cpu"]) == 2
+    assert "give --devices alone" in capsys.readouterr().err
+    with pytest.warns(AstropyDeprecationWarning, match="--device is deprecated"):
+        main(["encode", "--data", str(tmp_path / "x.h5"), "--out", str(tmp_path / "r.npy"),
+              "--device", "cpu"])
+
+
+def test_one_english_spelling_with_the_old_names_kept_for_a_release():
+    """The public names are spelt one way (American, as astropy); the British ones still
+    work for one release and say what they are now."""
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    import galssl.photoz
+    import galssl.research
+    import galssl.visualization
+
+    pz = PhotoZEstimator(crop=32, n_bins=40)
+    with pytest.warns(AstropyDeprecationWarning, match="bin_centres is deprecated: use "
+                                                       "bin_centers"):
+        np.testing.assert_array_equal(pz.bin_centres, pz.bin_centers)
+    for module, old, new in [(galssl.visualization, "plot_neighbours", "plot_neighbors"),
+                             (galssl.research, "ColourBaseline", "ColorBaseline"),
+                             (galssl.research, "aperture_colours", "aperture_colors"),
+                             (galssl.photoz, "ColourBaseline", "ColorBaseline")]:
+        with pytest.warns(AstropyDeprecationWarning, match=rf"\.{old} .*\.{new}"):
+            assert getattr(module, old) is getattr(galssl.research if new != "plot_neighbors"
+                                                   else galssl.visualization, new)

@@ -307,7 +307,7 @@ def test_cli_encode_refuses_existing_output(tmp_path, catalogue):
     out = tmp_path / "reps.npy"
     out.write_bytes(b"keep me")
     args = ["encode", "--model", str(enc), "--data", str(path), "--out", str(out),
-            "--no-progress", "--device", "cpu"]
+            "--no-progress", "--devices", "cpu"]
     assert main(args) != 0
     assert out.read_bytes() == b"keep me"
     assert main(args + ["--overwrite"]) == 0

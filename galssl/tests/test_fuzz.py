@@ -72,7 +72,7 @@ def test_encode_and_predict_keep_rows_and_flag_what_is_missing(n, pattern, dtype
     else:
         x = x.astype(dtype)
     enc = ContrastiveEncoder(arch="resnet10-small", crop=32)
-    reps = enc.encode(x, progress=False, device="cpu")
+    reps = enc.encode(x, progress=False, devices="cpu")
     assert reps.shape == (n, 256)
     complete = np.isfinite(x.astype(np.float64)).all(axis=(1, 2, 3))
     empty = ~np.isfinite(x.astype(np.float64)).any(axis=(1, 2, 3))
@@ -81,7 +81,7 @@ def test_encode_and_predict_keep_rows_and_flag_what_is_missing(n, pattern, dtype
         assert np.isfinite(reps[complete]).all()
     pz = PhotoZEstimator(crop=32, n_bins=20)
     pz._trained = True  # random weights: only the contract is tested
-    out = pz.predict(x, progress=False, device="cpu")
+    out = pz.predict(x, progress=False, devices="cpu")
     assert len(out) == n
     flag = np.asarray(out["photoz_flag"])
     if n:

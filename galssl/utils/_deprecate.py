@@ -18,7 +18,8 @@ def moved_names(module_name, moved):
         from astropy.utils.exceptions import AstropyDeprecationWarning
 
         target, new = moved[name]
-        warnings.warn(f"{module_name}.{name} moved to {target}.{new}; the old name will be "
+        what = "is now" if target == module_name else "moved to"
+        warnings.warn(f"{module_name}.{name} {what} {target}.{new}; the old name will be "
                       f"removed in the next release", AstropyDeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(target), new)
 

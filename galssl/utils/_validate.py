@@ -32,22 +32,42 @@ def check_positive_int(value, name, *, minimum=1):
     return int(value)
 
 
+#: Device names ``devices`` takes for one process on one device (``"cuda:1"`` too).
+DEVICE_NAMES = ("cpu", "cuda", "mps", "xpu")
+
+
 def check_devices(value, name="devices"):
-    """Lightning's ``devices``: None (choose), ``"auto"``, a positive integer, or a list of
-    device indices; a string of digits (from a command line) becomes an integer, and one
-    of comma-separated digits ("0,1") a list of indices."""
+    """galssl's one ``devices`` argument: None (choose: CUDA when available, all its GPUs
+    for training), ``"auto"``, a positive integer (that many devices of the accelerator), a
+    list of device indices, or the name of one device (``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``); a string of digits (from a command line) becomes an integer, and one of
+    comma-separated digits ("0,1") a list of indices.
+
+    Examples
+    --------
+    >>> from galssl.utils._validate import check_devices
+    >>> check_devices("cuda:1"), check_devices("0,1"), check_devices(2)
+    ('cuda:1', [0, 1], 2)
+    """
     if value is None or value == "auto":
         return value
+    if isinstance(value, str) and value.split(":")[0].strip().lower() in DEVICE_NAMES:
+        kind, _, index = value.strip().lower().partition(":")
+        if index and not index.isdigit():
+            raise ValueError(f"{name} must name a device like 'cuda:1', got {value!r}")
+        return value.strip().lower()
+    if hasattr(value, "type") and type(value).__name__ == "device":  # a torch.device
+        return str(value)
     if isinstance(value, str) and "," in value:
         parts = [v.strip() for v in value.split(",")]
         if not all(p.isdigit() for p in parts):
-            raise ValueError(f"{name} must be a positive integer, a list of device indices "
-                             f"or 'auto', got {value!r}")
+            raise ValueError(f"{name} must be a positive integer, a list of device indices, "
+                             f"a device name ('cpu', 'cuda:1') or 'auto', got {value!r}")
         return [int(p) for p in parts]
     if isinstance(value, str):
         if not value.strip().isdigit():
-            raise ValueError(f"{name} must be a positive integer, a list of device indices "
-                             f"or 'auto', got {value!r}")
+            raise ValueError(f"{name} must be a positive integer, a list of device indices, "
+                             f"a device name ('cpu', 'cuda:1') or 'auto', got {value!r}")
         value = int(value)
     if isinstance(value, (list, tuple)):
         return [check_positive_int(v, f"{name}[{i}]", minimum=0) for i, v in enumerate(value)]

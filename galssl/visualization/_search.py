@@ -5,7 +5,7 @@ import numpy as np
 
 from ._rgb import lupton_rgb
 
-__all__ = ["plot_neighbours", "plot_umap", "plot_anomalies"]
+__all__ = ["plot_neighbors", "plot_umap", "plot_anomalies"]
 
 
 def _check_catalog(catalog, name="catalog"):
@@ -57,8 +57,8 @@ def _query_images(queries):
     return None
 
 
-def plot_neighbours(search_or_table, catalog, queries=None, k=8, *, crop=None, rgb="irg",
-                    stretch=0.5, Q=8, figsize_per_panel=1.4):
+def plot_neighbors(search_or_table, catalog, queries=None, k=8, *, crop=None, rgb="irg",
+                   stretch=0.5, Q=8, figsize_per_panel=1.4):
     """Galaxies and their most similar neighbours: one row per query.
 
     The first column shows the query, the next ones its ``k`` neighbours by decreasing

@@ -222,12 +222,12 @@ def test_encode_uses_the_shipped_encoder_or_a_registry_name(tmp_path):
     toy_catalog(n=3, size=64).write(data, progress=False)
     out = tmp_path / "reps.npy"
     assert main(["encode", "--data", str(data), "--out", str(out), "--no-progress",
-                 "--device", "cpu"]) == 0
+                 "--devices", "cpu"]) == 0
     shipped = np.load(out)
     assert shipped.shape == (3, 256)
     assert main(["encode", "--model", "galssl-sdss-moco-resnet10-small-v3", "--data",
                  str(data), "--out", str(out), "--overwrite", "--no-progress",
-                 "--device", "cpu"]) == 0
+                 "--devices", "cpu"]) == 0
     np.testing.assert_array_equal(np.load(out), shipped)
     assert main(["encode", "--model", str(tmp_path / "missing.pt"), "--data", str(data),
                  "--out", str(out), "--overwrite", "--no-progress"]) == 2

@@ -102,6 +102,6 @@ def test_gathered_statistics_make_the_mean_of_two_halves_the_whole_batch_loss():
     halves = [head.loss(h[k:k + 16], views[k:k + 16], gather=lambda t: every)
               for k in (0, 16)]
     assert abs((halves[0] + halves[1]).item() / 2 - whole.item()) < 1e-5
-    # without the global statistics each half standardises on its own
+    # without the global statistics each half standardizes on its own
     alone = [head.loss(h[k:k + 16], views[k:k + 16]) for k in (0, 16)]
     assert abs((alone[0] + alone[1]).item() / 2 - whole.item()) > 1e-3

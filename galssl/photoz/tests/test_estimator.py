@@ -80,9 +80,9 @@ def test_predict_columns_conventions_and_row_order(trained):
     np.testing.assert_allclose(np.asarray(out["z_pdf"])[ok].sum(axis=1), 1, rtol=1e-5)
     # z_phot is the PDF mean over bin centres, z_mode the centre of the top bin
     pdf = np.asarray(out["z_pdf"], float)[ok]
-    np.testing.assert_allclose(out["z_phot"][ok], pdf @ pz.bin_centres / pdf.sum(1),
+    np.testing.assert_allclose(out["z_phot"][ok], pdf @ pz.bin_centers / pdf.sum(1),
                                rtol=1e-5)
-    np.testing.assert_allclose(out["z_mode"][ok], pz.bin_centres[pdf.argmax(1)])
+    np.testing.assert_allclose(out["z_mode"][ok], pz.bin_centers[pdf.argmax(1)])
     assert len(out.meta["z_bin_edges"]) == 41
 
 
@@ -97,9 +97,9 @@ def test_rows_across_batch_and_summary_chunk_boundaries_are_in_place(trained, mo
     images = np.asarray(sub.images).copy()
     images[[2, 8]] = np.nan
     sub = CutoutCatalog(QTable(sub.table, copy=True), images)
-    alone = [pz.predict(sub[[i]], progress=False, device="cpu") for i in range(11)]
+    alone = [pz.predict(sub[[i]], progress=False, devices="cpu") for i in range(11)]
     monkeypatch.setattr(pz, "summary_chunk", 4)
-    out = pz.predict(sub, batch_size=3, progress=False, device="cpu")
+    out = pz.predict(sub, batch_size=3, progress=False, devices="cpu")
     for i in range(11):
         for col in ("z_phot", "z_phot_err", "photoz_flag", "ood_distance"):
             np.testing.assert_allclose(out[col][i], alone[i][col][0], rtol=2e-5, atol=1e-7,
@@ -152,12 +152,12 @@ def test_ood_threshold_is_the_stated_quantile_of_the_reference_distances(trained
     mean_k = np.sort(cos, axis=1)[:, :k].mean(axis=1)
     expected = np.quantile(mean_k, pz.config["ood_quantile"])
     assert pz.ood_threshold == pytest.approx(expected, rel=1e-5)
-    out = pz.predict(cat[:80], progress=False, device="cpu")
+    out = pz.predict(cat[:80], progress=False, devices="cpu")
     d = np.asarray(out["ood_distance"])
     flagged = (np.asarray(out["photoz_flag"]) & PhotoZFlag.OUT_OF_DISTRIBUTION) != 0
     np.testing.assert_array_equal(flagged, d > pz.ood_threshold)
     # the distance of a new row: its k nearest reference rows, none left out
-    feats = pz.encoder().encode(cat[:3], progress=False, device="cpu")
+    feats = pz.encoder().encode(cat[:3], progress=False, devices="cpu")
     f = feats / np.linalg.norm(feats, axis=1, keepdims=True)
     np.testing.assert_allclose(d[:3], np.sort(1 - f @ ref.T, axis=1)[:, :k].mean(axis=1),
                                rtol=1e-4, atol=1e-6)
@@ -193,8 +193,8 @@ def test_save_load_round_trip_and_mismatches(trained, tmp_path):
     pz, cat = trained
     pz.save(tmp_path / "pz.pt")
     back = PhotoZEstimator.load(tmp_path / "pz.pt")
-    a = pz.predict(cat[:20], progress=False, device="cpu")
-    b = back.predict(cat[:20], progress=False, device="cpu")
+    a = pz.predict(cat[:20], progress=False, devices="cpu")
+    b = back.predict(cat[:20], progress=False, devices="cpu")
     np.testing.assert_allclose(b["z_pdf"], a["z_pdf"], rtol=1e-5, atol=1e-7)
     assert back.config == pz.config and back.ood_threshold == pz.ood_threshold
     pz.save(tmp_path / "half.pt", half=True)
@@ -271,7 +271,7 @@ def test_fit_softmax_head_classifies_separable_classes_from_raw_features():
     from galssl.photoz import fit_softmax_head
 
     rng = np.random.default_rng(0)
-    # features on very different scales: the fit standardises, the head takes raw values
+    # features on very different scales: the fit standardizes, the head takes raw values
     f = (rng.normal(size=(400, 12)) * np.logspace(-2, 3, 12) + 7).astype(np.float32)
     w = rng.normal(size=(4, 12))
     y = np.argmax(((f - 7) / np.logspace(-2, 3, 12)) @ w.T, axis=1)
@@ -305,7 +305,7 @@ def test_fit_regression_head_is_the_ridge_regression_as_gaussian_pdfs():
     _, centres = redshift_bins(0.0, 0.4, 180)
     head = torch.nn.Linear(10, 180)
     fit = fit_regression_head(head, f.astype(np.float32), z, centres)
-    # the chosen penalty's ridge (sklearn, on standardised features) ...
+    # the chosen penalty's ridge (sklearn, on standardized features) ...
     mu, sd = f.mean(axis=0), f.std(axis=0)
     ridge = Ridge(alpha=fit["alpha"]).fit((f - mu) / sd, u)
     test = rng.normal(size=(50, 10)) * scale + 3
@@ -536,15 +536,15 @@ def test_calibrated_summaries_are_those_of_the_calibrated_pdfs_in_every_chunk(
 
     pz, _ = trained
     pz = copy.deepcopy(pz)
-    pz.calibrate(toy_photoz(n=300, seed=11), progress=False, device="cpu")
+    pz.calibrate(toy_photoz(n=300, seed=11), progress=False, devices="cpu")
     assert pz.calibration.fitted
     sub = toy_photoz(n=11, seed=12)
     images = np.asarray(sub.images).copy()
     images[[2, 8]] = np.nan
     sub = CutoutCatalog(QTable(sub.table, copy=True), images)
-    raw = pz.predict(sub, progress=False, device="cpu", calibrated=False)
+    raw = pz.predict(sub, progress=False, devices="cpu", calibrated=False)
     monkeypatch.setattr(pz, "summary_chunk", 4)
-    out = pz.predict(sub, batch_size=3, progress=False, device="cpu")
+    out = pz.predict(sub, batch_size=3, progress=False, devices="cpu")
     ok = np.array([i not in (2, 8) for i in range(11)])
     pdf = pz.calibration.apply(np.asarray(raw["z_pdf"])[ok], pz.bin_edges)
     expected = summarize_pdfs(pdf, pz.bin_edges)

@@ -8,17 +8,17 @@ from galssl.cutouts import CutoutCatalog
 from galssl.dust import extinction_coefficients
 from galssl.photoz.metrics import sigma_mad
 from galssl.photoz.tests.test_estimator import toy_photoz
-from galssl.research import (ColourBaseline, aperture_colours, aperture_features,
+from galssl.research import (ColorBaseline, aperture_colors, aperture_features,
                              label_efficiency, labels_saved, magnitude_table, seed_summary)
 
 
-def test_aperture_colours_flux_and_dereddening():
+def test_aperture_colors_flux_and_dereddening():
     size = 41
     img = np.zeros((2, 5, size, size), np.float32)
     img[:, :, 20, 20] = np.array([1.0, 2.0, 4.0, 8.0, 16.0])[None, :]  # point sources
     img[1, :, 0, 0] = 1000.0  # light far outside the 3" aperture is not counted
     t = QTable({"ra": [0, 0], "dec": [0, 0], "flags": [0, 0], "ebv": [0.0, 0.1]})
-    out = aperture_colours(CutoutCatalog(t, img), progress=False)
+    out = aperture_colors(CutoutCatalog(t, img), progress=False)
     np.testing.assert_allclose(out["mag_r"][0], 22.5 - 2.5 * np.log10(4.0), atol=1e-6)
     np.testing.assert_allclose(out["g-r"][0], 2.5 * np.log10(2.0), atol=1e-6)
     # dereddening brightens band b by R_b E(B-V) magnitudes, colours by (R_b1 - R_b2) E
@@ -36,8 +36,8 @@ def test_aperture_features_colours_per_aperture_and_the_r_band_profile():
     t = QTable({"ra": [0], "dec": [0], "flags": [0], "ebv": [0.0]})
     out = aperture_features(CutoutCatalog(t, img), progress=False)
     assert len(out.colnames) == 15 and len(out) == 1
-    # ColourBaseline reads every column with a '-' and mag_r: all 15
-    assert ColourBaseline._features(out).shape == (1, 15)
+    # ColorBaseline reads every column with a '-' and mag_r: all 15
+    assert ColorBaseline._features(out).shape == (1, 15)
     np.testing.assert_allclose(out["g-r 1.5"][0], 2.5 * np.log10(4.0 / 2.0), atol=1e-6)
     np.testing.assert_allclose(out["g-r 3"][0], 2.5 * np.log10(8.0 / 2.0), atol=1e-6)
     np.testing.assert_allclose(out["r-i 6"][0], -2.5 * np.log10(8.0 / 8.0), atol=1e-6)
@@ -55,10 +55,10 @@ def test_colour_baseline_recovers_colour_redshift_relation():
     z = rng.uniform(0, 0.4, 2000)
     t = Table({"u-g": 3 * z, "g-r": 2 * z, "r-i": z + rng.normal(0, 0.01, 2000),
                "i-z": 0.5 * z, "mag_r": rng.uniform(15, 18, 2000)})
-    zp = ColourBaseline().fit(t[:1500], z[:1500]).predict(t[1500:])
+    zp = ColorBaseline().fit(t[:1500], z[:1500]).predict(t[1500:])
     assert np.median(np.abs(zp - z[1500:])) < 0.01
     t["g-r"][1600] = np.nan
-    assert np.isnan(ColourBaseline().fit(t[:1500], z[:1500]).predict(t[1600:1601])[0])
+    assert np.isnan(ColorBaseline().fit(t[:1500], z[:1500]).predict(t[1600:1601])[0])
 
 
 def test_magnitude_table_dereddens_by_the_extinction_law():
@@ -81,16 +81,16 @@ def test_boosting_colour_baseline_learns_a_nonlinear_relation():
     # a colour that folds over: kNN and trees handle it, a linear fit could not
     t = Table({"u-g": np.sin(12 * z) + rng.normal(0, 0.01, 3000), "g-r": 2 * z,
                "mag_r": rng.uniform(15, 18, 3000)})
-    zp = ColourBaseline(regressor="boosting").fit(t[:2500], z[:2500]).predict(t[2500:])
+    zp = ColorBaseline(regressor="boosting").fit(t[:2500], z[:2500]).predict(t[2500:])
     assert np.median(np.abs(zp - z[2500:])) < 0.01
     # "best" picks by cross-validation: boosting with 2,500 objects; kNN with 30, where
     # 20-object leaves leave boosting with little more than a constant
-    assert ColourBaseline(regressor="best").fit(t[:2500], z[:2500]).chosen == "boosting"
-    assert ColourBaseline(regressor="best").fit(t[:30], z[:30]).chosen == "knn"
+    assert ColorBaseline(regressor="best").fit(t[:2500], z[:2500]).chosen == "boosting"
+    assert ColorBaseline(regressor="best").fit(t[:30], z[:30]).chosen == "knn"
     with pytest.raises(ValueError, match="regressor must be"):
-        ColourBaseline(regressor="forest")
+        ColorBaseline(regressor="forest")
     with pytest.raises(ValueError, match="at least 2 rows"):
-        ColourBaseline().fit(t[:1], z[:1])
+        ColorBaseline().fit(t[:1], z[:1])
 
 
 def test_seed_summary_and_read_off_average_over_seeds():

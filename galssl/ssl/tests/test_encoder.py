@@ -38,14 +38,14 @@ def test_fit_encode_save_load_round_trip(tmp_path):
     assert len(enc.history["loss"]) == 4  # 64 images / 16 per batch
     # on the CPU, where the same weights give the same numbers (TF32 convolutions on a GPU
     # vary at the 1e-3 level with the algorithm cuDNN picks)
-    reps = enc.encode(cat, batch_size=20, progress=False, device="cpu")
+    reps = enc.encode(cat, batch_size=20, progress=False, devices="cpu")
     assert reps.shape == (64, 256) and reps.dtype == np.float32 and np.isfinite(reps).all()
     path = tmp_path / "enc.pt"
     enc.save(path)
     state = torch.load(path, weights_only=True)  # a plain dict of tensors and numbers
     assert state["format"] == "galssl.ContrastiveEncoder" and "queue" in state
     back = ContrastiveEncoder.load(path)
-    np.testing.assert_allclose(back.encode(cat, progress=False, device="cpu"), reps,
+    np.testing.assert_allclose(back.encode(cat, progress=False, devices="cpu"), reps,
                                rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(back.module.queue.queue, enc.module.queue.queue)
     assert back.config == enc.config and "trained" in repr(back)
@@ -60,7 +60,7 @@ def test_fit_encode_save_load_round_trip(tmp_path):
     small = ContrastiveEncoder.load(lean)
     assert small.module is None and small.config == enc.config
     assert all(v.dtype != torch.float16 for v in small.backbone.state_dict().values())
-    got = small.encode(cat, progress=False, device="cpu")
+    got = small.encode(cat, progress=False, devices="cpu")
     cos = np.sum(got * reps, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(reps, axis=1)
     assert cos.min() > 0.999
 
@@ -116,7 +116,7 @@ def test_bad_input_errors():
                 progress=False)
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
-            enc.encode(cat, device="cuda", progress=False)
+            enc.encode(cat, devices="cuda", progress=False)
 
 
 def test_encode_keeps_rows_and_flags_empty_images():

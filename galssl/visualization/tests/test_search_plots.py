@@ -51,9 +51,9 @@ def search(catalog):
 
 
 def test_neighbour_grid_shows_queries_neighbours_crop_and_similarities(catalog, search):
-    from galssl.visualization import plot_neighbours
+    from galssl.visualization import plot_neighbors
 
-    fig = plot_neighbours(search, catalog, [4, 11, 25], k=5, crop=32)
+    fig = plot_neighbors(search, catalog, [4, 11, 25], k=5, crop=32)
     assert len(fig.axes) == 3 * 6
     assert len(image_axes(fig)) == 18
     expected = search.query([4, 11, 25], k=5, exclude_self=True)
@@ -70,16 +70,16 @@ def test_neighbour_grid_shows_queries_neighbours_crop_and_similarities(catalog, 
 
 
 def test_neighbour_grid_from_a_query_table(catalog, search):
-    from galssl.visualization import plot_neighbours
+    from galssl.visualization import plot_neighbors
 
     # representation queries: no image for the query panel, no crop outline there
     table = search.query(search.representations[[2, 3]] + 0.05, k=4)
-    fig = plot_neighbours(table, catalog, k=4, crop=32)
+    fig = plot_neighbors(table, catalog, k=4, crop=32)
     assert len(fig.axes) == 2 * 5 and len(image_axes(fig)) == 2 * 4
     assert not fig.axes[0].images and texts(fig.axes[0]) == ["query 0"]
     assert [len(rectangles(ax)) for ax in fig.axes[:5]] == [0, 1, 1, 1, 1]
     # only the requested query of a table, and fewer neighbours than it holds
-    fig = plot_neighbours(table, catalog, queries=[1], k=2)
+    fig = plot_neighbors(table, catalog, queries=[1], k=2)
     assert len(fig.axes) == 3
     sims = [f"{s:.3f}" for s in table["similarity"][table["query"] == 1][:2]]
     assert [texts(ax)[1] for ax in fig.axes[1:]] == sims
@@ -89,27 +89,27 @@ def test_neighbour_grid_of_image_queries_shows_the_image(catalog):
     pytest.importorskip("torch")
     from galssl import ContrastiveEncoder
     from galssl.search import SimilaritySearch
-    from galssl.visualization import plot_neighbours
+    from galssl.visualization import plot_neighbors
 
     images = np.asarray(catalog.images[[7]])
     enc = ContrastiveEncoder(crop=32, jitter=2, queue_size=16)
     ss = SimilaritySearch.from_catalog(catalog, enc, progress=False)
-    fig = plot_neighbours(ss, catalog, images, k=3)
+    fig = plot_neighbors(ss, catalog, images, k=3)
     assert len(image_axes(fig)) == 4 and texts(fig.axes[0]) == ["query"]
     assert rectangles(fig.axes[0])[0].get_width() == 32  # the encoder's crop by default
 
 
 def test_neighbour_grid_errors(catalog, search):
-    from galssl.visualization import plot_neighbours
+    from galssl.visualization import plot_neighbors
 
     with pytest.raises(ValueError, match="queries are needed"):
-        plot_neighbours(search, catalog)
+        plot_neighbors(search, catalog)
     with pytest.raises(ValueError, match="the search has 30 rows, the catalogue 5"):
-        plot_neighbours(search, catalog[:5], [0])
+        plot_neighbors(search, catalog[:5], [0])
     with pytest.raises(TypeError, match="search_or_table must be"):
-        plot_neighbours([1, 2], catalog, [0])
+        plot_neighbors([1, 2], catalog, [0])
     with pytest.raises(TypeError, match="catalog must be a CutoutCatalog"):
-        plot_neighbours(search, catalog.images, [0])
+        plot_neighbors(search, catalog.images, [0])
 
 
 def test_umap_map_with_thumbnails_one_per_occupied_cell(catalog):
