@@ -10,7 +10,9 @@ fine-tuning a backbone with a head (``FinetuneModule``, ``run_finetune``), infer
 one process or on several (``run_inference``), device and precision choices
 (``devices_alias``, ``lightning_devices``, ``inference_device``, ``resolve_device``,
 ``default_precision``) and the checks of model checkpoints
-(``check_checkpoint``, ``load_strict``).
+(``check_checkpoint``, ``load_strict``), and the base of the models that turn images into
+table columns (``ImageModel``: positions to cutouts, image checks, the output table, save
+and load).
 
 The models (`galssl.ssl`, `galssl.photoz`, `galssl.morphology`, `galssl.search`) import these
 names from ``galssl.engine``; nothing here imports a model. The API is small and stable
@@ -38,6 +40,7 @@ _NAMES = {
     "_inference": ("is_distributed", "shard_bounds", "run_inference", "SeededView",
                    "InferenceModule"),
     "_state": ("TRAINING_PARTS", "check_checkpoint", "load_strict"),
+    "_model": ("ImageModel",),
 }
 _WHERE = {name: module for module, names in _NAMES.items() for name in names}
 

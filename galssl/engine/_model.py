@@ -86,6 +86,11 @@ class ImageModel:
         return {k: (v.half() if half and v.is_floating_point() else v.clone())
                 for k, v in state.items()}
 
+    @staticmethod
+    def _float32(state):
+        """A stored state dict with its floating tensors back in float32 (``half`` files)."""
+        return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
     def save(self, path, *, half=False, overwrite=False):
         """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``),
         atomically: an interrupted save leaves the old file intact. An existing ``path`` is

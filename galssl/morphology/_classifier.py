@@ -1,12 +1,12 @@
 # Licensed under a 3-clause BSD style license - see LICENSE.rst
 """MorphologyClassifier: Galaxy Zoo vote fractions from cutouts or representations."""
 
-import os
 import warnings
 
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ..engine import ImageModel
 from ..surveys import band_label, parse_bands
 
 __all__ = ["MorphologyClassifier", "CHECKPOINT_FORMAT"]
@@ -81,7 +81,7 @@ class MorphologyStep:
                 "probabilities": torch.sigmoid(logits.float()).cpu().numpy()}
 
 
-class MorphologyClassifier:
+class MorphologyClassifier(ImageModel):
     """Galaxy Zoo vote fractions (one binary target per question) from multi-band cutouts.
 
     Each question is a binary target whose label is a vote fraction (a soft label, binary
@@ -223,11 +223,6 @@ class MorphologyClassifier:
                 f"questions={c['questions']} {'trained' if self._trained else 'untrained'}>")
 
     # ------------------------------------------------------------------ inputs
-    def _check_images(self, images):
-        from ..engine import check_images
-
-        check_images(images, self.config)
-
     def _source(self, data):
         """("features", array) for a 2-d array of representations, else ("images",
         (images, ebv, good))."""
@@ -515,18 +510,16 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         -------
         `~astropy.table.QTable`
             One float column per question (named as the questions): the probability, NaN
-            for rows without any image data (or a NaN representation). Cutouts with
-            defects are predicted from what they hold; select with ``CutoutCatalog.good``.
-            ``meta`` records the mode, architecture and questions.
+            for rows without any image data (or a NaN representation), one row per input
+            row, in order. Cutouts with defects are predicted from what they hold; select
+            with ``CutoutCatalog.good``. ``meta`` records the mode, architecture and
+            questions.
         """
-        from astropy.coordinates import SkyCoord
-        from astropy.table import QTable, Table
+        from astropy.table import QTable
 
         from .. import __version__
-        from ..cutouts import CutoutCatalog
-        from ..utils._validate import check_positive_int
-
         from ..engine import check_predict_input, devices_alias
+        from ..utils._validate import check_positive_int
 
         batch_size = check_positive_int(batch_size, "batch_size")
         devices = devices_alias(device, devices, "MorphologyClassifier.predict")
@@ -536,17 +529,10 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         if not self._trained:
             warnings.warn("this MorphologyClassifier has not been trained: its predictions "
                           "are meaningless", AstropyUserWarning)
-        if isinstance(data, (SkyCoord, Table)) and not isinstance(data, CutoutCatalog):
-            n = len(data)
-            if n == 0:
-                data = np.zeros((0, self.config["in_chans"], self.config["crop"],
-                                 self.config["crop"]), np.float32)
-            elif frames is not None:
-                data = CutoutCatalog.from_table(data, frames, bands=self.bands,
-                                                progress=progress, **cutout_kwargs)
-            else:
-                data = CutoutCatalog.from_sdss(data, bands=self.bands, progress=progress,
-                                               **cutout_kwargs)
+        data, _ = self._positions_to_cutouts(data, frames, cutout_kwargs, progress)
+        if data is None:  # no positions
+            data = np.zeros((0, self.config["in_chans"], self.config["crop"],
+                             self.config["crop"]), np.float32)
         kind, src = self._source(data)
         if kind == "features":
             probs = self._probabilities(src)
@@ -557,6 +543,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                               accelerator=accelerator,
                               strategy=strategy)["probabilities"] if len(images) else \
                 np.zeros((0, len(self.questions)), np.float32)
+        # only the model's columns: a labelled catalogue holds its labels under the
+        # questions' names, which the input's columns would clash with
         out = QTable()
         for k, q in enumerate(self.questions):
             out[q] = probs[:, k].astype(float)
@@ -590,8 +578,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         return res
 
     # ------------------------------------------------------------------ persistence
-    def state_dict(self):
-        """Plain-dict checkpoint (tensors, numbers, strings only)."""
+    def state_dict(self, *, half=False):
+        """Plain-dict checkpoint (tensors, numbers, strings only); ``half`` stores the
+        floating weights in float16 (halves the size; loading casts back to float32)."""
         from .. import __version__
 
         if self.net is None:
@@ -602,17 +591,9 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                        "n_train": int(self.history.get("n_train", 0))}
         return {"format": "galssl.MorphologyClassifier", "format_version": CHECKPOINT_FORMAT,
                 "galssl_version": __version__, "config": dict(self.config),
-                "backbone": {k: v.clone() for k, v in self.net.backbone.state_dict().items()},
-                "head": {k: v.clone() for k, v in self.net.head.state_dict().items()},
+                "backbone": self._weights(self.net.backbone.state_dict(), half),
+                "head": self._weights(self.net.head.state_dict(), half),
                 "history": history, "trained": bool(self._trained)}
-
-    def save(self, path, *, overwrite=False):
-        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``),
-        atomically: an interrupted save leaves the old file intact. An existing ``path`` is
-        replaced only with ``overwrite=True``."""
-        from ..utils._checkpoint import write_checkpoint
-
-        write_checkpoint(self.state_dict(), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, *, questions=None, map_location="cpu"):
@@ -626,10 +607,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         map_location : optional
             Passed to `torch.load`.
         """
-        from ..utils._checkpoint import read_checkpoint
-
-        state = read_checkpoint(path, map_location)
-        return cls.from_state_dict(state, questions=questions, source=os.fspath(path))
+        return super().load(path, map_location=map_location, questions=questions)
 
     @classmethod
     def from_state_dict(cls, state, *, questions=None, source="state dict"):
@@ -656,8 +634,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         mc = cls(mode="finetune", **config)
         mc.config["mode"] = mode
         mc.config["pretrained_encoder"] = pretrained
-        load_strict(mc.net.backbone, state["backbone"], "backbone", source)
-        load_strict(mc.net.head, state["head"], "morphology head", source)
+        load_strict(mc.net.backbone, cls._float32(state["backbone"]), "backbone", source)
+        load_strict(mc.net.head, cls._float32(state["head"]), "morphology head", source)
         if state.get("history") is not None:
             mc.history = dict(state["history"])
         mc._trained = bool(state.get("trained", True))

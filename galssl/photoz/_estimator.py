@@ -2,19 +2,18 @@
 """PhotoZEstimator: redshift PDFs over 180 bins from multi-band cutouts."""
 
 import enum
-import os
 import warnings
 
 import numpy as np
 import torch
 from astropy.utils.exceptions import AstropyUserWarning
 
-from ..engine import (KeepBest, as_image_source, check_checkpoint, check_images,
+from ..engine import (ImageModel, KeepBest, as_image_source, check_checkpoint,
                       check_predict_input, devices_alias, load_strict, resume_checkpoint,
                       run_finetune, training_rows)
 from ..nn import create_backbone
 from ..ssl import backbone_for_head
-from ..utils._checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from ..utils._checkpoint import CheckpointError
 from ..utils._bitflags import NamedBits
 from ..utils._tables import set_display_formats
 from ..utils._validate import as_float_values, check_number, check_positive_int
@@ -140,7 +139,7 @@ class PhotoZScore:
         return sigma_mad(torch.cat(zp).numpy(), self.z)
 
 
-class PhotoZEstimator:
+class PhotoZEstimator(ImageModel):
     """Photometric redshifts as PDFs over redshift bins, from multi-band galaxy cutouts.
 
     A classifier over ``n_bins`` equal bins on [z_min, z_max] (Pasquet et al. 2019; Hayat
@@ -208,6 +207,9 @@ class PhotoZEstimator:
     >>> pz
     <PhotoZEstimator arch='resnet10-small' bands=ugriz 180 bins on [0, 0.4] untrained>
     """
+
+    #: The columns `predict` adds to the input's.
+    output_columns = OUTPUT_COLUMNS
 
     def __init__(self, encoder=None, *, arch="resnet10-small", in_chans=5, bands="ugriz",
                  z_min=0.0, z_max=0.4, n_bins=180, crop=64, jitter=7, lr_backbone=None,
@@ -528,9 +530,6 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         return knn_distance(feats, self.reference, self.config["ood_k"], exclude_self)
 
     # ------------------------------------------------------------------ inference
-    def _check_images(self, images):
-        check_images(images, self.config)
-
     def _run(self, images, ebv, rows=None, *, batch_size=256, progress=True,
              desc="photo-z", features=False, devices=None, num_nodes=1, accelerator=None,
              strategy=None):
@@ -604,9 +603,6 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             probabilities; edges in ``meta["z_bin_edges"]``), ``ood_distance`` and
             ``photoz_flag`` (`PhotoZFlag` bits). Rows without data hold NaN and NO_DATA.
         """
-        from astropy.coordinates import SkyCoord
-        from astropy.table import QTable, Table
-
         from ..cutouts import IMAGE_DEFECTS, CutoutCatalog, CutoutFlag
 
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -615,22 +611,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             warnings.warn("this PhotoZEstimator has not been trained: its predictions are "
                           "meaningless", AstropyUserWarning)
         data = check_predict_input(data, frames, cutout_kwargs)
-        table = None
-        if isinstance(data, (SkyCoord, Table)) and not isinstance(data, CutoutCatalog):
-            table = QTable(data) if isinstance(data, Table) else None
-            if len(data) == 0:
-                cat = None
-            elif frames is not None:
-                cat = CutoutCatalog.from_table(data, frames, bands=self.bands,
-                                               progress=progress, **cutout_kwargs)
-            else:
-                cat = CutoutCatalog.from_sdss(data, bands=self.bands, progress=progress,
-                                              **cutout_kwargs)
-            if table is None:
-                table = QTable({"ra": data.icrs.ra, "dec": data.icrs.dec})
-            if cat is not None:
-                table["cutout_flags"] = cat.table["flags"]
-            data = cat
+        data, table = self._positions_to_cutouts(data, frames, cutout_kwargs, progress)
         if data is None:
             n, images, ebv, defects = 0, np.zeros((0, self.config["in_chans"], 1, 1)), None, \
                 np.zeros(0, bool)
@@ -642,13 +623,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             if isinstance(data, CutoutCatalog):
                 defects = (np.asarray(data.table["flags"])
                            & int(IMAGE_DEFECTS | CutoutFlag.HIGH_EXTINCTION)) != 0
-                if table is None:
-                    table = QTable(data.table, copy=True)
-        if table is None:
-            table = QTable({"row": np.arange(n)})
-        for name in OUTPUT_COLUMNS:
-            if name in table.colnames:
-                raise ValueError(f"the input already has a column {name!r}; rename it")
+        table = self._output_table(data, table, n)
         res = self._run(images, ebv, batch_size=batch_size,
                         progress=progress, devices=devices, num_nodes=num_nodes,
                         accelerator=accelerator, strategy=strategy) if n else \
@@ -755,6 +730,15 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         return res
 
     def encoder(self):
+        """Deprecated name of `to_encoder` (warns; removed in galssl 0.3): a method named
+        like the constructor's ``encoder=`` argument, which it is not."""
+        from astropy.utils.exceptions import AstropyDeprecationWarning
+
+        warnings.warn("PhotoZEstimator.to_encoder() is deprecated: use to_encoder()",
+                      AstropyDeprecationWarning, stacklevel=2)
+        return self.to_encoder()
+
+    def to_encoder(self):
         """A `~galssl.ContrastiveEncoder` holding a copy of this model's backbone, whose
         ``encode`` gives the representations behind the photo-z (e.g. for similarity
         search with the shipped model)."""
@@ -770,8 +754,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         from .. import __version__
 
         def conv(sd):
-            return {k: (v.half() if half and v.is_floating_point() else v.clone())
-                    for k, v in sd.items()}
+            return self._weights(sd, half)
 
         return {"format": "galssl.PhotoZEstimator", "format_version": CHECKPOINT_FORMAT,
                 "galssl_version": __version__, "config": dict(self.config),
@@ -782,18 +765,6 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
                 (self.reference.half() if half else self.reference.clone()),
                 "ood_threshold": self.ood_threshold, "card": dict(self.card),
                 "trained": bool(self._trained)}
-
-    def save(self, path, *, half=False, overwrite=False):
-        """Save a plain-dict checkpoint (loadable with ``torch.load(weights_only=True)``),
-        atomically: an interrupted save leaves the old file intact. An existing ``path`` is
-        replaced only with ``overwrite=True``."""
-        write_checkpoint(self.state_dict(half=half), path, overwrite=overwrite)
-
-    @classmethod
-    def load(cls, path, *, map_location="cpu"):
-        """Load a checkpoint written by `save`; keys and shapes must match exactly."""
-        return cls.from_state_dict(read_checkpoint(path, map_location),
-                                   source=os.fspath(path))
 
     @classmethod
     def from_state_dict(cls, state, *, source="state dict"):
@@ -807,11 +778,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         pz.config["pretrained_encoder"] = finetune
         pz._from_encoder = finetune
 
-        def f32(sd):
-            return {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
-
-        load_strict(pz.net.backbone, f32(state["backbone"]), "backbone", source)
-        load_strict(pz.net.head, f32(state["head"]), "photo-z head", source)
+        load_strict(pz.net.backbone, cls._float32(state["backbone"]), "backbone", source)
+        load_strict(pz.net.head, cls._float32(state["head"]), "photo-z head", source)
         try:
             pz.calibration = PITCalibration.from_dict(state.get("calibration"))
         except ValueError as exc:

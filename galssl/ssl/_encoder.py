@@ -487,7 +487,7 @@ class ContrastiveEncoder:
     def from_photoz_checkpoint(cls, state, *, source="photo-z checkpoint"):
         """The encoder behind a photo-z model: the settings and a copy of the backbone of a
         `~galssl.PhotoZEstimator` checkpoint dict (its ``state_dict()``; what
-        ``PhotoZEstimator.encoder()`` and ``from_pretrained`` of a photo-z record give).
+        ``PhotoZEstimator.to_encoder()`` and ``from_pretrained`` of a photo-z record give).
 
         Examples
         --------

@@ -384,3 +384,41 @@ def test_one_english_spelling_with_the_old_names_kept_for_a_release():
         with pytest.warns(AstropyDeprecationWarning, match=rf"\.{old} .*\.{new}"):
             assert getattr(module, old) is getattr(galssl.research if new != "plot_neighbors"
                                                    else galssl.visualization, new)
+
+
+def test_photoz_to_encoder_and_the_deprecated_encoder_method():
+    """``to_encoder()`` gives the encoder behind a photo-z model; the old ``encoder()`` (named
+    like the constructor's ``encoder=``) warns and gives the same weights."""
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    pz = PhotoZEstimator(crop=32, n_bins=40)
+    enc = pz.to_encoder()
+    with pytest.warns(AstropyDeprecationWarning, match=r"encoder\(\) is deprecated: use "
+                                                       r"to_encoder\(\)"):
+        old = pz.encoder()
+    for (k, a), b in zip(enc.backbone.state_dict().items(), old.backbone.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy()), k
+
+
+def test_models_share_one_base_and_save_half_precision(tmp_path):
+    """PhotoZEstimator and MorphologyClassifier share `galssl.engine.ImageModel`: the same
+    save (``half=``, ``overwrite=``) and load, and the same input handling; a half-precision
+    morphology file is half the size and loads to float32 weights within float16 rounding."""
+    from galssl.engine import ImageModel
+
+    assert issubclass(PhotoZEstimator, ImageModel) and issubclass(MorphologyClassifier,
+                                                                  ImageModel)
+    mc = MorphologyClassifier(ContrastiveEncoder(**ENC), questions=["smooth"])
+    mc.save(tmp_path / "full.pt")
+    mc.save(tmp_path / "half.pt", half=True)
+    with pytest.raises(FileExistsError):
+        mc.save(tmp_path / "half.pt", half=True)
+    full, half = (tmp_path / "full.pt").stat().st_size, (tmp_path / "half.pt").stat().st_size
+    assert half < 0.6 * full
+    back = MorphologyClassifier.load(tmp_path / "half.pt", questions=["smooth"])
+    for (k, a), b in zip(mc.net.backbone.state_dict().items(),
+                         back.net.backbone.state_dict().values()):
+        assert b.dtype == a.dtype
+        if a.is_floating_point():
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-4,
+                                       err_msg=k)

@@ -157,7 +157,7 @@ def test_ood_threshold_is_the_stated_quantile_of_the_reference_distances(trained
     flagged = (np.asarray(out["photoz_flag"]) & PhotoZFlag.OUT_OF_DISTRIBUTION) != 0
     np.testing.assert_array_equal(flagged, d > pz.ood_threshold)
     # the distance of a new row: its k nearest reference rows, none left out
-    feats = pz.encoder().encode(cat[:3], progress=False, devices="cpu")
+    feats = pz.to_encoder().encode(cat[:3], progress=False, devices="cpu")
     f = feats / np.linalg.norm(feats, axis=1, keepdims=True)
     np.testing.assert_allclose(d[:3], np.sort(1 - f @ ref.T, axis=1)[:, :k].mean(axis=1),
                                rtol=1e-4, atol=1e-6)

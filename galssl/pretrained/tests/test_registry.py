@@ -210,7 +210,7 @@ def test_old_loaders_warn_and_give_the_same_models(tmp_path):
     # gives the representations of the model's own encoder() bit for bit
     images = torch.randn(3, 5, 64, 64).numpy()
     np.testing.assert_array_equal(new.encode(images, progress=False),
-                                  PhotoZEstimator.from_pretrained().encoder().encode(
+                                  PhotoZEstimator.from_pretrained().to_encoder().encode(
                                       images, progress=False))
     assert load(kind="photoz").card == PhotoZEstimator.from_pretrained().card
     with pytest.warns(AstropyDeprecationWarning, match="from_hayat2021"):

@@ -118,7 +118,7 @@ def test_input_stretch_travels_from_encoder_to_heads_and_checkpoints(tmp_path):
     assert back.config["input_stretch"] == "asinh" and back.backbone.stretch is not None
     pz = PhotoZEstimator(back)
     assert pz.config["input_stretch"] == "asinh" and pz.net.backbone.stretch is not None
-    assert pz.encoder().backbone.stretch is not None
+    assert pz.to_encoder().backbone.stretch is not None
     scratch = PhotoZEstimator(input_stretch="asinh", crop=32)
     assert scratch.net.backbone.stretch is not None
     scratch.save(tmp_path / "p.pt")
