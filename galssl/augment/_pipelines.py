@@ -64,7 +64,7 @@ def _views_pool():
 
 def default_pretraining_views(noise_mad, *, bands="ugriz", ebv_max=0.5, out=64, jitter=7,
                               noise_scale=(1.0, 3.0), psf=False, psf_sigma=0.13,
-                              pixel_scale=0.396, seed=None):
+                              pixel_scale=None, seed=None):
     """The pretraining augmentations of Hayat et al. (2021), producing two views.
 
     Order: galactic extinction (deredden, then redden by E(B-V) ~ U(0, ``ebv_max``)),

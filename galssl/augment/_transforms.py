@@ -135,7 +135,7 @@ class PSFAugment(BandTransform):
     sigma : float, optional
         Scale of the half-normal r-band extra seeing, arcsec (0.13").
     pixel_scale : float, optional
-        Arcsec per pixel of the images (0.396").
+        Arcsec per pixel of the images; None: the survey's of ``bands`` (0.396" for SDSS).
     exponent : float, optional
         Wavelength dependence of the seeing, sigma proportional to lambda**exponent.
     bands : str, optional
@@ -153,9 +153,12 @@ class PSFAugment(BandTransform):
     True
     """
 
-    def __init__(self, sigma=0.13, *, pixel_scale=0.396, exponent=-0.3, bands="ugriz",
+    def __init__(self, sigma=0.13, *, pixel_scale=None, exponent=-0.3, bands="ugriz",
                  seed=None):
+        from ..surveys import pixel_scale_of
+
         super().__init__(bands=bands, seed=seed)
+        pixel_scale = pixel_scale_of(self.bands, pixel_scale)
         if not sigma >= 0 or not pixel_scale > 0:
             raise ValueError("sigma must be >= 0 and pixel_scale > 0 (arcsec)")
         self.sigma = float(sigma)

@@ -40,26 +40,10 @@ def _check_size(size):
 
 def _check_pixel_scale(pixel_scale, bands=None):
     """Arcsec per pixel; None: the pixel scale of the survey of ``bands`` (0.396" for SDSS
-    ugriz)."""
-    import astropy.units as u
+    ugriz): `galssl.surveys.pixel_scale_of`."""
+    from ..surveys import pixel_scale_of
 
-    if pixel_scale is None:
-        from ..surveys import survey_of
-
-        survey = survey_of(bands if bands is not None else "ugriz")
-        if survey is None:
-            raise ValueError(f"bands {band_label(bands)} come from several surveys: pass "
-                             f"pixel_scale= (arcsec per output pixel)")
-        return float(survey.pixel_scale)
-    if isinstance(pixel_scale, u.Quantity):
-        pixel_scale = pixel_scale.to_value(u.arcsec)
-    try:
-        value = float(pixel_scale)
-    except (TypeError, ValueError):
-        raise TypeError(f"pixel_scale must be a number of arcsec, got {pixel_scale!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"pixel_scale must be positive, got {pixel_scale!r}")
-    return value
+    return pixel_scale_of(bands, pixel_scale)
 
 
 def _by_wavelength(bands):

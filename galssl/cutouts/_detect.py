@@ -485,11 +485,15 @@ def _deduplicate(table, radius_arcsec=1.0):
     return table[keep]
 
 
-def tile_positions(frames, *, size=107, pixel_scale=0.396, band="r"):
-    """Centres of a regular grid of non-overlapping cutouts covering each field's frame."""
+def tile_positions(frames, *, size=107, pixel_scale=None, band="r"):
+    """Centres of a regular grid of non-overlapping cutouts covering each field's frame
+    (``pixel_scale`` of the cutouts: None, that of the survey of ``band``)."""
     import astropy.units as u
     from astropy.table import QTable, vstack
 
+    from ..surveys import pixel_scale_of
+
+    pixel_scale = pixel_scale_of([band], pixel_scale)
     fields = group_fields(find_frames(frames))
     tables = []
     for name, field in fields.items():

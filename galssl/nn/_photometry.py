@@ -14,7 +14,7 @@ __all__ = ["PhotometryHead", "APERTURE_RADII_ARCSEC"]
 APERTURE_RADII_ARCSEC = (1.5, 3.0, 6.0)
 
 
-def photometry_apertures(bands, size, pixel_scale=0.396):
+def photometry_apertures(bands, size, pixel_scale=None):
     """The radii (arcsec) of `APERTURE_RADII_ARCSEC` that fit in views of ``size`` pixels,
     after checking that ``bands`` can be measured; raises a ValueError naming the bad
     input otherwise. What `PhotometryHead` and ``ContrastiveEncoder(photometry=...)`` check.
@@ -25,7 +25,7 @@ def photometry_apertures(bands, size, pixel_scale=0.396):
     >>> photometry_apertures("ugriz", 24)
     [1.5, 3.0]
     """
-    from ..surveys import parse_bands
+    from ..surveys import parse_bands, pixel_scale_of
 
     try:
         bands = parse_bands(bands)
@@ -34,6 +34,7 @@ def photometry_apertures(bands, size, pixel_scale=0.396):
     if len(bands) < 2:
         raise ValueError(f"the photometry target needs two or more bands (SDSS ugriz or "
                          f"galssl.surveys bands), got bands={bands!r}")
+    pixel_scale = pixel_scale_of(bands, pixel_scale)
     apertures = [r for r in APERTURE_RADII_ARCSEC if 2 * r / pixel_scale <= size]
     if not apertures:
         raise ValueError(f"views of {size} pixels are smaller than the "
@@ -81,8 +82,8 @@ class PhotometryHead(nn.Module):
         bands of `galssl.surveys` (`band_softenings`).
     size : int
         Side of the views in pixels.
-    pixel_scale : float
-        Arcsec per pixel (0.396 for SDSS).
+    pixel_scale : float, optional
+        Arcsec per pixel; None: the survey's (0.396 for SDSS, 0.168 for HSC...).
     reference : str
         Band whose magnitudes enter the target ("r"; the middle band if absent).
 
@@ -97,11 +98,12 @@ class PhotometryHead(nn.Module):
     ['r (1.5")', 'r (3")', 'r (6")', 'u-g (1.5")', 'u-g (3")']
     """
 
-    def __init__(self, in_dim, bands, size, *, pixel_scale=0.396, reference="r"):
-        from ..surveys import parse_bands
+    def __init__(self, in_dim, bands, size, *, pixel_scale=None, reference="r"):
+        from ..surveys import parse_bands, pixel_scale_of
 
         super().__init__()
         bands = parse_bands(bands)
+        pixel_scale = pixel_scale_of(bands, pixel_scale)
         apertures = photometry_apertures(bands, size, pixel_scale)
         radii = [r / pixel_scale for r in apertures]
         self.bands = bands

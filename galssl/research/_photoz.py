@@ -42,7 +42,10 @@ def _aperture_tables(catalog, radii, bands, progress):
 
     images, ebv, _ = as_image_source(catalog)
     bands = list(bands or getattr(catalog, "bands", "ugriz"))
-    scale = getattr(catalog, "pixel_scale", 0.396)
+    from ..surveys import pixel_scale_of
+
+    # a catalogue knows its pixel scale; bare images are on their bands' survey's grid
+    scale = pixel_scale_of(bands, getattr(catalog, "pixel_scale", None))
     n = len(images)
     size = images.shape[-1] if n else 1
     centre = [((size - 1) / 2.0, (size - 1) / 2.0)]

@@ -9,6 +9,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from ..cutouts import CutoutFlag
 from ..cutouts import find_frames, group_fields, read_frame_data
 from ..dust import SF11_SDSS
+from ..surveys import pixel_scale_of
 from ..utils._progress import progress_bar
 from ._galaxies import galaxy_structure, render_stamp
 from ._psf import measure_psf
@@ -199,7 +200,7 @@ def _inject_round(task):
         return rows, ra, dec, injected, ebv_new, None, None
     cut = CutoutCatalog._from_fields(
         parse_positions(QTable({"ra": ra, "dec": dec})), {field.name: field}, bands=bands,
-        size=size, pixel_scale=0.396, missing_band="raise", order="bilinear",
+        size=size, pixel_scale=pixel_scale_of(bands), missing_band="raise", order="bilinear",
         ebv_source=None, out=None, overwrite=False, progress=False,
         reader=lambda frame: modified[frame.path])
     return rows, ra, dec, injected, ebv_new, cut.images, np.asarray(cut.table["flags"])
@@ -211,7 +212,7 @@ def _inject_into_frames(task):
     rng = np.random.default_rng(seed)
     frame_r = field.frames["r"]
     data = {b: _frame_pixels(field.frames[b]) for b in bands}
-    radii = np.clip(3 * props["r50_arcsec"] / 0.396, 6, size / 2)
+    radii = np.clip(3 * props["r50_arcsec"] / frame_r.pixel_scale, 6, size / 2)
     pos = _empty_sky_positions(data["r"], frame_r, field, len(rows), size, radii, rng,
                                min_sep=size)
     n = len(pos)
@@ -233,12 +234,13 @@ def _inject_into_frames(task):
         x, y = frame.pixel(ra, dec)
         jac = frame.wcs.pixel_scale_matrix * 3600.0
         nmgy, gain = float(frame.header.get("NMGY", 0.005)), _gain(frame)
+        scale = frame.pixel_scale  # arcsec per pixel of this frame (0.396 for SDSS)
         for k in range(n):
-            half = int(np.clip(np.ceil(6 * props["disk_r50_arcsec"][k] / 0.396 + 3 * psf[b]),
+            half = int(np.clip(np.ceil(6 * props["disk_r50_arcsec"][k] / scale + 3 * psf[b]),
                                15, 200))
             cx, cy = int(round(x[k])), int(round(y[k]))
             st = render_stamp(injected[k, j], {key: v[k] for key, v in props.items()},
-                              psf[b] * 0.396, jac, (x[k] - cx, y[k] - cy), 2 * half + 1)
+                              psf[b] * scale, jac, (x[k] - cx, y[k] - cy), 2 * half + 1)
             # the stamp (>= 6 disk half-light radii) holds the catalogue flux exactly: the
             # little light drawn beyond its edge is folded back
             st *= injected[k, j] / st.sum()
@@ -336,11 +338,12 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
     props = galaxy_structure(z[:count], mag0[:, band_list.index("r")],
                              mag0[:, band_list.index("u")] - mag0[:, band_list.index("r")],
                              rng, cosmology=cosmology)
-    psf = {}
+    psf, scale = {}, {}
     for name, field in fields.items():
         for b in band_list:
             psf[(name, b)] = measure_psf(_frame_pixels(field.frames[b]),
                                          field.frames[b])["fwhm_pix"]
+            scale[(name, b)] = field.frames[b].pixel_scale
 
     def rounds(name, rows):
         """Tasks injecting ``rows`` into field ``name``, ``per_round`` at a time."""
@@ -406,7 +409,7 @@ def inject_galaxies(catalog, frames, *, n=None, seed=0, cosmology=None, bands="u
               "axis_ratio", "bulge_axis_ratio", "position_angle", "abs_mag_r"):
         table[k] = props[k]
     for b in band_list:
-        table[f"psf_fwhm_{b}"] = np.array([psf[(f, b)] * 0.396 if f else np.nan
+        table[f"psf_fwhm_{b}"] = np.array([psf[(f, b)] * scale[(f, b)] if f else np.nan
                                            for f in field_of])
     table["field"] = field_of
     table["flags"] = flags

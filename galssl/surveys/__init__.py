@@ -12,8 +12,8 @@ keep meaning SDSS. Describe your own survey (Euclid, a private camera) with `Sur
 
 from ._survey import (SURVEYS, UNIT_ZERO_POINTS, Band, Survey, band_label,  # noqa: F401
                       get_survey, list_surveys, nanomaggies_per_unit, parse_band,
-                      parse_bands, register_survey, survey_of)
+                      parse_bands, pixel_scale_of, register_survey, survey_of)
 
 __all__ = ["Survey", "Band", "SURVEYS", "get_survey", "list_surveys", "register_survey",
            "parse_band", "parse_bands", "band_label", "survey_of", "nanomaggies_per_unit",
-           "UNIT_ZERO_POINTS"]
+           "UNIT_ZERO_POINTS", "pixel_scale_of"]

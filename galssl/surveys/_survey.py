@@ -399,3 +399,37 @@ def survey_of(bands):
         if names <= set(survey.band_names):
             return survey
     return None
+
+
+def pixel_scale_of(bands, pixel_scale=None):
+    """Arcsec per pixel: ``pixel_scale`` checked (a positive number, or an angle
+    `~astropy.units.Quantity`), or when None the pixel scale of the survey of ``bands``
+    (0.396" for SDSS ugriz, 0.168" for HSC, 0.262" for the Legacy Surveys). Bands of several
+    surveys have no default: a ValueError asks for ``pixel_scale``.
+
+    Examples
+    --------
+    >>> from galssl.surveys import pixel_scale_of
+    >>> pixel_scale_of("ugriz"), pixel_scale_of("hsc-g,hsc-r"), pixel_scale_of("gri", 0.2)
+    (0.396, 0.168, 0.2)
+    """
+    if pixel_scale is None:
+        survey = survey_of(bands if bands is not None else "ugriz")
+        if survey is None:
+            raise ValueError(f"bands {band_label(bands)} come from several surveys: pass "
+                             f"pixel_scale= (arcsec per pixel)")
+        return float(survey.pixel_scale)
+    try:
+        import astropy.units as u
+
+        if isinstance(pixel_scale, u.Quantity):
+            pixel_scale = pixel_scale.to_value(u.arcsec)
+    except ImportError:  # pragma: no cover - astropy is a dependency
+        pass
+    try:
+        value = float(pixel_scale)
+    except (TypeError, ValueError):
+        raise TypeError(f"pixel_scale must be a number of arcsec, got {pixel_scale!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"pixel_scale must be positive, got {pixel_scale!r}")
+    return value

@@ -167,3 +167,37 @@ def test_an_encoder_takes_another_survey_s_bands(tmp_path):
     assert back.config["bands"] == "hsc-g,hsc-r,hsc-i"
     with pytest.raises(ValueError, match="in_chans=5 but bands='hsc-g,hsc-r,hsc-i' names 3"):
         ContrastiveEncoder(bands="hsc-g,hsc-r,hsc-i", in_chans=5)
+
+
+def test_pixel_scales_come_from_the_bands_survey():
+    """No SDSS 0.396" literal left in the layers that measure in arcsec: the photometry
+    target's apertures, the PSF augmentation and the tiling take the bands' survey's pixel
+    scale when none is given, so HSC views get 0.396 / 0.168 = 2.36 times wider apertures
+    in pixels and a 2.36 times wider blur; bands of several surveys need it given."""
+    import numpy as np
+    import pytest
+    import torch
+
+    from galssl.augment import PSFAugment
+    from galssl.nn import PhotometryHead
+    from galssl.nn._photometry import photometry_apertures
+    from galssl.surveys import pixel_scale_of
+
+    assert photometry_apertures("ugriz", 24) == [1.5, 3.0]
+    assert photometry_apertures("hsc-g,hsc-r,hsc-i", 24) == [1.5]   # 3" is 36 HSC pixels
+    sdss = PhotometryHead(8, "gri", 64)
+    hsc = PhotometryHead(8, "hsc-g,hsc-r,hsc-i", 64)
+    # aperture area in pixels scales with (0.396 / 0.168)^2 for the 1.5" aperture
+    ratio = float(hsc.masks[:, 0].sum() / sdss.masks[:, 0].sum())
+    assert ratio == pytest.approx((0.396 / 0.168) ** 2, rel=0.05)
+    x = torch.zeros(1, 3, 41, 41)
+    x[..., 20, 20] = 1.0
+    width = []
+    for bands in ("gri", "hsc-g,hsc-r,hsc-i"):
+        blurred = PSFAugment(bands=bands).blur(x, torch.tensor([1.0]))
+        profile = blurred[0, 1, 20].numpy()
+        width.append(np.sqrt((profile * (np.arange(41) - 20) ** 2).sum() / profile.sum()))
+    assert width[1] / width[0] == pytest.approx(0.396 / 0.168, rel=0.02)
+    with pytest.raises(ValueError, match="come from several surveys: pass pixel_scale"):
+        pixel_scale_of(["hsc-g", "decam-r"])
+    assert PhotometryHead(8, ["hsc-g", "decam-r"], 64, pixel_scale=0.2).masks.shape[1] == 3
