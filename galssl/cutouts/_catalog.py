@@ -484,6 +484,51 @@ class CutoutCatalog:
                    pixel_scale=float(attrs["pixel_scale"]))
 
     @classmethod
+    def from_stein2021(cls, path, *, region="south"):
+        """Open one file of the Stein et al. (2021) DESI Legacy Surveys DR9 galaxy images
+        (``images_npix152_*.h5`` of ssl-legacysurvey: 152 x 152-pixel g, r, z cutouts in
+        nanomaggies with the DR9 sweep and photo-z columns) as a catalogue; images are read
+        lazily.
+
+        The file does not say which DR9 region it holds: ``region="south"`` (DECam) or
+        ``"north"`` (BASS g, r and MzLS z) names the bands. Negative redshifts (-99: none)
+        become NaN; the rows are flagged from their pixels (which reads every image once).
+
+        Raises
+        ------
+        FileNotFoundError, OSError
+            If there is no such file, or it is not HDF5.
+        ValueError
+            If it has no (N, 3, size, size) ``images`` or no ra/dec; the message names the
+            file.
+        """
+        from ._labelled import read_stein2021
+
+        table, images, bands, pixel_scale = read_stein2021(path, region=region)
+        return cls(table, images, bands=bands, pixel_scale=pixel_scale)
+
+    @classmethod
+    def from_pasquet2019(cls, path):
+        """Open the SDSS image set of Pasquet et al. (2019) (``sdss.npz``: 64 x 64-pixel
+        ugriz cutouts of 659,857 galaxies with their spectroscopic redshifts ``z`` and
+        catalogue values) as a catalogue. The cube is memory-mapped when the file stores it
+        uncompressed (as distributed), so only the rows used are read; a compressed file is
+        read whole, with a warning.
+
+        Raises
+        ------
+        FileNotFoundError, OSError
+            If there is no such file, or it is not an ``.npz`` file.
+        ValueError
+            If it lacks ``cube`` or ``labels`` or their shapes do not match; the message
+            names the file.
+        """
+        from ._labelled import read_pasquet2019
+
+        table, images, bands, pixel_scale = read_pasquet2019(path)
+        return cls(table, images, bands=bands, pixel_scale=pixel_scale)
+
+    @classmethod
     def from_mmu(cls, path):
         """Open a Multimodal Universe image file (Legacy Surveys DR10 or HSC-SSP PDR3 HDF5)
         as a catalogue; images are read lazily and converted to nanomaggies.
