@@ -4,8 +4,9 @@
 `galssl.morphology.label_count_curve` for the ``smooth`` (bulge fraction > 0.5) and
 ``edge_on`` (disk axis ratio < 0.3) labels of `galssl.simulate.inject_galaxies`: trained on
 the injected training fields, scored on the injected validation fields (other fields, other
-galaxies). These labels are simulated, not Galaxy Zoo votes. Writes
-``morphology_label_counts.ecsv`` and ``morphology_label_counts.png`` to ``--out``. Run from
+galaxies). These labels are simulated, not Galaxy Zoo votes. Files its rows as the variant
+``--tag`` (``main`` without one) of ``morphology_label_counts_runs.ecsv`` in ``--out``, beside
+the other variants, and draws ``morphology_label_countsTAG.png``. Run from
 the repository root after ``scripts/train_default_model.py``::
 
     python scripts/morphology_experiments.py --encoder data/model_v2/encoder.pt
@@ -42,16 +43,20 @@ def plot(table, path):
     print("wrote", path, flush=True)
 
 
-def supervised_rows(path, seed):
-    """The supervised rows of an earlier table of this script, checked to be of ``seed``."""
-    from astropy.table import Table
+def supervised_rows(path, variant, seed):
+    """The supervised rows of an earlier variant of this script's table, checked to be of
+    ``seed``."""
+    from galssl.research import variant_rows
 
-    earlier = Table.read(path)
-    if earlier.meta.get("seed", seed) != seed:
-        raise ValueError(f"{path} was made with seed {earlier.meta['seed']}, not {seed}")
+    earlier = variant_rows(path, variant)
+    if earlier is None:
+        raise ValueError(f"{path} has no rows of the variant {variant!r}")
     rows = earlier[earlier["mode"] == "supervised"]
     if len(rows) == 0:
-        raise ValueError(f"{path} has no supervised rows")
+        raise ValueError(f"{path} has no supervised rows in the variant {variant!r}")
+    if "seed" in rows.colnames and set(int(s) for s in rows["seed"]) != {seed}:
+        raise ValueError(f"the variant {variant!r} was made with seed "
+                         f"{sorted(set(int(s) for s in rows['seed']))}, not {seed}")
     return rows
 
 
@@ -68,15 +73,17 @@ def main():
                    help="only the linear probe (the networks from scratch do not depend on "
                         "the encoder)")
     p.add_argument("--tag", default="",
-                   help="suffix of the outputs (morphology_label_countsTAG.ecsv, .png)")
+                   help="the variant of this run (e.g. _ebv01): its rows of "
+                   "morphology_label_counts_runs.ecsv and the suffix of its figure")
     p.add_argument("--network-modes", nargs="+", default=["finetune", "supervised"],
                    choices=["finetune", "supervised"],
                    help="the networks trained at --network-counts (the supervised one does "
                         "not depend on the encoder)")
-    p.add_argument("--supervised-from", default=None, metavar="ECSV",
-                   help="add the supervised rows of an earlier table of this script (same "
-                        "labels, test galaxies and seed) to the table and the figure, "
-                        "e.g. with --network-modes finetune")
+    p.add_argument("--supervised-from", default=None, metavar="VARIANT",
+                   help="add the supervised rows of an earlier variant of this script's "
+                        "table (same labels, test galaxies and seed; 'main' for the run "
+                        "without a tag) to the table and the figure, e.g. with "
+                        "--network-modes finetune")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -88,7 +95,9 @@ def main():
     from galssl.research import in_memory
 
     from galssl import ContrastiveEncoder
-    from galssl.research import label_count_curve
+    from galssl.research import RESULT_TABLES, label_count_curve, replace_variant
+
+    path = os.path.join(args.out, RESULT_TABLES["morphology_label_counts"])
 
     train = in_memory(os.path.join(args.data, "injected_train.h5"))
     test = in_memory(os.path.join(args.data, "injected_val.h5"))
@@ -100,15 +109,15 @@ def main():
                                        modes=args.network_modes, epochs=args.epochs,
                                        seed=args.seed, progress=False))
     if args.supervised_from:
-        parts.append(supervised_rows(args.supervised_from, args.seed))
+        parts.append(supervised_rows(path, args.supervised_from, args.seed))
     table = vstack(parts, metadata_conflicts="silent")
-    table.meta["encoder"] = os.path.relpath(args.encoder)
-    table.meta["epochs"] = args.epochs
+    table.meta.clear()
+    table["epochs"], table["seed"] = args.epochs, args.seed
     if args.supervised_from:
-        table.meta["supervised_from"] = os.path.relpath(args.supervised_from)
+        table["supervised_from"] = args.supervised_from
     os.makedirs(args.out, exist_ok=True)
-    table.write(os.path.join(args.out, f"morphology_label_counts{args.tag}.ecsv"),
-                overwrite=True)
+    replace_variant(path, args.tag.lstrip("_") or "main", table,
+                    encoder=os.path.relpath(args.encoder))
     cols = ["n_labels", "mode", "question", "accuracy", "roc_auc", "eta", "n_test", "seconds"]
     table[cols].pprint(max_lines=-1, max_width=-1)
     plot(table, os.path.join(args.out, f"morphology_label_counts{args.tag}.png"))

@@ -9,7 +9,11 @@
    Figure 4 plot, the "x N fewer labels" read-off and z_phot-z_spec figures of the two
    networks trained on all labels.
 
-Outputs (tables as ECSV/JSON, figures as PNG) go to ``docs/_static/results``. Run from the
+Outputs (tables as ECSV/JSON, figures as PNG) go to ``docs/_static/results``: the runs, their
+summary over seeds and the labels-saved read-off are filed as the variant ``--tag``
+(``main`` without one) of one table per experiment (``label_efficiency_runs.ecsv``,
+``label_efficiency_summaries.ecsv``, ``labels_saved.ecsv``, with the encoder and the machine
+as columns; `galssl.research.RESULT_TABLES`). Run from the
 repository root after ``scripts/build_datasets.py`` and ``scripts/train_default_model.py``::
 
     python scripts/photoz_experiments.py [--parts shipped,efficiency] [--epochs 30]
@@ -22,6 +26,8 @@ import re
 import time
 
 import numpy as np
+
+from galssl.research import replace_variant, variant_rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -134,28 +140,48 @@ def efficiency_summary(table, reference=None):
     return summary
 
 
+def _variant(args):
+    """The variant a run's rows are filed under: its ``--tag`` without the leading "_",
+    "main" without one."""
+    return args.tag.lstrip("_") or "main"
+
+
+def _table_path(out, experiment):
+    """The one table of an experiment (`galssl.research.RESULT_TABLES`)."""
+    from galssl.research import RESULT_TABLES
+
+    return os.path.join(out, RESULT_TABLES[experiment])
+
+
 def write_summary(args, table, out):
     """The summary over seeds, the read-off and the figure of a label-efficiency table."""
     from galssl.research import labels_saved
     from galssl.visualization import plot_label_efficiency
 
-    from astropy.table import Table
+    from astropy.table import vstack
 
-    main_path = os.path.join(out, "label_efficiency.ecsv")
-    reference = Table.read(main_path) if args.tag and os.path.isfile(main_path) else None
+    variant = _variant(args)
+    reference = variant_rows(_table_path(out, "label_efficiency"), "main") \
+        if variant != "main" else None
     summary = efficiency_summary(table, reference)
-    summary.write(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv"), overwrite=True)
+    replace_variant(_table_path(out, "label_efficiency_summary"), variant, summary,
+                    encoder=os.path.relpath(args.work))
     summary.pprint(max_lines=-1, max_width=-1)
+    read_offs = []
     for method in dict.fromkeys(table["method"]):  # the read-off of every pretrained method
         if method not in ("finetuned", "linear") and not method.startswith("finetuned ("):
             continue
         saved = labels_saved(table, method=method)
-        # a file per variant: "finetuned (regression head, lr 1e-4/1e-3, warm-up 50)"
-        # -> "finetuned_regression_head_lr_1e-4_1e-3_warm-up_50"
-        name = re.sub(r"[^A-Za-z0-9.+-]+", "_", method).strip("_")
-        saved.write(os.path.join(out, f"labels_saved{args.tag}_{name}.ecsv"), overwrite=True)
         print(method)
         saved.pprint(max_lines=-1, max_width=-1)
+        # "finetuned (regression head, lr 1e-4/1e-3, warm-up 50)"
+        # -> "finetuned_regression_head_lr_1e-4_1e-3_warm-up_50"
+        saved.add_column([re.sub(r"[^A-Za-z0-9.+-]+", "_", method).strip("_")] * len(saved),
+                         name="method", index=0)
+        read_offs.append(saved)
+    if read_offs:
+        replace_variant(_table_path(out, "labels_saved"), variant, vstack(read_offs),
+                        encoder=os.path.relpath(args.work))
     _save(plot_label_efficiency(table), out, f"label_efficiency{args.tag}.png")
 
 
@@ -193,7 +219,7 @@ def part_efficiency(args, train, val_test, out, log):
     ("finetuned (probe head, lr_backbone X)", `finetune_variants`). The table
     is written after every run; with ``--resume`` the (fraction, seed, method) runs
     already in it are kept and not run again."""
-    from astropy.table import Table, vstack
+    from astropy.table import vstack
 
     from galssl import ContrastiveEncoder
     from galssl.research import aperture_colors, aperture_features, label_efficiency
@@ -212,8 +238,9 @@ def part_efficiency(args, train, val_test, out, log):
     if "linear" in args.methods:
         shared["representations"] = (enc.encode(train, progress=args.progress),
                                      enc.encode(val_test, progress=args.progress))
-    path = os.path.join(out, f"label_efficiency{args.tag}.ecsv")
-    tables = [Table.read(path)] if args.resume and os.path.isfile(path) else []
+    path, variant = _table_path(out, "label_efficiency"), _variant(args)
+    earlier = variant_rows(path, variant) if args.resume else None
+    tables = [] if earlier is None else [earlier]
     done = {(round(float(r["fraction"]), 6), int(r["seed"]), str(r["method"]))
             for t in tables for r in t}
     t0 = time.time()
@@ -235,7 +262,7 @@ def part_efficiency(args, train, val_test, out, log):
                 v["method"] = [name] * len(v)
                 tables.append(v)
             table = vstack(tables)
-            table.write(path, overwrite=True)
+            replace_variant(path, variant, table, encoder=os.path.relpath(args.work))
             print(f"fraction {frac}, seed {seed} done after {time.time() - t0:.0f} s",
                   flush=True)
     write_summary(args, vstack(tables), out)
@@ -269,10 +296,12 @@ def summary_rst(summary):
 
 def part_rst(args, out):
     """Write (``label_efficiency_tableTAG.rst``, for the results page) and print the RST
-    table of ``label_efficiency_summaryTAG.ecsv``."""
-    from astropy.table import Table
-
-    text = summary_rst(Table.read(os.path.join(out, f"label_efficiency_summary{args.tag}.ecsv")))
+    table of the variant's rows of ``label_efficiency_summaries.ecsv``."""
+    summary = variant_rows(_table_path(out, "label_efficiency_summary"), _variant(args))
+    if summary is None:
+        raise SystemExit(f"no summary of the variant {_variant(args)!r} in "
+                         f"{_table_path(out, 'label_efficiency_summary')}")
+    text = summary_rst(summary)
     with open(os.path.join(out, f"label_efficiency_table{args.tag}.rst"), "w") as f:
         f.write(text + "\n")
     print(text)
@@ -311,7 +340,7 @@ def part_ablation(args, train, val_test, out, log):
     """Pretraining augmentations against photo-z quality (Hayat et al. 2021, Appendix D):
     the encoder of each ``--ablation NAME=WORK`` fine-tuned at ``--fractions``, beside the
     supervised baseline of the main label-efficiency run at the same label counts."""
-    from astropy.table import Table, vstack
+    from astropy.table import vstack
 
     from galssl import ContrastiveEncoder
     from galssl.research import label_efficiency
@@ -331,9 +360,8 @@ def part_ablation(args, train, val_test, out, log):
         t["augmentations"] = [augmentation_summary(**enc.config)] * len(t)
         tables.append(t)
     table = vstack(tables)
-    base = os.path.join(out, "label_efficiency.ecsv")
-    if os.path.isfile(base):
-        ref = Table.read(base)
+    ref = variant_rows(_table_path(out, "label_efficiency"), "main")
+    if ref is not None:
         ref = ref[(ref["method"] == "supervised") & np.isin(ref["n_labels"], table["n_labels"])]
         if len(ref):
             ref["augmentations"] = ["(none: no pretraining)"] * len(ref)
@@ -386,7 +414,8 @@ def main():
                         "the calibration half of the validation fields (fit(validation=...), "
                         "scored every 25 steps); the test half stays untouched")
     p.add_argument("--tag", default="",
-                   help="suffix of the efficiency outputs (label_efficiencyTAG.ecsv, ...)")
+                   help="the variant of this run (e.g. _ebv01): its rows of the experiment "
+                   "tables (label_efficiency_runs.ecsv, ...) and the suffix of its figure")
     p.add_argument("--ablation", nargs="+", metavar="NAME=WORK",
                    default=["all but PSF=data/model_v2", "with PSF=data/ablation/psf",
                             "no noise=data/ablation/nonoise",
@@ -411,11 +440,8 @@ def main():
         part_rst(args, args.out)
         return
     if parts == ["summary"]:  # of the efficiency table as it is (e.g. an interrupted run)
-        from astropy.table import Table
-
-        write_summary(args, Table.read(os.path.join(args.out,
-                                                    f"label_efficiency{args.tag}.ecsv")),
-                      args.out)
+        write_summary(args, variant_rows(_table_path(args.out, "label_efficiency"),
+                                         _variant(args)), args.out)
         return
     log = read_log(log_path)
     _, val_test = validation_halves(args.data)

@@ -20,6 +20,8 @@ from ._photoz import (METHODS, ColorBaseline, aperture_colors,  # noqa: F401
 from ._probe import (FACTORS, PROBE_TABLE_ROWS, effective_rank, probe_features,  # noqa: F401
                      probe_representations)
 from ..utils._deprecate import moved_names
+from ._results import (RESULT_TABLES, collect_variant_files, machine_description,  # noqa: F401
+                       replace_variant, variant_rows)
 # the datasets and bookkeeping of the results page's runs (scripts/), not in __all__
 from ._runs import (COMMON, EBV_LIMIT, TRAIN_FIELDS, VAL_FIELDS,  # noqa: F401
                     augmentation_summary,
