@@ -258,7 +258,7 @@ def part_efficiency(args, train, val_test, out, log):
                 if (round(frac, 6), seed, name) in done:
                     continue
                 v = label_efficiency(enc, train, val_test, fractions=[frac], seed=seed,
-                                     methods=["finetuned"], **common, estimator_kwargs=kw)
+                                     methods=["finetuned"], **common, model_kwargs=kw)
                 v["method"] = [name] * len(v)
                 tables.append(v)
             table = vstack(tables)
@@ -320,7 +320,7 @@ def part_figure5(args, train, val_test, out, log):
     kw = _estimator_kwargs(args)
     t = label_efficiency(enc, train, val_test, fractions=[1.0], epochs=args.epochs,
                          batch_size=256, seed=args.seed, methods=["supervised", "finetuned"],
-                         estimator_kwargs=kw, predictions=True, progress=args.progress)
+                         model_kwargs=kw, predictions=True, progress=args.progress)
     z = np.asarray(val_test.table["redshift"], dtype=float)
     ok = np.asarray(val_test.good) & (z >= 0) & (z <= 0.4)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -355,7 +355,7 @@ def part_ablation(args, train, val_test, out, log):
         t = label_efficiency(enc, train, val_test, fractions=args.fractions,
                              epochs=args.epochs, batch_size=256, seed=args.seed,
                              min_steps=args.min_steps, methods=["finetuned"],
-                             estimator_kwargs=kw, progress=args.progress)
+                             model_kwargs=kw, progress=args.progress)
         t["method"] = [f"fine-tuned, {name}"] * len(t)
         t["augmentations"] = [augmentation_summary(**enc.config)] * len(t)
         tables.append(t)

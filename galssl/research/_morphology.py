@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ..utils._deprecate import renamed_argument
+
 __all__ = ["label_count_curve"]
 
 _MODES = ("linear", "finetune", "supervised")
@@ -19,7 +21,8 @@ LABEL_COUNTS = (64, 128, 256, 512, 1024, 2048, 4096)
 def label_count_curve(encoder, train, test, *, label_counts=LABEL_COUNTS,
                       questions=("smooth", "edge_on"), modes=_MODES, train_labels=None,
                       test_labels=None, epochs=20, batch_size=256, seed=0,
-                      classifier_kwargs=None, progress=True, **fit_kwargs):
+                      model_kwargs=None, progress=True, classifier_kwargs=None,
+                      **fit_kwargs):
     """Morphology metrics against the number of labelled training galaxies.
 
     For every count, the same random subset of the usable training galaxies (complete
@@ -53,8 +56,9 @@ def label_count_curve(encoder, train, test, *, label_counts=LABEL_COUNTS,
         Labels aligned with ``train`` / ``test``; default the catalogues' table columns.
     epochs, batch_size, seed : optional
         Of every network training (batch size capped at the subset size).
-    classifier_kwargs : dict, optional
-        Passed to `~galssl.MorphologyClassifier` (e.g. ``weight_decay``).
+    model_kwargs : dict, optional
+        Passed to `~galssl.MorphologyClassifier` (e.g. ``weight_decay``), as in
+        `label_efficiency` (``classifier_kwargs`` is its deprecated name, which warns).
     progress : bool, optional
     **fit_kwargs
         Passed to `~galssl.MorphologyClassifier.fit` when fine-tuning (devices,
@@ -84,10 +88,11 @@ def label_count_curve(encoder, train, test, *, label_counts=LABEL_COUNTS,
     counts = sorted({int(c) for c in label_counts})
     if not counts or counts[0] < 2:
         raise ValueError(f"label_counts must be integers >= 2, got {list(label_counts)}")
-    kw = dict(classifier_kwargs or {})
+    kw = dict(renamed_argument(classifier_kwargs, model_kwargs, "classifier_kwargs",
+                               "model_kwargs", "label_count_curve") or {})
     for key in ("questions", "mode"):
         if key in kw:
-            raise ValueError(f"classifier_kwargs cannot set {key!r}")
+            raise ValueError(f"model_kwargs cannot set {key!r}")
     probe = MorphologyClassifier(encoder, questions=questions, **kw) if encoder is not None \
         else MorphologyClassifier(mode="finetune", questions=questions, **kw)
     y_train, _ = probe._targets(train, train_labels, len(train))

@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from ..nn import APERTURE_RADII_ARCSEC
+from ..utils._deprecate import renamed_argument
 
 __all__ = ["label_efficiency", "aperture_colors", "aperture_features", "magnitude_table",
            "ColorBaseline", "labels_saved", "seed_summary", "METHODS"]
@@ -251,9 +252,10 @@ class ColorBaseline:
 
 def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0.25, 0.5, 1.0),
                      redshift="redshift", epochs=100, batch_size=256, seed=0,
-                     methods=("supervised", "finetuned", "colours"), estimator_kwargs=None,
+                     methods=("supervised", "finetuned", "colours"), model_kwargs=None,
                      min_steps=0, photometry=None, colours=None, apertures=None,
-                     representations=None, predictions=False, progress=True, **fit_kwargs):
+                     representations=None, predictions=False, progress=True,
+                     estimator_kwargs=None, **fit_kwargs):
     """Photo-z quality versus the number of labels, for the methods of Hayat et al. (2021).
 
     At each fraction of the labelled training set (the same random subset for every
@@ -288,8 +290,9 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
         optimiser steps (the epochs used are in the ``epochs`` column).
     methods : sequence of str
         Any of `METHODS`.
-    estimator_kwargs : dict, optional
-        Passed to `PhotoZEstimator`.
+    model_kwargs : dict, optional
+        Passed to `PhotoZEstimator` (as in `label_count_curve`; ``estimator_kwargs`` is its
+        deprecated name, which warns).
     photometry : tuple of two `~astropy.table.Table`, optional
         For "ceiling": ``(train, test)`` tables of `magnitude_table`, one row per row of
         ``train`` and ``test``.
@@ -333,7 +336,8 @@ def label_efficiency(encoder, train, test, *, fractions=(0.025, 0.0625, 0.125, 0
             if len(tab) != len(cat):
                 raise ValueError(f"{what} of {name} has {len(tab)} rows, the {name} "
                                  f"catalogue {len(cat)}")
-    kw = dict(estimator_kwargs or {})
+    kw = dict(renamed_argument(estimator_kwargs, model_kwargs, "estimator_kwargs",
+                               "model_kwargs", "label_efficiency") or {})
     probe = PhotoZEstimator(encoder, **kw) if encoder is not None else PhotoZEstimator(**kw)
     z_train = probe._labels(train, redshift)
     z_test = probe._labels(test, redshift)

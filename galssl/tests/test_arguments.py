@@ -422,3 +422,23 @@ def test_models_share_one_base_and_save_half_precision(tmp_path):
         if a.is_floating_point():
             np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-4,
                                        err_msg=k)
+
+
+def test_experiment_runners_take_model_kwargs_and_the_old_names_warn():
+    """label_efficiency and label_count_curve name the model's keywords alike
+    (``model_kwargs``); their old names warn and still reach the model, and both together
+    are a TypeError."""
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    from galssl.research import label_count_curve, label_efficiency
+
+    cat = toy_photoz(n=20, size=40)
+    with pytest.raises(ValueError, match="model_kwargs cannot set 'mode'"):
+        label_count_curve(None, cat, cat, modes=["supervised"], model_kwargs={"mode": "linear"})
+    with pytest.warns(AstropyDeprecationWarning, match="classifier_kwargs= is deprecated"):
+        with pytest.raises(ValueError, match="model_kwargs cannot set 'questions'"):
+            label_count_curve(None, cat, cat, modes=["supervised"],
+                              classifier_kwargs={"questions": ["x"]})
+    with pytest.raises(TypeError, match="got both estimator_kwargs= and model_kwargs="):
+        label_efficiency(None, cat, cat, methods=["supervised"], model_kwargs={},
+                         estimator_kwargs={})

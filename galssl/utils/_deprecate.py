@@ -4,7 +4,7 @@
 import importlib
 import warnings
 
-__all__ = ["moved_names"]
+__all__ = ["moved_names", "renamed_argument"]
 
 
 def moved_names(module_name, moved):
@@ -24,3 +24,18 @@ def moved_names(module_name, moved):
         return getattr(importlib.import_module(target), new)
 
     return __getattr__
+
+
+def renamed_argument(old_value, new_value, old, new, where):
+    """The value of an argument whose keyword was renamed: ``new_value``, or ``old_value``
+    with an `~astropy.utils.exceptions.AstropyDeprecationWarning` when only the old keyword
+    was given; both given is a TypeError."""
+    if old_value is None:
+        return new_value
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    if new_value is not None:
+        raise TypeError(f"{where} got both {old}= and {new}=: use {new}= alone")
+    warnings.warn(f"{where}: {old}= is deprecated and will be removed in galssl 0.3; use "
+                  f"{new}=", AstropyDeprecationWarning, stacklevel=3)
+    return old_value

@@ -123,7 +123,7 @@ def test_label_efficiency_table():
     enc = ContrastiveEncoder(arch="resnet10-small", crop=32, jitter=2, queue_size=16)
     enc.fit(train, epochs=1, batch_size=16, progress=False)
     t = label_efficiency(enc, train, test, fractions=(0.5, 1.0), epochs=1, batch_size=32,
-                         min_steps=3, estimator_kwargs=dict(n_bins=40, jitter=2),
+                         min_steps=3, model_kwargs=dict(n_bins=40, jitter=2),
                          predictions=True, progress=False)
     assert len(t) == 6
     # 48 labels in batches of 32 = 2 steps per epoch: 2 epochs reach 3 steps; 96: 3 steps
