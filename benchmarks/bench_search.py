@@ -8,10 +8,12 @@ length (float32), and ``--queries`` (1000) further ones drawn the same way. ``--
 galaxies`` (default): vectors shaped like real representations, drawn from a Gaussian
 mixture (``--components``, 32, full covariances) fitted to the representations of the
 real galaxies of the shared SDSS fields (``data/real.h5`` encoded by the shipped encoder,
-in the span of their first d singular vectors). ``random`` (isotropic directions, where no
-approximate index can work, kept for reference) and ``clustered`` (``--clusters`` random
-centres plus noise of the same size, ``--spread``) are the older variants; ``both`` runs
-all three.
+in the span of their first d singular vectors; on a fresh checkout without ``data/real.h5``
+the galaxies are detected in the frames of ``--shared``'s ``sdss_frames`` folders, the
+``--fields`` given or all; without the shared data the run is skipped, saying why).
+``random`` (isotropic directions, where no approximate index can work, kept for reference)
+and ``clustered`` (``--clusters`` random centres plus noise of the same size, ``--spread``)
+are the older variants; ``both`` runs all three.
 
 1. **Exact search.** The peer, measured in the same run on the same queries: a numpy brute
    force, queries in chunks, ``chunk @ reps.T`` (BLAS) then ``numpy.argpartition`` and a
@@ -90,23 +92,47 @@ def clustered_data(n, d, q, seed, clusters, spread):
     return out
 
 
-def galaxy_model(path, d, components, seed):
+class Skipped(Exception):
+    """The benchmark cannot run here (its data are absent); the message says why."""
+
+
+def real_galaxies(folder, shared, fields):
+    """The real galaxies to encode: ``folder/real.h5`` (scripts/build_datasets.py) when
+    it is there, else those detected in the SDSS frames of ``shared`` (the ``fields``
+    given, or every field folder); `Skipped` when neither exists."""
+    import glob
+
+    from galssl.cutouts import CutoutCatalog
+
+    real = os.path.join(folder, "real.h5")
+    if os.path.isfile(real):
+        return CutoutCatalog.read(real), real
+    frames = os.path.join(shared, "sdss_frames")
+    chosen = sorted(glob.glob(os.path.join(frames, "*"))) if not fields else \
+        [os.path.join(frames, f) for f in fields]
+    chosen = [f for f in chosen if os.path.isdir(f)]
+    if not chosen:
+        raise Skipped(f"no real galaxies: neither {real} (scripts/build_datasets.py) nor "
+                      f"SDSS frames in {frames}")
+    cat = CutoutCatalog.from_frames(chosen, progress=False)
+    return cat, f"{len(chosen)} fields of {frames}"
+
+
+def galaxy_model(path, d, components, seed, shared=None, fields=None):
     """A Gaussian mixture of ``components`` full-covariance Gaussians fitted to the
     representations of the real galaxies of the shared fields (``path``: an .npy of them,
-    made on first use by encoding ``data/real.h5`` with the shipped encoder), in the span
-    of their first ``d`` right singular vectors (uncentred, so that cosines keep their
-    meaning; the representations have an effective rank far below d)."""
+    made on first use by encoding them with the shipped encoder: `real_galaxies`), in the
+    span of their first ``d`` right singular vectors (uncentred, so that cosines keep
+    their meaning; the representations have an effective rank far below d)."""
     from sklearn.mixture import GaussianMixture
 
     if not os.path.isfile(path):
         from galssl import ContrastiveEncoder
-        from galssl.cutouts import CutoutCatalog
 
-        real = os.path.join(os.path.dirname(path), "real.h5")
-        if not os.path.isfile(real):
-            raise SystemExit(f"{real} is missing: run scripts/build_datasets.py first")
-        reps = ContrastiveEncoder.from_pretrained().encode(CutoutCatalog.read(real),
-                                                           progress=False)
+        cat, source = real_galaxies(os.path.dirname(path), shared, fields)
+        print(f"galaxies: encoding the {len(cat)} real galaxies of {source}")
+        reps = ContrastiveEncoder.from_pretrained().encode(cat, progress=False)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         np.save(path, reps[np.isfinite(reps).all(axis=1)])
     reps = np.load(path).astype(np.float64)
     _, sv, vt = np.linalg.svd(reps, full_matrices=False)
@@ -404,6 +430,12 @@ def main():
     p.add_argument("--galaxy-reps", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "data", "real_representations.npy"),
         help="galaxies: representations of the real galaxies (made on first use)")
+    p.add_argument("--shared", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data"),
+        help="galaxies: the shared data folder whose SDSS frames stand in for "
+             "data/real.h5 on a fresh checkout")
+    p.add_argument("--fields", nargs="+", default=None,
+                   help="galaxies: the shared fields to detect them in (default: all)")
     p.add_argument("--components", type=int, default=32,
                    help="galaxies: Gaussians of the mixture")
     p.add_argument("--clusters", type=int, default=1000)
@@ -440,8 +472,16 @@ def main():
     kinds = ("random", "clustered", "galaxies") if args.data == "both" else (args.data,)
     for kind in kinds:
         if kind == "galaxies":
-            gmm, n_real, energy = galaxy_model(args.galaxy_reps, args.d, args.components,
-                                               args.seed)
+            try:
+                gmm, n_real, energy = galaxy_model(args.galaxy_reps, args.d,
+                                                   args.components, args.seed,
+                                                   shared=args.shared, fields=args.fields)
+            except Skipped as exc:  # run_all counts it as skipped, with the reason
+                print(f"skipped: {exc}")
+                if args.json:
+                    with open(args.json, "w") as f:
+                        json.dump({"skipped": str(exc)}, f)
+                return
             print(f"galaxies: a {args.components}-Gaussian mixture fitted to {n_real} real "
                   f"galaxies' representations in {args.d} dimensions ({100 * energy:.2f} % of "
                   f"their energy)")

@@ -55,7 +55,11 @@ QUICK = {
     "cutouts": ["--n-naive", "5", "--fields", "003918-3-0213"],
     "pretrain": ["--repeats", "9", "--archs", "resnet10-small"],
     "predict": ["--n", "512", "--n-big", "20000"],
-    "search": ["--n", "100000"],
+    # a fresh checkout has no data/real.h5: the galaxies of two shared fields stand in,
+    # their representations cached apart from the full run's
+    "search": ["--n", "100000", "--fields", "003918-3-0213", "001035-6-0017",
+               "--components", "4", "--galaxy-reps",
+               os.path.join("benchmarks", "results", "quick_real_representations.npy")],
     "simulate": ["--n", "20"],
 }
 BENCHMARKS = list(QUICK)
@@ -300,17 +304,24 @@ def run_benchmark(name, out, quick, timeout):
         error = f"no JSON written ({last_line(err) or 'no error output'})"
     else:
         error = None
+    skipped = None
     if error is None:
         try:
             with open(json_path) as f:
-                rows = SUMMARISE[name](json.load(f))
+                res = json.load(f)
+            skipped = res.get("skipped") if isinstance(res, dict) else None
+            rows = None if skipped else SUMMARISE[name](res)
         except Exception as exc:  # a JSON the summary cannot read counts as a failure
             rows, error = None, f"summary: {type(exc).__name__}: {exc}"
+    if skipped:  # the benchmark could not run here and said why: not a result, not a failure
+        rows = [{"measure": HEADLINE[name], "result": "skipped", "target": "", "met": None,
+                 "numbers": skipped, "skipped": True}]
     if error is not None:
         rows = [{"measure": HEADLINE[name], "result": "failed", "target": "", "met": None,
                  "numbers": error, "failed": True}]
-    print(f"[{name}] {'failed' if error else 'done'} in {seconds:.0f} s"
-          + (f": {error}" if error else ""), flush=True)
+    state = "failed" if error else "skipped" if skipped else "done"
+    print(f"[{name}] {state} in {seconds:.0f} s"
+          + (f": {error or skipped}" if error or skipped else ""), flush=True)
     for r in rows:
         r["benchmark"] = name
         r["seconds"] = seconds
@@ -390,7 +401,7 @@ def table_cells(rows):
     cells = []
     for r in rows:
         met = {True: "yes", False: "no", None: "n/a"}[r["met"]]
-        numbers = rst_literal(r["numbers"]) if r.get("failed") else r["numbers"]
+        numbers = rst_literal(r["numbers"]) if r.get("failed") or r.get("skipped") else r["numbers"]
         cells.append((r["benchmark"], r["measure"], r["result"], r["target"], met, numbers))
     return cells
 
@@ -437,15 +448,24 @@ def main(argv=None):
         rows += run_benchmark(name, args.out, args.quick, args.timeout)
 
     table = rst_table(table_cells(rows))
+    ran = list(dict.fromkeys(r["benchmark"] for r in rows))
+    failed = sorted({r["benchmark"] for r in rows if r.get("failed")})
+    skipped = sorted({r["benchmark"] for r in rows if r.get("skipped")})
+    missed = sorted({r["benchmark"] for r in rows if r["met"] is False})
+    tally = (f"{len(ran)} benchmarks: {len(ran) - len(failed) - len(skipped)} ran, "
+             f"{len(failed)} failed{' (' + ', '.join(failed) + ')' if failed else ''}, "
+             f"{len(skipped)} skipped{' (' + ', '.join(skipped) + ')' if skipped else ''}; "
+             f"targets missed: {', '.join(missed) if missed else 'none'}")
     print()
     print(table)
     print()
+    print(tally)
     print(line)
     with open(os.path.join(args.out, "summary.rst"), "w") as f:
-        f.write(f"{table}\n\n{line}\n")
+        f.write(f"{table}\n\n{tally}\n\n{line}\n")
     with open(os.path.join(args.out, "summary.json"), "w") as f:
-        json.dump({"hardware": hw, "date": date, "command": command, "rows": rows}, f,
-                  indent=1)
+        json.dump({"hardware": hw, "date": date, "command": command, "rows": rows,
+                   "failed": failed, "skipped": skipped}, f, indent=1)
     if args.rst:
         os.makedirs(os.path.dirname(os.path.abspath(args.rst)), exist_ok=True)
         with open(args.rst, "w") as f:
