@@ -356,6 +356,8 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             good = np.isfinite(src).all(axis=1)
         else:
             good = training_rows(src[2], src[1])
+            if self.config["mode"] != "linear" and augment:
+                self._check_images(src[0], training=True)
         labelled = np.isfinite(y).any(axis=1)
         rows = np.flatnonzero(good & labelled)
         if len(rows) < 2:

@@ -383,7 +383,7 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
             raise ValueError(f"out_of_range must be 'clip', 'error' or 'exclude', got "
                              f"{out_of_range!r}")
         images, ebv, good = as_image_source(catalog, bands=self.bands)
-        self._check_images(images)
+        self._check_images(images, training=True)
         good = training_rows(good, ebv)
         z = self._labels(catalog, redshift)
         if len(z) != len(images):

@@ -20,6 +20,7 @@ from ._photoz import (METHODS, ColorBaseline, aperture_colors,  # noqa: F401
 from ._probe import (FACTORS, PROBE_TABLE_ROWS, effective_rank, probe_features,  # noqa: F401
                      probe_representations)
 from ..utils._deprecate import moved_names
+from ._shift import SHIFT_METHODS, shift_validation  # noqa: F401
 from ._results import (RESULT_TABLES, collect_variant_files, machine_description,  # noqa: F401
                        replace_variant, variant_rows)
 # the datasets and bookkeeping of the results page's runs (scripts/), not in __all__
@@ -35,4 +36,4 @@ __getattr__ = moved_names(__name__, {"ColourBaseline": ("galssl.research", "Colo
 __all__ = ["label_efficiency", "labels_saved", "seed_summary", "METHODS", "ColorBaseline",
            "aperture_colors", "aperture_features", "magnitude_table", "label_count_curve",
            "LABEL_COUNTS", "probe_representations", "probe_features", "effective_rank",
-           "FACTORS"]
+           "FACTORS", "shift_validation", "SHIFT_METHODS"]

@@ -17,6 +17,7 @@ RESULT_TABLES = {
     "label_efficiency_summary": "label_efficiency_summaries.ecsv",
     "labels_saved": "labels_saved.ecsv",
     "morphology_label_counts": "morphology_label_counts_runs.ecsv",
+    "shift_validation": "shift_validation_runs.ecsv",
 }
 
 #: The variant of the runs made without a tag.

@@ -442,3 +442,16 @@ def test_experiment_runners_take_model_kwargs_and_the_old_names_warn():
     with pytest.raises(TypeError, match="got both estimator_kwargs= and model_kwargs="):
         label_efficiency(None, cat, cat, methods=["supervised"], model_kwargs={},
                          estimator_kwargs={})
+
+
+def test_training_views_need_room_for_the_jitter_before_any_work():
+    """Every model's fit checks crop + 2 x jitter against the images before any work (it
+    failed at the first optimiser step)."""
+    cat = toy_photoz(n=20, size=40)
+    with pytest.raises(ValueError, match="40x40 images are too small for the training views: "
+                                         "a 32-pixel crop with a jitter of 7 pixels needs"):
+        PhotoZEstimator(crop=32, jitter=7).fit(cat, progress=False)
+    mc = MorphologyClassifier(ContrastiveEncoder(**ENC), mode="finetune", questions=["smooth"],
+                              jitter=7)
+    with pytest.raises(ValueError, match="needs 46x46"):
+        mc.fit(cat, {"smooth": np.linspace(0, 1, 20)}, progress=False)

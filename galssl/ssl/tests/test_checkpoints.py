@@ -65,7 +65,7 @@ def _load_paths(tmp_path):
 
     def morphology_resume(evil):
         cat = toy_morphology(32)
-        mc = MorphologyClassifier(mode="finetune", arch="resnet10-small", crop=32,
+        mc = MorphologyClassifier(mode="finetune", arch="resnet10-small", crop=32, jitter=4,
                                   questions=["smooth"])
         mc.fit(cat, Table({"smooth": np.asarray(cat.table["smooth"])}), epochs=1,
                batch_size=16, checkpoint_dir=as_last_ckpt(evil, "mc"), resume=True, **FAST)
