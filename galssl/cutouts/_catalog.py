@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ..dust import parse_bands
-from ..surveys import SURVEYS, band_label
+from ..surveys import SURVEYS, band_label, pixel_scale_of
 from ..utils._atomic import check_new_output
 from ..utils._coords import parse_positions
 from ..utils._progress import progress_bar
@@ -36,14 +36,6 @@ def _check_size(size):
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size}")
     return int(size)
-
-
-def _check_pixel_scale(pixel_scale, bands=None):
-    """Arcsec per pixel; None: the pixel scale of the survey of ``bands`` (0.396" for SDSS
-    ugriz): `galssl.surveys.pixel_scale_of`."""
-    from ..surveys import pixel_scale_of
-
-    return pixel_scale_of(bands, pixel_scale)
 
 
 def _by_wavelength(bands):
@@ -158,7 +150,7 @@ class CutoutCatalog:
             self.table["flags"] = flags.astype(np.int32)
         set_display_formats(self.table)  # how it prints; files keep every digit
         self.images = images
-        self.pixel_scale = _check_pixel_scale(pixel_scale, self.bands)
+        self.pixel_scale = pixel_scale_of(self.bands, pixel_scale)
 
     # ------------------------------------------------------------------ containers
     def __len__(self):
@@ -262,7 +254,7 @@ class CutoutCatalog:
         positions = parse_positions(table_or_skycoord, ra=ra, dec=dec)
         bands = parse_bands(bands)
         size = _check_size(size)
-        pixel_scale = _check_pixel_scale(pixel_scale, bands)
+        pixel_scale = pixel_scale_of(bands, pixel_scale)
         if missing_band not in ("raise", "flag"):
             raise ValueError(f"missing_band must be 'raise' or 'flag', got {missing_band!r}")
         order = _check_order(order)
@@ -406,7 +398,7 @@ class CutoutCatalog:
             survey = survey_of(bands)
             detect_band = "r" if survey is None or survey.name == "sdss" else \
                 survey.reference_band
-        pixel_scale = _check_pixel_scale(pixel_scale, bands)
+        pixel_scale = pixel_scale_of(bands, pixel_scale)
         if detect:
             sources = detect_sources(frames, band=detect_band, progress=progress,
                                      client=client, **detect_kwargs)

@@ -31,6 +31,7 @@ def _degrees(table):
 
 
 def _open_hdf5(path, what):
+    """(path, the open h5py file); FileNotFoundError or OSError naming the file."""
     import h5py
 
     path = os.fspath(path)
@@ -40,6 +41,28 @@ def _open_hdf5(path, what):
         return path, h5py.File(path, "r")
     except OSError as exc:
         raise OSError(f"cannot read {path!r} as HDF5: {exc}") from exc
+
+
+def _hdf5_columns(f, n, skip=()):
+    """The datasets of ``f`` with one value (or one row) per object, as table columns:
+    1-d and 2-d datasets of leading length ``n``, byte strings decoded; ``skip`` names
+    datasets that are not columns."""
+    import h5py
+    from astropy.table import QTable
+
+    table = QTable()
+    for key in sorted(f):
+        item = f[key]
+        if key in skip or not isinstance(item, h5py.Dataset):
+            continue
+        if item.ndim not in (1, 2) or item.shape[0] != n:
+            continue  # not one value per object: not a column
+        values = item[:]
+        if values.dtype.kind in "SO":
+            values = np.array([v.decode() if isinstance(v, bytes) else str(v)
+                               for v in values.ravel()]).reshape(values.shape)
+        table[key] = values
+    return table
 
 
 def read_stein2021(path, *, region="south"):
@@ -55,7 +78,6 @@ def read_stein2021(path, *, region="south"):
     r and MzLS z) names its bands.
     """
     import h5py
-    from astropy.table import QTable
 
     from ..surveys import get_survey
     from ._storage import HDF5Images
@@ -71,21 +93,10 @@ def read_stein2021(path, *, region="south"):
         if ds.ndim != 4 or ds.shape[1] != 3 or ds.shape[2] != ds.shape[3]:
             raise ValueError(f"{path!r}: 'images' must be (N, 3, size, size) g, r, z cutouts, "
                              f"got shape {ds.shape}")
-        n = ds.shape[0]
-        table = QTable()
-        for key in sorted(f):
-            item = f[key]
-            if key == "images" or not isinstance(item, h5py.Dataset):
-                continue
-            if item.ndim not in (1, 2) or item.shape[0] != n:
-                continue  # not one value per galaxy: not a column
-            values = item[:]
-            if values.dtype.kind in "SO":
-                values = np.array([v.decode() if isinstance(v, bytes) else str(v)
-                                   for v in values.ravel()]).reshape(values.shape)
-            elif key in _MISSING_BELOW_ZERO and values.dtype.kind == "f":
-                values = np.where(values < 0, np.nan, values)
-            table[key] = values
+        table = _hdf5_columns(f, ds.shape[0], skip=("images",))
+    for key in _MISSING_BELOW_ZERO:
+        if key in table.colnames and table[key].dtype.kind == "f":
+            table[key] = np.where(table[key] < 0, np.nan, table[key])
     if "ra" not in table.colnames or "dec" not in table.colnames:
         raise ValueError(f"{path!r}: no ra/dec datasets for the galaxies")
     survey = get_survey(f"legacy-{region}")

@@ -9,8 +9,6 @@ arcsec), and for the Legacy Surveys ``image_ivar``. Their Legacy Surveys files n
 DECam bands ``DES-G`` ... and hold nanomaggies; their HSC files hold the HSC coadds' pixels
 (zero point 27)."""
 
-import os
-
 import numpy as np
 
 __all__ = ["read_mmu"]
@@ -46,17 +44,11 @@ def read_mmu(path):
     """Open a Multimodal Universe image file as ``(table, images, bands, pixel_scale)``;
     images are read lazily, in nanomaggies (`galssl.cutouts.CutoutCatalog.from_mmu`)."""
     import h5py
-    from astropy.table import QTable
 
+    from ._labelled import _hdf5_columns, _open_hdf5
     from ._storage import HDF5Images
 
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such Multimodal Universe file: {path!r}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise OSError(f"cannot read {path!r} as HDF5: {exc}") from exc
+    path, f = _open_hdf5(path, "Multimodal Universe")
     with f:
         for key in ("image_array", "image_band"):
             if key not in f or not isinstance(f[key], h5py.Dataset):
@@ -78,17 +70,7 @@ def read_mmu(path):
                 raise ValueError(f"{path!r}: image_scale differs between bands or rows; galssl "
                                  f"needs one pixel grid per catalogue")
             pixel_scale = float(scales.flat[0]) if scales.size else None
-        n = shape[0]
-        table = QTable()
-        for key, ds in f.items():
-            if key in _IMAGE_FIELDS or not isinstance(ds, h5py.Dataset):
-                continue
-            if ds.ndim >= 1 and ds.shape[0] == n and ds.ndim <= 2:
-                values = ds[:]
-                if values.dtype.kind in "SO":
-                    values = np.array([v.decode() if isinstance(v, bytes) else str(v)
-                                       for v in values.ravel()]).reshape(values.shape)
-                table[key] = values
+        table = _hdf5_columns(f, shape[0], skip=_IMAGE_FIELDS)
         if "image_psf_fwhm" in f:
             fwhm = np.asarray(f["image_psf_fwhm"][:], dtype=float)
             for j, band in enumerate(bands):

@@ -24,7 +24,8 @@ import importlib
 
 # name -> submodule that defines it
 _NAMES = {
-    "_data": ("as_image_source", "check_predict_input", "check_images", "training_rows",
+    "_data": ("as_image_source", "check_predict_input", "check_images", "check_view_room",
+              "training_rows",
               "read_ebv",
               "data_fingerprint", "CutoutDataset", "collate_batch", "zero_non_finite",
               "read_batch"),

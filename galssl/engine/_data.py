@@ -8,6 +8,7 @@ from ..surveys import band_label, parse_bands
 from ..utils._validate import as_float_values, as_image_array
 
 __all__ = ["CutoutDataset", "as_image_source", "check_images", "check_predict_input", "read_ebv",
+           "check_view_room",
            "collate_batch", "read_batch", "training_rows", "data_fingerprint"]
 
 
@@ -21,9 +22,7 @@ def as_image_source(data, *, bands=None):
             raise ValueError(f"the catalogue has bands {band_label(data.bands)}, the model "
                              f"expects {band_label(bands)}")
         return data.images, read_ebv(data.table), np.asarray(data.good)
-    if isinstance(data, torch.Tensor):
-        data = as_image_array(data)
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (torch.Tensor, np.ndarray)):
         data = as_image_array(data)
         if data.ndim == 3:
             data = data[None]
@@ -82,6 +81,18 @@ def check_images(images, config):
     if len(images) and min(images.shape[-2:]) < config["crop"]:
         raise ValueError(f"the cutouts are {images.shape[-1]} pixels wide, the model "
                          f"needs at least {config['crop']} (its input crop)")
+
+
+def check_view_room(images, crop, jitter):
+    """Raise a clear ValueError, before any training work, unless the (N, C, H, W)
+    ``images`` leave room for training views: a ``crop``-pixel crop jittered by up to
+    ``jitter`` pixels (it would fail at the first optimiser step)."""
+    need = int(crop) + 2 * int(jitter)
+    if len(images) and min(images.shape[-2:]) < need:
+        raise ValueError(f"{images.shape[-2]}x{images.shape[-1]} images are too small for "
+                         f"the training views: a {crop}-pixel crop with a jitter of {jitter} "
+                         f"pixels needs {need}x{need}; cut larger cutouts or choose a smaller "
+                         f"crop or jitter")
 
 
 def training_rows(good, ebv):

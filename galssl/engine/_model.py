@@ -37,17 +37,11 @@ class ImageModel:
         """The bands and size the network needs; for ``training``, room for the random
         jitter of the views around the crop as well (checked before any work, not at the
         first step)."""
-        from ._data import check_images
+        from ._data import check_images, check_view_room
 
         check_images(images, self.config)
-        if training and len(images):
-            c = self.config
-            need = c["crop"] + 2 * c.get("jitter", 0)
-            if min(images.shape[-2:]) < need:
-                raise ValueError(f"{images.shape[-2]}x{images.shape[-1]} images are too small "
-                                 f"for the training views: a {c['crop']}-pixel crop with a "
-                                 f"jitter of {c.get('jitter', 0)} pixels needs {need}x{need}; "
-                                 f"cut larger cutouts or choose a smaller crop or jitter")
+        if training:
+            check_view_room(images, self.config["crop"], self.config.get("jitter", 0))
 
     def _positions_to_cutouts(self, data, frames, cutout_kwargs, progress):
         """(data, input table): Table/SkyCoord positions become a `CutoutCatalog` (None when

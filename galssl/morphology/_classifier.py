@@ -228,15 +228,11 @@ class MorphologyClassifier(ImageModel):
         (images, ebv, good))."""
         from ..engine import as_image_source
 
-        arr = data
-        if not hasattr(data, "table"):
-            try:
-                import torch
+        import torch
 
-                if isinstance(data, torch.Tensor):
-                    arr = data.detach().cpu().numpy()
-            except ImportError:  # pragma: no cover
-                pass
+        from ..utils._validate import as_image_array
+
+        arr = as_image_array(data, "data") if isinstance(data, torch.Tensor) else data
         if isinstance(arr, np.ndarray) and arr.ndim == 2:
             if self.config["mode"] != "linear":
                 raise ValueError("a 2-d array of representations can only be used with "

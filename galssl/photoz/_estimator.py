@@ -386,8 +386,6 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         self._check_images(images, training=True)
         good = training_rows(good, ebv)
         z = self._labels(catalog, redshift)
-        if len(z) != len(images):
-            raise ValueError(f"{len(z)} redshifts for {len(images)} images")
         bad = good & ~np.isfinite(z)
         if bad.any():
             raise ValueError(f"{int(bad.sum())} training rows have no finite redshift (first "
@@ -462,8 +460,6 @@ num_workers, precision, deterministic, max_steps, callbacks, log_every_n_steps, 
         images, ebv, good = as_image_source(data, bands=self.bands)
         self._check_images(images)
         z = self._labels(data, z)
-        if len(z) != len(images):
-            raise ValueError(f"{len(z)} validation redshifts for {len(images)} images")
         c = self.config
         rows = np.flatnonzero(np.asarray(good) & np.isfinite(z) & (z >= c["z_min"])
                               & (z <= c["z_max"]))

@@ -8,7 +8,7 @@ import numpy as np
 from ..dust import parse_bands
 from ..nn import check_queue_size, create_backbone, default_queue_size
 from ..nn import photometry_apertures
-from ..engine import as_image_source, data_fingerprint, training_rows
+from ..engine import as_image_source, check_view_room, data_fingerprint, training_rows
 from ..utils._checkpoint import CheckpointError
 from ..utils._validate import check_number, check_positive_int
 from ..utils._checkpoint import read_checkpoint, write_checkpoint  # noqa: F401 (re-exported)
@@ -274,12 +274,7 @@ class ContrastiveEncoder:
         if images.shape[1] != self.config["in_chans"]:
             raise ValueError(f"the images have {images.shape[1]} channels, the encoder expects "
                              f"{self.config['in_chans']} ({self.config['bands']})")
-        need = self.config["crop"] + 2 * self.config["jitter"]
-        if min(images.shape[-2:]) < need:  # before any work, not at the first step
-            raise ValueError(f"{images.shape[-2]}x{images.shape[-1]} images are too small for "
-                             f"the views: a {self.config['crop']}-pixel crop with a jitter of "
-                             f"{self.config['jitter']} pixels needs {need}x{need}; cut larger "
-                             f"cutouts or choose a smaller crop or jitter")
+        check_view_room(images, self.config["crop"], self.config["jitter"])
         rows = np.flatnonzero(training_rows(good, ebv))
         if len(rows) == 0:
             raise ValueError("no complete images to train on (empty catalogue, or every row "

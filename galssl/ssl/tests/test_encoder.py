@@ -104,8 +104,8 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="as large as the training set"):
         small_queue = ContrastiveEncoder(**dict(SMALL, queue_size=8))
         small_queue.fit(cat, batch_size=4, progress=False)
-    with pytest.raises(ValueError, match="48x48 images are too small for the views: a "
-                                         "64-pixel crop with a jitter of 7 pixels needs 78x78"):
+    with pytest.raises(ValueError, match="48x48 images are too small for the training views: "
+                                         "a 64-pixel crop with a jitter of 7 pixels needs 78x78"):
         ContrastiveEncoder(arch="resnet10-small").fit(cat, batch_size=4, progress=False)
     with pytest.raises(ValueError, match="in_chans=4"):
         ContrastiveEncoder(in_chans=4)
